@@ -1,0 +1,62 @@
+// `fmserve run`: tokenize a prompt, then stream the sampled continuation to stdout.
+#include <cstdio>
+#include <iostream>
+#include <stdexcept>
+#include <thread>
+
+#include "cli/commands.h"
+#include "gguf/gguf_file.h"
+#include "model/model.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+#include "tensor/thread_pool.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fm::cli {
+
+int default_threads(int requested) {
+  if (requested > 0) return requested;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw ? static_cast<int>(hw) : 1;
+}
+
+int run_generate(const RunOptions& opt) {
+  if (opt.n_predict < 0) throw std::invalid_argument("-n must be >= 0");
+  auto file = GgufFile::open(opt.model);
+  auto model = load_model(*file);
+  auto tokenizer = make_tokenizer(*file);
+  const std::vector<int32_t> prompt = tokenizer->encode(opt.prompt, true);
+  if (prompt.empty()) throw std::invalid_argument("the prompt produced no tokens");
+  const int64_t n_ctx_train = model->hparams().n_ctx_train;
+  if (static_cast<int64_t>(prompt.size()) >= n_ctx_train)
+    throw std::invalid_argument("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " +
+                                std::to_string(n_ctx_train));
+  const int64_t n_ctx = std::min<int64_t>(n_ctx_train, static_cast<int64_t>(prompt.size()) + opt.n_predict);
+
+  ThreadPool pool(default_threads(opt.threads));
+  Session session(*model, n_ctx, 512, pool);
+  SamplingParams sp;
+  sp.temperature = opt.sampling.temperature;
+  sp.top_k = opt.sampling.top_k;
+  sp.top_p = opt.sampling.top_p;
+  sp.min_p = opt.sampling.min_p;
+  sp.seed = opt.sampling.seed;
+  Sampler sampler(sp);
+  Utf8StreamDecoder decoder;
+
+  const float* logits = session.eval(prompt.data(), static_cast<int64_t>(prompt.size()));
+  for (int i = 0; i < opt.n_predict; ++i) {
+    const int32_t token = sampler.sample(logits, session.n_vocab());
+    if (tokenizer->is_end_of_generation(token)) break;
+    std::cout << decoder.push(tokenizer->token_to_piece(token)) << std::flush;
+    if (session.n_past() >= session.n_ctx()) {
+      std::cerr << "\nfmserve: context of " << session.n_ctx() << " positions is full\n";
+      break;
+    }
+    logits = session.eval(&token, 1);
+  }
+  std::cout << decoder.flush() << std::endl;
+  return 0;
+}
+
+}  // namespace fm::cli

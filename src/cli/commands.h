@@ -1,0 +1,42 @@
+#pragma once
+// One function per `fmserve` subcommand; main.cpp only parses arguments into these option structs.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fm::cli {
+
+struct InspectOptions {
+  std::string model;
+  size_t max_items = 8;
+};
+int run_inspect(const InspectOptions& opt);
+
+struct SamplingOptions {
+  float temperature = 0.8f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  uint64_t seed = 0xF00D;
+};
+
+struct RunOptions {
+  std::string model;
+  std::string prompt;
+  int n_predict = 64;
+  int threads = 0;  // 0 = all cores
+  SamplingOptions sampling;
+};
+int run_generate(const RunOptions& opt);
+
+struct LogitsOptions {
+  std::string model;
+  std::vector<int32_t> tokens;
+  std::string output;  // raw f32 [positions x vocab]; empty = none
+  int greedy = 0;
+  int threads = 0;
+  std::string kv_type = "f32";
+};
+int run_logits(const LogitsOptions& opt);
+
+}  // namespace fm::cli

@@ -1,0 +1,81 @@
+// fmserve command-line entry point: parses arguments into option structs and dispatches to cmd_*.cpp.
+// Every failure ends as one "fmserve: error: ..." line on stderr and exit code 1.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+
+namespace {
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || v < 0 || v > INT32_MAX)
+      throw std::invalid_argument("--tokens: '" + item + "' is not a token id");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  return ids;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fmserve: self-hosted Foundation Models service"};
+  app.require_subcommand(1);
+
+  fm::cli::InspectOptions inspect;
+  auto* inspect_cmd = app.add_subcommand("inspect", "Print a GGUF file's metadata and tensor table");
+  inspect_cmd->add_option("model", inspect.model, "GGUF file")->required();
+  inspect_cmd->add_option("--max-items", inspect.max_items, "Array items shown per metadata value");
+
+  fm::cli::RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "Generate a continuation of a prompt");
+  run_cmd->add_option("-m,--model", run.model, "GGUF model file")->required();
+  run_cmd->add_option("-p,--prompt", run.prompt, "Prompt text")->required();
+  run_cmd->add_option("-n,--n-predict", run.n_predict, "Tokens to generate");
+  run_cmd->add_option("--temp", run.sampling.temperature, "Temperature (0 = greedy)");
+  run_cmd->add_option("--top-k", run.sampling.top_k, "Top-k (0 = off)");
+  run_cmd->add_option("--top-p", run.sampling.top_p, "Top-p (1 = off)");
+  run_cmd->add_option("--min-p", run.sampling.min_p, "Min-p (0 = off)");
+  run_cmd->add_option("--seed", run.sampling.seed, "Sampling seed");
+  run_cmd->add_option("-t,--threads", run.threads, "Threads (default: all cores)");
+
+  fm::cli::LogitsOptions logits;
+  std::string token_list;
+  auto* logits_cmd = app.add_subcommand("logits", "Evaluate token ids; write logits and/or continue greedily");
+  logits_cmd->add_option("-m,--model", logits.model, "GGUF model file")->required();
+  logits_cmd->add_option("--tokens", token_list, "Comma-separated token ids")->required();
+  logits_cmd->add_option("-o,--output", logits.output, "Write f32 logits [positions x vocab] here");
+  logits_cmd->add_option("--greedy", logits.greedy, "Print N greedy continuation ids as JSON");
+  logits_cmd->add_option("-t,--threads", logits.threads, "Threads (default: all cores)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*inspect_cmd) return fm::cli::run_inspect(inspect);
+    if (*run_cmd) return fm::cli::run_generate(run);
+    if (*logits_cmd) {
+      logits.tokens = parse_ids(token_list);
+      return fm::cli::run_logits(logits);
+    }
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "fmserve: error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 1;
+}

@@ -1,0 +1,24 @@
+#pragma once
+// Read-only memory mapping of a whole file; the bytes stay valid for the object's lifetime.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace fm {
+
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);  // throws std::runtime_error with errno text
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace fm

@@ -1,0 +1,47 @@
+#pragma once
+// Shared building blocks of the decoder families: norms, RoPE, attention over the KV cache, gated FFN
+// activations. They know tensor shapes, not model structure. Shapes are row-major, rows = tokens.
+#include <cstdint>
+#include <vector>
+
+#include "model/hparams.h"
+#include "tensor/matmul.h"
+
+namespace fm {
+
+class KvCache;
+
+// out[t, :] = x[t, :] / rms(x[t, :]) * w   x, out: [n_tok, dim], w: [dim]; out may be x.
+void rms_norm(const float* x, const float* w, int64_t n_tok, int64_t dim, float eps, float* out);
+
+// Rotary position embedding applied in place to every head of x: [n_tok, n_heads * head_dim];
+// token t sits at position pos0 + t.
+class Rope {
+ public:
+  Rope(RopeLayout layout, int64_t n_rot, int64_t head_dim, float base);
+  void apply(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0) const;
+
+ private:
+  RopeLayout layout_;
+  int64_t n_rot_, head_dim_;
+  std::vector<double> inv_freq_;  // [n_rot / 2]: base^(-2i / n_rot)
+};
+
+struct AttentionShape {
+  int64_t n_head, n_head_kv, head_dim, head_dim_v;
+  float scale;  // applied to q.k, usually 1/sqrt(head_dim)
+};
+
+// Causal attention of n_tok queries at positions pos0.. over cache positions [0, pos0 + t].
+// q: [n_tok, n_head * head_dim], out: [n_tok, n_head * head_dim_v]. The cache must already hold the
+// keys/values of these tokens. scores: at least pool size * cache n_ctx floats.
+void attention(const Compute& c, const AttentionShape& shape, const float* q, const KvCache& cache, int64_t layer,
+               int64_t pos0, int64_t n_tok, float* scores, float* out);
+
+// out[i] = silu(gate[i]) * up[i]; out may alias gate.
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+
+// x[i] += y[i]
+void add_inplace(float* x, const float* y, int64_t n);
+
+}  // namespace fm

@@ -1,0 +1,52 @@
+#pragma once
+// The interface every architecture family implements. A model is immutable after loading and may serve
+// many sequences; per-sequence state lives in KvCache and ForwardState.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "model/hparams.h"
+#include "tensor/matmul.h"
+
+namespace fm {
+
+class GgufFile;
+class KvCache;
+
+// Scratch memory for one forward pass of up to max_tokens tokens; allocated once, reused every step.
+struct ForwardState {
+  ForwardState(const HParams& hp, int64_t max_tokens, int64_t n_ctx, int n_threads);
+
+  int64_t max_tokens;
+  std::vector<float> x;       // [max_tokens, n_embd] residual stream
+  std::vector<float> h;       // [max_tokens, n_embd] normed input of a block
+  std::vector<float> q;       // [max_tokens, q_dim]
+  std::vector<float> k;       // [max_tokens, kv_dim]
+  std::vector<float> v;       // [max_tokens, v_dim]
+  std::vector<float> att;     // [max_tokens, n_head * head_dim_v]
+  std::vector<float> ffn_a;   // [max_tokens, n_ff]
+  std::vector<float> ffn_b;   // [max_tokens, n_ff]
+  std::vector<float> scores;  // [n_threads, n_ctx] attention weights
+  ScratchBuffer act;          // activations converted for the matmul kernels
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const HParams& hparams() const { return hp_; }
+
+  // Evaluates n tokens at positions cache.n_used() onwards and appends their keys/values to the cache.
+  // logits: [n, n_vocab] when all_logits, else [1, n_vocab] for the last token.
+  virtual void forward(const Compute& c, ForwardState& state, KvCache& cache, const int32_t* tokens, int64_t n,
+                       bool all_logits, float* logits) const = 0;
+
+ protected:
+  HParams hp_;
+};
+
+// Loads the family named by general.architecture (see registry.cpp). The file must outlive the model.
+std::unique_ptr<Model> load_model(const GgufFile& file);
+// Architectures this build can run.
+std::vector<std::string> supported_architectures();
+
+}  // namespace fm

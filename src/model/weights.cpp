@@ -1,0 +1,55 @@
+#include "model/weights.h"
+
+#include <cstdint>
+
+#include "gguf/gguf_file.h"
+#include "tensor/kernels/kernel_table.h"
+
+namespace fm {
+
+std::optional<MatrixView> WeightBinder::optional_matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const {
+  const GgufTensorInfo* t = file_.find_tensor(name);
+  if (!t) return std::nullopt;
+  if (t->ne[0] != n_cols || t->n_rows() != n_rows || t->ne[2] != 1 || t->ne[3] != 1)
+    throw GgufError("tensor '" + name + "' has shape " + t->shape_string() + ", expected [" + std::to_string(n_cols) +
+                    ", " + std::to_string(n_rows) + "]");
+  if (!weight_type_supported(t->type))
+    throw GgufError("tensor '" + name + "' has type " + std::string(tensor_type_name(t->type)) +
+                    ", which fmserve cannot compute with yet");
+  MatrixView m;
+  m.type = t->type;
+  m.n_cols = n_cols;
+  m.n_rows = n_rows;
+  m.data = t->data;
+  m.row_bytes = tensor_row_bytes(t->type, n_cols);
+  return m;
+}
+
+MatrixView WeightBinder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const {
+  auto m = optional_matrix(name, n_cols, n_rows);
+  if (!m) throw GgufError("missing tensor '" + name + "'");
+  return *m;
+}
+
+const float* WeightBinder::optional_vector(const std::string& name, int64_t n) {
+  const GgufTensorInfo* t = file_.find_tensor(name);
+  if (!t) return nullptr;
+  if (t->n_elements() != n)
+    throw GgufError("tensor '" + name + "' has shape " + t->shape_string() + ", expected [" + std::to_string(n) + "]");
+  if (t->type == TensorType::F32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0)
+    return reinterpret_cast<const float*>(t->data);
+  const DequantizeRowFn deq = scalar_kernels().dequantize_fn(t->type);
+  if (!deq || t->ne[0] % (tensor_type_info(static_cast<uint32_t>(t->type))->block_elems) != 0)
+    throw GgufError("tensor '" + name + "' has unsupported type " + std::string(tensor_type_name(t->type)));
+  owned_.emplace_back(static_cast<size_t>(n));
+  deq(t->data, owned_.back().data(), n);
+  return owned_.back().data();
+}
+
+const float* WeightBinder::vector(const std::string& name, int64_t n) {
+  const float* v = optional_vector(name, n);
+  if (!v) throw GgufError("missing tensor '" + name + "'");
+  return v;
+}
+
+}  // namespace fm

@@ -1,0 +1,37 @@
+#pragma once
+// One sequence being evaluated by a model: its KV cache and scratch, fed a chunk of tokens at a time.
+#include <cstdint>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "tensor/matmul.h"
+
+namespace fm {
+
+class ThreadPool;
+
+class Session {
+ public:
+  // n_ctx: positions the cache holds; max_batch: tokens evaluated per forward pass (longer inputs are split).
+  Session(const Model& model, int64_t n_ctx, int64_t max_batch, ThreadPool& pool);
+
+  // Appends tokens and returns the logits after the last one: [n_vocab], valid until the next call.
+  const float* eval(const int32_t* tokens, int64_t n);
+  // Appends tokens and writes the logits after each of them to out: [n, n_vocab].
+  void eval_all(const int32_t* tokens, int64_t n, float* out);
+
+  int64_t n_past() const { return cache_.n_used(); }
+  int64_t n_ctx() const { return cache_.n_ctx(); }
+  int64_t n_vocab() const { return model_.hparams().n_vocab; }
+  void reset() { cache_.clear(); }
+
+ private:
+  const Model& model_;
+  KvCache cache_;
+  ForwardState state_;
+  Compute compute_;
+  std::vector<float> last_logits_;  // [n_vocab]
+};
+
+}  // namespace fm

@@ -1,0 +1,47 @@
+#pragma once
+// Function tables of the CPU kernels, one per compiled SIMD target. Kernels know nothing of models:
+// they dequantize rows, quantize activation rows, and take dot products of a weight row with an
+// activation row already converted to the weight type's activation format (vec_dot_type).
+#include <cstdint>
+#include <vector>
+
+#include "gguf/tensor_type.h"
+
+namespace fm {
+
+using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
+using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
+// Dot product of one weight row (n elements) with one activation row of the matching vec_dot_type.
+using VecDotFn = float (*)(int64_t n, const void* weight_row, const void* act_row);
+
+constexpr int kTypeSlots = 32;  // indexed by TensorType id
+
+struct KernelTable {
+  const char* name = "";
+  DequantizeRowFn dequantize[kTypeSlots] = {};
+  QuantizeRowFn quantize[kTypeSlots] = {};
+  VecDotFn vec_dot[kTypeSlots] = {};
+
+  DequantizeRowFn dequantize_fn(TensorType t) const { return dequantize[static_cast<uint32_t>(t)]; }
+  QuantizeRowFn quantize_fn(TensorType t) const { return quantize[static_cast<uint32_t>(t)]; }
+  VecDotFn vec_dot_fn(TensorType t) const { return vec_dot[static_cast<uint32_t>(t)]; }
+};
+
+// The activation format a weight type's dot product consumes (as ggml-cpu does).
+TensorType vec_dot_type(TensorType weight_type);
+// True if matmul/dequantize support this weight type.
+bool weight_type_supported(TensorType t);
+
+// Portable reference kernels; every SIMD kernel is tested against these.
+const KernelTable& scalar_kernels();
+// The fastest table this CPU runs (scalar entries fill what a SIMD target lacks). FMSERVE_KERNELS=scalar|avx2|avx512
+// in the environment forces a table.
+const KernelTable& best_kernels();
+// Every table this CPU can run, scalar first.
+std::vector<const KernelTable*> available_kernels();
+
+// Per-target tables (defined in simd_avx2.cpp / simd_avx512.cpp); complete, with scalar fallbacks.
+const KernelTable& avx2_kernels();
+const KernelTable& avx512_kernels();
+
+}  // namespace fm

@@ -1,0 +1,10 @@
+// AVX2 + FMA + F16C instantiation of the SIMD kernels (compiled with -mavx2 -mfma -mf16c).
+#define FM_SIMD_NS avx2
+#include "tensor/kernels/simd_kernels-inl.h"
+
+namespace fm {
+const KernelTable& avx2_kernels() {
+  static const KernelTable table = avx2::make_table("avx2");
+  return table;
+}
+}  // namespace fm

@@ -1,0 +1,47 @@
+#include "tensor/matmul.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "tensor/kernels/kernel_table.h"
+#include "tensor/thread_pool.h"
+
+namespace fm {
+
+void* ScratchBuffer::reserve(size_t bytes) {
+  const size_t words = (bytes + 64 + 7) / 8;
+  if (storage_.size() < words) storage_.assign(words, 0);
+  const uintptr_t base = reinterpret_cast<uintptr_t>(storage_.data());
+  offset_ = ((base + 63) & ~uintptr_t{63}) - base;
+  return reinterpret_cast<uint8_t*>(storage_.data()) + offset_;
+}
+
+void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok, float* y) {
+  const KernelTable& k = *c.kernels;
+  const TensorType act_type = vec_dot_type(w.type);
+  const VecDotFn dot = k.vec_dot_fn(w.type);
+  const QuantizeRowFn quantize = k.quantize_fn(act_type);
+  if (!dot || !quantize) throw std::runtime_error("no kernel for weight type " + std::string(tensor_type_name(w.type)));
+
+  const size_t act_row_bytes = tensor_row_bytes(act_type, w.n_cols);
+  uint8_t* act = static_cast<uint8_t*>(c.scratch->reserve(act_row_bytes * static_cast<size_t>(n_tok)));
+  c.pool->parallel_for(n_tok, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) quantize(x + t * w.n_cols, act + t * act_row_bytes, w.n_cols);
+  });
+
+  // Tiles of rows: each tile's weights are read once from memory and reused for every token.
+  constexpr int64_t kRowsPerTile = 16;
+  c.pool->parallel_for(w.n_rows, kRowsPerTile, [&](int64_t r0, int64_t r1) {
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const uint8_t* a = act + t * act_row_bytes;
+      float* yt = y + t * w.n_rows;
+      for (int64_t r = r0; r < r1; ++r) yt[r] = dot(w.n_cols, w.row(r), a);
+    }
+  });
+}
+
+void dequantize_row(const KernelTable& k, const MatrixView& w, int64_t r, float* dst) {
+  k.dequantize_fn(w.type)(w.row(r), dst, w.n_cols);
+}
+
+}  // namespace fm

@@ -1,0 +1,48 @@
+#pragma once
+// Matrix products of a weight matrix in its stored (quantized) type with f32 activations. The activations
+// are converted once per call to the weight type's activation format, then every output is one vec_dot.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "gguf/tensor_type.h"
+
+namespace fm {
+
+struct KernelTable;
+class ThreadPool;
+
+// A 2-D weight matrix as laid out in the file: n_rows rows of n_cols elements each.
+struct MatrixView {
+  TensorType type = TensorType::F32;
+  int64_t n_cols = 0;
+  int64_t n_rows = 0;
+  const uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+
+  const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
+};
+
+// Reusable byte buffer, 64-byte aligned; grows only when a larger size is first requested.
+class ScratchBuffer {
+ public:
+  void* reserve(size_t bytes);
+
+ private:
+  std::vector<uint64_t> storage_;
+  size_t offset_ = 0;
+};
+
+struct Compute {
+  ThreadPool* pool = nullptr;
+  const KernelTable* kernels = nullptr;
+  ScratchBuffer* scratch = nullptr;  // activation conversion buffer
+};
+
+// y[t, r] = sum_k W[r, k] * x[t, k]   x: [n_tok, n_cols] f32, y: [n_tok, n_rows] f32.
+void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok, float* y);
+
+// Copies row `r` of w into dst as f32 (embedding look-up).
+void dequantize_row(const KernelTable& k, const MatrixView& w, int64_t r, float* dst);
+
+}  // namespace fm

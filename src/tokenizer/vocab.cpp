@@ -1,0 +1,66 @@
+#include "tokenizer/vocab.h"
+
+#include <cstdio>
+
+#include "gguf/gguf_file.h"
+
+namespace fm {
+
+Vocab Vocab::from_gguf(const GgufFile& file) {
+  Vocab v;
+  v.model_ = file.get_string_or("tokenizer.ggml.model", "");
+  const GgufValue* tokens = file.find("tokenizer.ggml.tokens");
+  if (!tokens || tokens->type != GgufValueType::ARRAY || tokens->as_array().elem_type != GgufValueType::STRING)
+    throw GgufError("tokenizer.ggml.tokens is missing or not an array of strings");
+  const GgufArray& tok = tokens->as_array();
+  if (tok.count == 0 || tok.count > (1u << 24)) throw GgufError("tokenizer.ggml.tokens has an invalid size");
+  v.tokens_.reserve(tok.count);
+  for (auto s : tok.strings) v.tokens_.emplace_back(s);
+
+  if (const GgufValue* scores = file.find("tokenizer.ggml.scores")) {
+    const GgufArray& arr = scores->as_array();
+    if (arr.count != tok.count || arr.elem_type != GgufValueType::FLOAT32)
+      throw GgufError("tokenizer.ggml.scores must hold one f32 per token");
+    v.scores_.resize(arr.count);
+    for (uint64_t i = 0; i < arr.count; ++i) v.scores_[i] = static_cast<float>(arr.number(i));
+  }
+  if (const GgufValue* types = file.find("tokenizer.ggml.token_type")) {
+    const GgufArray& arr = types->as_array();
+    if (arr.count != tok.count || arr.elem_type != GgufValueType::INT32)
+      throw GgufError("tokenizer.ggml.token_type must hold one i32 per token");
+    v.kinds_.resize(arr.count);
+    for (uint64_t i = 0; i < arr.count; ++i) {
+      int64_t k = arr.integer(i);
+      v.kinds_[i] = (k >= 0 && k <= 6) ? static_cast<TokenKind>(k) : TokenKind::kUndefined;
+    }
+  }
+  v.index_.reserve(v.tokens_.size());
+  for (size_t i = 0; i < v.tokens_.size(); ++i) v.index_.emplace(v.tokens_[i], static_cast<int32_t>(i));
+
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    v.byte_tokens_[b] = v.find(name);
+  }
+
+  auto special_id = [&](const char* key) -> int32_t {
+    int64_t id = file.get_int_or(key, -1);
+    if (id < -1 || id >= v.size()) throw GgufError(std::string(key) + " = " + std::to_string(id) + " is not a token id");
+    return static_cast<int32_t>(id);
+  };
+  v.bos_ = special_id("tokenizer.ggml.bos_token_id");
+  v.eos_ = special_id("tokenizer.ggml.eos_token_id");
+  v.unk_ = special_id("tokenizer.ggml.unknown_token_id");
+  const bool spm = v.model_ == "llama";
+  v.add_bos_ = file.get_bool_or("tokenizer.ggml.add_bos_token", spm && v.bos_ >= 0);
+  v.add_eos_ = file.get_bool_or("tokenizer.ggml.add_eos_token", false);
+  v.add_space_prefix_ = file.get_bool_or("tokenizer.ggml.add_space_prefix", spm);
+  return v;
+}
+
+int32_t Vocab::find(std::string_view text) const {
+  auto it = index_.find(text);
+  return it == index_.end() ? -1 : it->second;
+}
+
+}  // namespace fm

@@ -1,0 +1,54 @@
+#pragma once
+// Token vocabulary read from a GGUF file's tokenizer.ggml.* metadata.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace fm {
+
+class GgufFile;
+
+// GGUF token types (tokenizer.ggml.token_type).
+enum class TokenKind : int32_t { kUndefined = 0, kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+
+class Vocab {
+ public:
+  static Vocab from_gguf(const GgufFile& file);  // throws GgufError on missing or inconsistent keys
+  Vocab(Vocab&&) = default;
+  Vocab& operator=(Vocab&&) = default;
+  Vocab(const Vocab&) = delete;  // index_ holds views into tokens_
+
+  int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
+  const std::string& text(int32_t id) const { return tokens_.at(static_cast<size_t>(id)); }
+  float score(int32_t id) const { return scores_.empty() ? 0.f : scores_[static_cast<size_t>(id)]; }
+  TokenKind kind(int32_t id) const {
+    return kinds_.empty() ? TokenKind::kNormal : kinds_[static_cast<size_t>(id)];
+  }
+  // -1 when the text is not a token.
+  int32_t find(std::string_view text) const;
+  // The <0xXX> byte-fallback token for a byte, or -1.
+  int32_t byte_token(uint8_t byte) const { return byte_tokens_[byte]; }
+
+  const std::string& model() const { return model_; }  // tokenizer.ggml.model: "llama", "gpt2", ...
+  int32_t bos() const { return bos_; }
+  int32_t eos() const { return eos_; }
+  int32_t unk() const { return unk_; }
+  bool add_bos() const { return add_bos_; }
+  bool add_eos() const { return add_eos_; }
+  bool add_space_prefix() const { return add_space_prefix_; }
+
+ private:
+  Vocab() = default;
+  std::string model_;
+  std::vector<std::string> tokens_;
+  std::vector<float> scores_;
+  std::vector<TokenKind> kinds_;
+  std::unordered_map<std::string_view, int32_t> index_;  // views into tokens_
+  int32_t byte_tokens_[256];
+  int32_t bos_ = -1, eos_ = -1, unk_ = -1;
+  bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = true;
+};
+
+}  // namespace fm
