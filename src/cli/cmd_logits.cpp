@@ -13,11 +13,10 @@
 
 namespace fm::cli {
 
-int default_threads(int requested);
-
 int run_logits(const LogitsOptions& opt) {
   if (opt.tokens.empty()) throw std::invalid_argument("--tokens needs at least one id");
   if (opt.greedy < 0) throw std::invalid_argument("--greedy must be >= 0");
+  const TensorType kv_type = parse_kv_type(opt.kv_type);
   auto file = GgufFile::open(opt.model);
   auto model = load_model(*file);
   const int64_t n_prompt = static_cast<int64_t>(opt.tokens.size());
@@ -27,7 +26,7 @@ int run_logits(const LogitsOptions& opt) {
               << model->hparams().n_ctx_train << "\n";
 
   ThreadPool pool(default_threads(opt.threads));
-  Session session(*model, n_ctx, 512, pool);
+  Session session(*model, n_ctx, 512, pool, kv_type);
   const int64_t n_vocab = session.n_vocab();
   std::vector<float> logits(static_cast<size_t>(n_prompt * n_vocab));
   session.eval_all(opt.tokens.data(), n_prompt, logits.data());

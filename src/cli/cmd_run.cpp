@@ -20,8 +20,15 @@ int default_threads(int requested) {
   return hw ? static_cast<int>(hw) : 1;
 }
 
+TensorType parse_kv_type(const std::string& name) {
+  if (name == "f16") return TensorType::F16;
+  if (name == "f32") return TensorType::F32;
+  throw std::invalid_argument("--kv-type must be f16 or f32, not '" + name + "'");
+}
+
 int run_generate(const RunOptions& opt) {
   if (opt.n_predict < 0) throw std::invalid_argument("-n must be >= 0");
+  const TensorType kv_type = parse_kv_type(opt.kv_type);
   auto file = GgufFile::open(opt.model);
   auto model = load_model(*file);
   auto tokenizer = make_tokenizer(*file);
@@ -34,7 +41,7 @@ int run_generate(const RunOptions& opt) {
   const int64_t n_ctx = std::min<int64_t>(n_ctx_train, static_cast<int64_t>(prompt.size()) + opt.n_predict);
 
   ThreadPool pool(default_threads(opt.threads));
-  Session session(*model, n_ctx, 512, pool);
+  Session session(*model, n_ctx, 512, pool, kv_type);
   SamplingParams sp;
   sp.temperature = opt.sampling.temperature;
   sp.top_k = opt.sampling.top_k;

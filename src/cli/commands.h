@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "gguf/tensor_type.h"
+
 namespace fm::cli {
 
 struct InspectOptions {
@@ -25,6 +27,7 @@ struct RunOptions {
   std::string prompt;
   int n_predict = 64;
   int threads = 0;  // 0 = all cores
+  std::string kv_type = "f16";
   SamplingOptions sampling;
 };
 int run_generate(const RunOptions& opt);
@@ -35,8 +38,12 @@ struct LogitsOptions {
   std::string output;  // raw f32 [positions x vocab]; empty = none
   int greedy = 0;
   int threads = 0;
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";
 };
 int run_logits(const LogitsOptions& opt);
+
+// "f16" or "f32" as a KV cache element type; throws on anything else.
+TensorType parse_kv_type(const std::string& name);
+int default_threads(int requested);  // requested, or every core when 0
 
 }  // namespace fm::cli

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--min-p", run.sampling.min_p, "Min-p (0 = off)");
   run_cmd->add_option("--seed", run.sampling.seed, "Sampling seed");
   run_cmd->add_option("-t,--threads", run.threads, "Threads (default: all cores)");
+  run_cmd->add_option("--kv-type", run.kv_type, "KV cache element type: f16 (default) or f32");
 
   fm::cli::LogitsOptions logits;
   std::string token_list;
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   logits_cmd->add_option("-o,--output", logits.output, "Write f32 logits [positions x vocab] here");
   logits_cmd->add_option("--greedy", logits.greedy, "Print N greedy continuation ids as JSON");
   logits_cmd->add_option("-t,--threads", logits.threads, "Threads (default: all cores)");
+  logits_cmd->add_option("--kv-type", logits.kv_type, "KV cache element type: f16 (default) or f32");
 
   try {
     app.parse(argc, argv);

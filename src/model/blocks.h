@@ -34,9 +34,10 @@ struct AttentionShape {
 
 // Causal attention of n_tok queries at positions pos0.. over cache positions [0, pos0 + t].
 // q: [n_tok, n_head * head_dim], out: [n_tok, n_head * head_dim_v]. The cache must already hold the
-// keys/values of these tokens. scores: at least pool size * cache n_ctx floats.
+// keys/values of these tokens. scores: pool size * attention_scratch_floats() floats.
 void attention(const Compute& c, const AttentionShape& shape, const float* q, const KvCache& cache, int64_t layer,
                int64_t pos0, int64_t n_tok, float* scores, float* out);
+size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ctx);
 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);

@@ -1,3 +1,4 @@
+#include "model/blocks.h"
 #include "model/model.h"
 
 namespace fm {
@@ -12,6 +13,7 @@ ForwardState::ForwardState(const HParams& hp, int64_t max_tokens_, int64_t n_ctx
       att(static_cast<size_t>(max_tokens_ * hp.n_head * hp.head_dim_v)),
       ffn_a(static_cast<size_t>(max_tokens_ * hp.n_ff)),
       ffn_b(static_cast<size_t>(max_tokens_ * hp.n_ff)),
-      scores(static_cast<size_t>(n_threads * n_ctx)) {}
+      scores(static_cast<size_t>(n_threads) *
+             attention_scratch_floats({hp.n_head, hp.n_head_kv, hp.head_dim, hp.head_dim_v, 1.f}, n_ctx)) {}
 
 }  // namespace fm

@@ -74,10 +74,8 @@ class LlamaModel final : public Model {
       matmul(c, L.wv, h, n, st.v.data());
       rope_.apply(st.q.data(), n, hp_.n_head, pos0);
       rope_.apply(st.k.data(), n, hp_.n_head_kv, pos0);
-      for (int64_t t = 0; t < n; ++t) {
-        std::memcpy(cache.k(l, pos0 + t), st.k.data() + t * hp_.kv_dim(), sizeof(float) * hp_.kv_dim());
-        std::memcpy(cache.v(l, pos0 + t), st.v.data() + t * hp_.v_dim(), sizeof(float) * hp_.v_dim());
-      }
+      for (int64_t t = 0; t < n; ++t)
+        cache.store(l, pos0 + t, st.k.data() + t * hp_.kv_dim(), st.v.data() + t * hp_.v_dim());
       attention(c, shape, st.q.data(), cache, l, pos0, n, st.scores.data(), st.att.data());
       matmul(c, L.wo, st.att.data(), n, h);
       add_inplace(x, h, n * E);

@@ -26,7 +26,7 @@ struct ForwardState {
   std::vector<float> att;     // [max_tokens, n_head * head_dim_v]
   std::vector<float> ffn_a;   // [max_tokens, n_ff]
   std::vector<float> ffn_b;   // [max_tokens, n_ff]
-  std::vector<float> scores;  // [n_threads, n_ctx] attention weights
+  std::vector<float> scores;  // [n_threads, attention_scratch_floats] attention weights
   ScratchBuffer act;          // activations converted for the matmul kernels
 };
 

@@ -13,8 +13,10 @@ class ThreadPool;
 
 class Session {
  public:
-  // n_ctx: positions the cache holds; max_batch: tokens evaluated per forward pass (longer inputs are split).
-  Session(const Model& model, int64_t n_ctx, int64_t max_batch, ThreadPool& pool);
+  // n_ctx: positions the cache holds; max_batch: tokens evaluated per forward pass (longer inputs are split);
+  // kv_type: F16 (default, as llama.cpp) or F32.
+  Session(const Model& model, int64_t n_ctx, int64_t max_batch, ThreadPool& pool,
+          TensorType kv_type = TensorType::F16);
 
   // Appends tokens and returns the logits after the last one: [n_vocab], valid until the next call.
   const float* eval(const int32_t* tokens, int64_t n);

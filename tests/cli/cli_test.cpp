@@ -1,0 +1,110 @@
+// Black-box tests of the fmserve binary: the acceptance commands and clean failures on bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "support/fixtures.h"
+#include "support/tiny_model.h"
+
+namespace fm {
+namespace {
+
+struct CliResult {
+  int exit_code;
+  std::string out, err;
+};
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "fmserve_cli_" + std::to_string(::getpid()) + "_" + name;
+}
+
+CliResult run_cli(const std::string& args) {
+  const std::string out = temp_path("stdout"), err = temp_path("stderr");
+  const std::string cmd = std::string(FMSERVE_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), test::read_text_file(out),
+              test::read_text_file(err)};
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  return r;
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+TEST(Cli, RunPrintsTheGoldenGreedyText) {
+  const auto& golden = test::manifest()["aidreams260K"]["goldens"][0];
+  ASSERT_EQ(golden["prompt_text"], "I dreamed");
+  CliResult r = run_cli("run -m " + quoted(test::fixture_path("models/aidreams260K.gguf")) +
+                        " -p \"I dreamed\" -n 48 --temp 0 -t 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, golden["greedy_text"].get<std::string>() + "\n");
+}
+
+TEST(Cli, LogitsWritesTheFixtureLayoutAndGreedyIds) {
+  const auto& golden = test::manifest()["aidreams260K"]["goldens"][2];
+  std::string ids;
+  for (int id : golden["prompt_ids"]) {
+    if (!ids.empty()) ids += ',';
+    ids += std::to_string(id);
+  }
+  const std::string out = temp_path("logits.f32");
+  CliResult r = run_cli("logits -m " + quoted(test::fixture_path("models/aidreams260K.gguf")) + " --tokens " + ids +
+                        " -o " + quoted(out) + " --greedy 48 --kv-type f32");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_EQ(json["tokens"], golden["kv_cache_f32"]["greedy_ids"]);
+  const std::vector<float> got = test::read_f32_file(out), want = test::read_f32_file(test::fixture_path(golden["kv_cache_f32"]["logits_file"]));
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-4) << i;
+  std::remove(out.c_str());
+}
+
+TEST(Cli, InspectShowsMetadataAndTensors) {
+  CliResult r = run_cli("inspect " + quoted(test::fixture_path("models/synthetic/syn-llama-Q4_K_M.gguf")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("general.architecture = \"llama\""), std::string::npos);
+  EXPECT_NE(r.out.find("blk.0.attn_q.weight  Q4_K  [256, 512]"), std::string::npos) << r.out;
+}
+
+TEST(Cli, CorruptFilesFailWithOneErrorLine) {
+  std::vector<uint8_t> good = test::build_tiny_llama();
+  struct Case {
+    std::string name;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Case> cases = {{"empty", {}},
+                             {"truncated", std::vector<uint8_t>(good.begin(), good.begin() + 100)},
+                             {"no-data", std::vector<uint8_t>(good.begin(), good.end() - 64)},
+                             {"magic", good}};
+  cases[3].bytes[0] = 'X';
+  for (const auto& c : cases) {
+    const std::string path = temp_path(c.name + ".gguf");
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(c.bytes.data()), static_cast<std::streamsize>(c.bytes.size()));
+    for (const std::string& cmd : {"inspect " + path, "run -m " + path + " -p hi -n 2", "logits -m " + path + " --tokens 1"}) {
+      CliResult r = run_cli(cmd);
+      EXPECT_EQ(r.exit_code, 1) << c.name << ": " << cmd;
+      EXPECT_EQ(r.err.rfind("fmserve: error: ", 0), 0u) << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+    std::remove(path.c_str());
+  }
+  CliResult missing = run_cli("inspect /nonexistent/model.gguf");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("cannot open"), std::string::npos);
+}
+
+TEST(Cli, BadArgumentsAreRejected) {
+  const std::string model = quoted(test::fixture_path("models/aidreams260K.gguf"));
+  EXPECT_NE(run_cli("logits -m " + model + " --tokens 1,x").exit_code, 0);
+  CliResult r = run_cli("logits -m " + model + " --tokens 1,99999");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+  EXPECT_NE(run_cli("frobnicate").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace fm

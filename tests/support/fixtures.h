@@ -1,0 +1,16 @@
+#pragma once
+// Access to the llama.cpp golden fixtures in ../shared/fixtures (read by path, never copied).
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace fm::test {
+
+std::string fixtures_dir();
+std::string fixture_path(const std::string& relative);
+// MANIFEST.json, parsed once; throws std::runtime_error when the fixtures are missing.
+const nlohmann::json& manifest();
+std::vector<float> read_f32_file(const std::string& path);
+std::string read_text_file(const std::string& path);
+
+}  // namespace fm::test

@@ -1,0 +1,203 @@
+// One harness for every kernel: each SIMD table's dot products against the scalar reference, and the scalar
+// dot products against float math on the dequantized operands, for every supported weight type.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "tensor/fp16.h"
+#include "tensor/kernels/kernel_table.h"
+#include "tensor/matmul.h"
+#include "tensor/quant_blocks.h"
+#include "tensor/thread_pool.h"
+
+namespace fm {
+namespace {
+
+const TensorType kWeightTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0,
+                                   TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+                                   TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+
+// Random bytes with every fp16 scale field replaced by a small valid value, so no block holds inf/NaN.
+std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
+  std::vector<uint8_t> bytes(tensor_row_bytes(type, n));
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (auto& b : bytes) b = static_cast<uint8_t>(byte(rng));
+  std::uniform_real_distribution<float> scale(0.001f, 0.05f), value(-2.f, 2.f);
+  auto blocks = [&](auto* p, size_t count, auto fix) {
+    for (size_t i = 0; i < count; ++i) fix(p[i]);
+  };
+  const size_t n32 = static_cast<size_t>(n / kQK), n256 = static_cast<size_t>(n / kQK_K);
+  switch (type) {
+    case TensorType::F32: {
+      auto* f = reinterpret_cast<float*>(bytes.data());
+      for (int64_t i = 0; i < n; ++i) f[i] = value(rng);
+      break;
+    }
+    case TensorType::F16: {
+      auto* h = reinterpret_cast<uint16_t*>(bytes.data());
+      for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(value(rng));
+      break;
+    }
+    case TensorType::BF16: {
+      auto* h = reinterpret_cast<uint16_t*>(bytes.data());
+      for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_bf16(value(rng));
+      break;
+    }
+    case TensorType::Q4_0: blocks(reinterpret_cast<BlockQ4_0*>(bytes.data()), n32, [&](auto& b) { b.d = fp32_to_fp16(scale(rng)); }); break;
+    case TensorType::Q5_0: blocks(reinterpret_cast<BlockQ5_0*>(bytes.data()), n32, [&](auto& b) { b.d = fp32_to_fp16(scale(rng)); }); break;
+    case TensorType::Q8_0: blocks(reinterpret_cast<BlockQ8_0*>(bytes.data()), n32, [&](auto& b) { b.d = fp32_to_fp16(scale(rng)); }); break;
+    case TensorType::Q4_1:
+      blocks(reinterpret_cast<BlockQ4_1*>(bytes.data()), n32, [&](auto& b) {
+        b.d = fp32_to_fp16(scale(rng));
+        b.m = fp32_to_fp16(-scale(rng) * 8);
+      });
+      break;
+    case TensorType::Q5_1:
+      blocks(reinterpret_cast<BlockQ5_1*>(bytes.data()), n32, [&](auto& b) {
+        b.d = fp32_to_fp16(scale(rng));
+        b.m = fp32_to_fp16(-scale(rng) * 16);
+      });
+      break;
+    case TensorType::Q4_K:
+      blocks(reinterpret_cast<BlockQ4_K*>(bytes.data()), n256, [&](auto& b) {
+        b.d = fp32_to_fp16(scale(rng) / 8);
+        b.dmin = fp32_to_fp16(scale(rng) / 8);
+      });
+      break;
+    case TensorType::Q5_K:
+      blocks(reinterpret_cast<BlockQ5_K*>(bytes.data()), n256, [&](auto& b) {
+        b.d = fp32_to_fp16(scale(rng) / 8);
+        b.dmin = fp32_to_fp16(scale(rng) / 8);
+      });
+      break;
+    case TensorType::Q6_K: blocks(reinterpret_cast<BlockQ6_K*>(bytes.data()), n256, [&](auto& b) { b.d = fp32_to_fp16(scale(rng) / 16); }); break;
+    default: ADD_FAILURE() << "no generator for type";
+  }
+  return bytes;
+}
+
+std::vector<float> random_activations(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.f, 1.f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = dist(rng);
+  x[3] = 4.5f;  // an outlier, as real activations have
+  return x;
+}
+
+class KernelHarness : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(KernelHarness, ScalarDotMatchesFloatMathOnDequantizedOperands) {
+  const TensorType type = GetParam();
+  const KernelTable& s = scalar_kernels();
+  const TensorType act_type = vec_dot_type(type);
+  std::mt19937 rng(42);
+  for (int64_t n : {256, 512, 1024}) {
+    std::vector<uint8_t> w = random_row(type, n, rng);
+    std::vector<float> x = random_activations(n, rng);
+    std::vector<uint8_t> act(tensor_row_bytes(act_type, n));
+    s.quantize_fn(act_type)(x.data(), act.data(), n);
+    std::vector<float> wf(n), af(n);
+    s.dequantize_fn(type)(w.data(), wf.data(), n);
+    s.dequantize_fn(act_type)(act.data(), af.data(), n);
+    double expect = 0, magnitude = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      expect += static_cast<double>(wf[i]) * af[i];
+      magnitude += std::fabs(static_cast<double>(wf[i]) * af[i]);
+    }
+    const float got = s.vec_dot_fn(type)(n, w.data(), act.data());
+    // Q4_1/Q5_1 use the activation block sum s stored as fp16, which rounds by up to 2^-11 relative.
+    const double tol = 1e-5 * magnitude + (act_type == TensorType::Q8_1 ? 2e-3 * magnitude : 0) + 1e-6;
+    EXPECT_NEAR(got, expect, tol) << tensor_type_name(type) << " n=" << n;
+  }
+}
+
+TEST_P(KernelHarness, EverySimdTableMatchesScalar) {
+  const TensorType type = GetParam();
+  const KernelTable& s = scalar_kernels();
+  const TensorType act_type = vec_dot_type(type);
+  std::mt19937 rng(7);
+  for (const KernelTable* table : available_kernels()) {
+    for (int64_t n : {256, 768, 4096}) {
+      for (int rep = 0; rep < 20; ++rep) {
+        std::vector<uint8_t> w = random_row(type, n, rng);
+        std::vector<float> x = random_activations(n, rng);
+        std::vector<uint8_t> act(tensor_row_bytes(act_type, n)), act_simd(act.size());
+        s.quantize_fn(act_type)(x.data(), act.data(), n);
+        table->quantize_fn(act_type)(x.data(), act_simd.data(), n);
+        ASSERT_EQ(act, act_simd) << table->name << " quantizes " << tensor_type_name(act_type) << " differently";
+        std::vector<float> wf(n), wf_simd(n);
+        s.dequantize_fn(type)(w.data(), wf.data(), n);
+        table->dequantize_fn(type)(w.data(), wf_simd.data(), n);
+        ASSERT_EQ(wf, wf_simd) << table->name << " dequantizes " << tensor_type_name(type) << " differently";
+        double magnitude = 0;
+        for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(wf[i] * x[i]);
+        const float ref = s.vec_dot_fn(type)(n, w.data(), act.data());
+        const float got = table->vec_dot_fn(type)(n, w.data(), act.data());
+        EXPECT_NEAR(got, ref, 2e-6 * magnitude + 1e-6) << table->name << " " << tensor_type_name(type) << " n=" << n;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWeightTypes, KernelHarness, ::testing::ValuesIn(kWeightTypes),
+                         [](const auto& info) { return std::string(tensor_type_name(info.param)); });
+
+TEST(KernelTables, SimdTargetsAreAvailableOnThisCpu) {
+  std::vector<std::string> names;
+  for (const KernelTable* t : available_kernels()) names.push_back(t->name);
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names[0], "scalar");
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_GE(names.size(), 2u);
+  }
+}
+
+TEST(Quantize, Q8BlocksReconstructWithinHalfAStep) {
+  std::mt19937 rng(3);
+  std::vector<float> x = random_activations(512, rng);
+  for (TensorType t : {TensorType::Q8_0, TensorType::Q8_1, TensorType::Q8_K}) {
+    std::vector<uint8_t> q(tensor_row_bytes(t, 512));
+    std::vector<float> back(512);
+    scalar_kernels().quantize_fn(t)(x.data(), q.data(), 512);
+    scalar_kernels().dequantize_fn(t)(q.data(), back.data(), 512);
+    const int block = t == TensorType::Q8_K ? 256 : 32;
+    for (int b = 0; b < 512 / block; ++b) {
+      float amax = 0;
+      for (int i = 0; i < block; ++i) amax = std::max(amax, std::fabs(x[b * block + i]));
+      for (int i = 0; i < block; ++i)
+        EXPECT_NEAR(back[b * block + i], x[b * block + i], amax / 127.f * 0.51f + amax * 1e-3f) << tensor_type_name(t);
+    }
+  }
+}
+
+TEST(Matmul, ThreadedProductEqualsRowByRowDots) {
+  std::mt19937 rng(11);
+  const int64_t n_cols = 512, n_rows = 37, n_tok = 5;
+  for (TensorType type : kWeightTypes) {
+    std::vector<uint8_t> data;
+    for (int64_t r = 0; r < n_rows; ++r) {
+      auto row = random_row(type, n_cols, rng);
+      data.insert(data.end(), row.begin(), row.end());
+    }
+    MatrixView w{type, n_cols, n_rows, data.data(), tensor_row_bytes(type, n_cols)};
+    std::vector<float> x(n_tok * n_cols);
+    for (auto& v : x) v = std::normal_distribution<float>(0, 1)(rng);
+    ThreadPool pool(2);
+    ScratchBuffer scratch;
+    Compute c{&pool, &best_kernels(), &scratch};
+    std::vector<float> y(n_tok * n_rows);
+    matmul(c, w, x.data(), n_tok, y.data());
+    const TensorType act_type = vec_dot_type(type);
+    std::vector<uint8_t> act(tensor_row_bytes(act_type, n_cols));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      best_kernels().quantize_fn(act_type)(x.data() + t * n_cols, act.data(), n_cols);
+      for (int64_t r = 0; r < n_rows; ++r)
+        EXPECT_EQ(y[t * n_rows + r], best_kernels().vec_dot_fn(type)(n_cols, w.row(r), act.data()))
+            << tensor_type_name(type) << " t=" << t << " r=" << r;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fm
