@@ -80,8 +80,12 @@ int64_t GgufArray::integer(uint64_t idx) const {
     case GgufValueType::INT32: return load_le<int32_t>(p);
     case GgufValueType::UINT64: return static_cast<int64_t>(load_le<uint64_t>(p));
     case GgufValueType::INT64: return load_le<int64_t>(p);
-    case GgufValueType::FLOAT32: return static_cast<int64_t>(load_le<float>(p));
-    case GgufValueType::FLOAT64: return static_cast<int64_t>(load_le<double>(p));
+    case GgufValueType::FLOAT32:
+    case GgufValueType::FLOAT64: {
+      const double f = elem_type == GgufValueType::FLOAT32 ? load_le<float>(p) : load_le<double>(p);
+      if (!(f >= -9.2e18 && f <= 9.2e18)) throw GgufError("array value is not a representable integer");
+      return static_cast<int64_t>(f);
+    }
     default: throw GgufError("array of " + std::string(gguf_value_type_name(elem_type)) + " is not numeric");
   }
 }

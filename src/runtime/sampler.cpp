@@ -58,6 +58,7 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab) {
     c.first = static_cast<float>(std::exp(static_cast<double>(c.first - max_logit) / params_.temperature));
     sum += c.first;
   }
+  if (!(sum > 0) || !std::isfinite(sum)) return candidates_.front().second;  // non-finite logits: best candidate
   std::uniform_real_distribution<double> uniform(0.0, sum);
   double r = uniform(rng_);
   for (const auto& c : candidates_) {

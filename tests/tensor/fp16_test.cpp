@@ -5,6 +5,7 @@
 #include <random>
 
 #include "tensor/fp16.h"
+#include "tensor/kernels/cpu_features.h"
 
 namespace fm {
 namespace {
@@ -13,7 +14,7 @@ __attribute__((target("f16c"))) uint16_t hardware_fp16(float f) { return static_
 __attribute__((target("f16c"))) float hardware_fp32(uint16_t h) { return _cvtsh_ss(h); }
 
 TEST(Fp16, EveryHalfConvertsLikeTheHardware) {
-  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "no F16C on this CPU";
+  if (!cpu_features().f16c) GTEST_SKIP() << "no F16C on this CPU";
   for (uint32_t h = 0; h < 65536; ++h) {
     const float soft = fp16_to_fp32(static_cast<uint16_t>(h));
     const float hard = hardware_fp32(static_cast<uint16_t>(h));
@@ -27,7 +28,7 @@ TEST(Fp16, EveryHalfConvertsLikeTheHardware) {
 }
 
 TEST(Fp16, RoundingOfRandomFloatsMatchesTheHardware) {
-  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "no F16C on this CPU";
+  if (!cpu_features().f16c) GTEST_SKIP() << "no F16C on this CPU";
   std::mt19937 rng(1);
   std::uniform_int_distribution<uint32_t> bits;
   for (int i = 0; i < 2000000; ++i) {

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "tensor/fp16.h"
+#include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/kernel_table.h"
 #include "tensor/matmul.h"
 #include "tensor/quant_blocks.h"
@@ -148,7 +149,7 @@ TEST(KernelTables, SimdTargetsAreAvailableOnThisCpu) {
   for (const KernelTable* t : available_kernels()) names.push_back(t->name);
   ASSERT_FALSE(names.empty());
   EXPECT_EQ(names[0], "scalar");
-  if (__builtin_cpu_supports("avx2")) {
+  if (cpu_features().avx2) {
     EXPECT_GE(names.size(), 2u);
   }
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/scalar_kernels.h"
 
 namespace fm {
@@ -36,10 +37,13 @@ KernelTable make_scalar_table() {
   return t;
 }
 
-bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
+bool cpu_has_avx2() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx2 && f.fma && f.f16c;
+}
 bool cpu_has_avx512() {
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  const CpuFeatures& f = cpu_features();
+  return cpu_has_avx2() && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni;
 }
 
 }  // namespace

@@ -93,8 +93,8 @@ void quantize_q8_k(const float* src, void* dst, int64_t n) {
     }
     const float iscale = -127.f / max;
     for (int i = 0; i < kQK_K; ++i) {
-      int v = static_cast<int>(std::nearbyint(iscale * x[i]));
-      b[blk].qs[i] = static_cast<int8_t>(v > 127 ? 127 : v);
+      const float v = std::nearbyint(iscale * x[i]);  // NaN/inf only from a broken model: clamp, never UB
+      b[blk].qs[i] = static_cast<int8_t>(!(v == v) ? 0.f : (v > 127.f ? 127.f : (v < -128.f ? -128.f : v)));
     }
     for (int j = 0; j < kQK_K / 16; ++j) {
       int sum = 0;

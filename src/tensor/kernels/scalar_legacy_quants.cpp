@@ -24,6 +24,13 @@ int q5_value(const uint8_t* qs, uint32_t qh, int i) {
 
 int q4_value(const uint8_t* qs, int i) { return i < 16 ? (qs[i] & 0xF) : (qs[i - 16] >> 4); }
 
+// Rounds to the nearest int8 in [-127, 127]; NaN (from a broken model's activations) becomes 0.
+int8_t round_to_int8(float v) {
+  v = std::nearbyint(v);
+  if (!(v == v)) return 0;
+  return static_cast<int8_t>(v > 127.f ? 127.f : (v < -127.f ? -127.f : v));
+}
+
 }  // namespace
 
 void dequantize_q4_0(const void* src, float* dst, int64_t n) {
@@ -86,7 +93,7 @@ void quantize_q8_0(const float* src, void* dst, int64_t n) {
     const float d = amax / 127.f;
     const float id = d != 0 ? 1.f / d : 0.f;
     b[blk].d = fp32_to_fp16(d);
-    for (int i = 0; i < kQK; ++i) b[blk].qs[i] = static_cast<int8_t>(std::nearbyint(x[i] * id));
+    for (int i = 0; i < kQK; ++i) b[blk].qs[i] = round_to_int8(x[i] * id);
   }
 }
 
@@ -100,7 +107,7 @@ void quantize_q8_1(const float* src, void* dst, int64_t n) {
     const float id = d != 0 ? 1.f / d : 0.f;
     int sum = 0;
     for (int i = 0; i < kQK; ++i) {
-      b[blk].qs[i] = static_cast<int8_t>(std::nearbyint(x[i] * id));
+      b[blk].qs[i] = round_to_int8(x[i] * id);
       sum += b[blk].qs[i];
     }
     b[blk].d = fp32_to_fp16(d);

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian bookworm packages fmserve builds and tests with, when any is missing (needs root).
+set -euo pipefail
+packages=(build-essential cmake ninja-build ccache pkg-config
+          nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
+          clang libclang-rt-14-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+fi

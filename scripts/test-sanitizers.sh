@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds with clang + AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/ and runs every test there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DFMSERVE_SANITIZE=ON
+cmake --build build-asan -j "${FMSERVE_JOBS:-2}"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure -j "${FMSERVE_JOBS:-2}"

@@ -1,0 +1,12 @@
+#pragma once
+// x86 CPU features that decide which kernel tables may run (CPUID plus the OS's XSAVE state for wide registers).
+namespace fm {
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
+};
+
+const CpuFeatures& cpu_features();
+
+}  // namespace fm
