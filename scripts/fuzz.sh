@@ -11,5 +11,5 @@ cmake --build build-fuzz -j "${FMSERVE_JOBS:-2}" --target gguf_fuzzer fuzz_write
 corpus=build-fuzz/corpus/gguf
 mkdir -p "$corpus"
 build-fuzz/bin/fuzz_write_seed "$corpus/tiny_llama.gguf"
-ASAN_OPTIONS=detect_leaks=1 build-fuzz/bin/gguf_fuzzer "$corpus" -max_total_time="$seconds" -max_len=65536 \
+ASAN_OPTIONS=detect_leaks=1 build-fuzz/bin/gguf_fuzzer "$corpus" -max_total_time="$seconds" -max_len=131072 \
   -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
