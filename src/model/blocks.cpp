@@ -1,5 +1,6 @@
 #include "model/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "model/kv_cache.h"
@@ -20,10 +21,33 @@ void rms_norm(const float* x, const float* w, int64_t n_tok, int64_t dim, float 
   }
 }
 
-Rope::Rope(RopeLayout layout, int64_t n_rot, int64_t head_dim, float base)
-    : layout_(layout), n_rot_(n_rot), head_dim_(head_dim), inv_freq_(static_cast<size_t>(n_rot / 2)) {
-  for (int64_t i = 0; i < n_rot / 2; ++i)
+Rope::Rope(RopeLayout layout, int64_t n_rot, int64_t head_dim, float base, const RopeScaling& scaling,
+           const float* freq_factors)
+    : layout_(layout),
+      n_rot_(n_rot),
+      head_dim_(head_dim),
+      inv_freq_(static_cast<size_t>(n_rot / 2)),
+      extrapolate_(static_cast<size_t>(n_rot / 2), 0.0) {
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
     inv_freq_[i] = std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(n_rot));
+    if (freq_factors) inv_freq_[i] /= freq_factors[i];
+  }
+  if (scaling.kind == RopeScaling::Kind::kNone) return;
+  freq_scale_ = 1.0 / scaling.factor;
+  if (scaling.kind != RopeScaling::Kind::kYarn) return;
+  // YaRN: dimensions rotating fewer than beta_slow times over the original context are interpolated, those
+  // rotating more than beta_fast times keep their frequency, with a linear ramp in between.
+  auto corr_dim = [&](double n_rotations) {
+    return static_cast<double>(n_rot) *
+           std::log(static_cast<double>(scaling.original_context) / (n_rotations * 2 * M_PI)) / (2 * std::log(base));
+  };
+  const double low = std::max(0.0, std::floor(corr_dim(scaling.beta_fast)));
+  const double high = std::min(static_cast<double>(n_rot - 1), std::ceil(corr_dim(scaling.beta_slow)));
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
+    const double y = (static_cast<double>(i) - low) / std::max(0.001, high - low);
+    extrapolate_[i] = 1.0 - std::min(1.0, std::max(0.0, y));
+  }
+  magnitude_ = 1.0 + 0.1 * std::log(1.0 / freq_scale_);
 }
 
 void Rope::apply(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0) const {
@@ -31,8 +55,11 @@ void Rope::apply(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0) const {
   for (int64_t t = 0; t < n_tok; ++t) {
     const double pos = static_cast<double>(pos0 + t);
     for (int64_t i = 0; i < half; ++i) {
-      const double theta = pos * inv_freq_[i];
-      const float c = static_cast<float>(std::cos(theta)), s = static_cast<float>(std::sin(theta));
+      const double theta_extrap = pos * inv_freq_[i];
+      const double theta_interp = theta_extrap * freq_scale_;
+      const double theta = theta_interp * (1.0 - extrapolate_[i]) + theta_extrap * extrapolate_[i];
+      const float c = static_cast<float>(std::cos(theta) * magnitude_);
+      const float s = static_cast<float>(std::sin(theta) * magnitude_);
       // Pair (a, b) of dimension i: adjacent elements, or i and i + n_rot/2.
       const int64_t a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
       const int64_t b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
@@ -58,7 +85,9 @@ void attention(const Compute& c, const AttentionShape& shape, const float* q, co
     uint16_t* q16 = reinterpret_cast<uint16_t*>(s + cache.n_ctx());      // [head_dim]
     for (int64_t task = begin; task < end; ++task) {
       const int64_t t = task / shape.n_head, h = task % shape.n_head, kv_h = h / group;
-      const int64_t n_keys = pos0 + t + 1;
+      const int64_t last = pos0 + t;
+      const int64_t first = shape.window > 0 ? std::max<int64_t>(0, last - shape.window + 1) : 0;
+      const int64_t n_keys = last - first + 1;
       const float* qh = q + (t * shape.n_head + h) * shape.head_dim;
       const void* q_act = qh;
       if (f16) {
@@ -68,7 +97,7 @@ void attention(const Compute& c, const AttentionShape& shape, const float* q, co
       const size_t k_off = static_cast<size_t>(kv_h * shape.head_dim) * (f16 ? 2 : 4);
       float max_score = -INFINITY;
       for (int64_t j = 0; j < n_keys; ++j) {
-        s[j] = dot(shape.head_dim, static_cast<const uint8_t*>(cache.k(layer, j)) + k_off, q_act) * shape.scale;
+        s[j] = dot(shape.head_dim, static_cast<const uint8_t*>(cache.k(layer, first + j)) + k_off, q_act) * shape.scale;
         max_score = std::fmax(max_score, s[j]);
       }
       double sum = 0;
@@ -82,11 +111,11 @@ void attention(const Compute& c, const AttentionShape& shape, const float* q, co
       for (int64_t j = 0; j < n_keys; ++j) {
         if (f16) {
           const float w = fp16_to_fp32(fp32_to_fp16(s[j] * inv_sum));
-          const uint16_t* vh = static_cast<const uint16_t*>(cache.v(layer, j)) + kv_h * shape.head_dim_v;
+          const uint16_t* vh = static_cast<const uint16_t*>(cache.v(layer, first + j)) + kv_h * shape.head_dim_v;
           for (int64_t d = 0; d < shape.head_dim_v; ++d) oh[d] += w * fp16_to_fp32(vh[d]);
         } else {
           const float w = s[j] * inv_sum;
-          const float* vh = static_cast<const float*>(cache.v(layer, j)) + kv_h * shape.head_dim_v;
+          const float* vh = static_cast<const float*>(cache.v(layer, first + j)) + kv_h * shape.head_dim_v;
           for (int64_t d = 0; d < shape.head_dim_v; ++d) oh[d] += w * vh[d];
         }
       }
@@ -103,6 +132,49 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
     const float g = gate[i];
     out[i] = g / (1.f + std::exp(-g)) * up[i];
   }
+}
+
+namespace {
+
+// ggml-cpu's GELU table: input rounded to fp16, gelu_tanh evaluated in f32, result rounded to fp16.
+const std::vector<uint16_t>& gelu_fp16_table() {
+  static const std::vector<uint16_t> table = [] {
+    std::vector<uint16_t> t(65536);
+    for (uint32_t i = 0; i < 65536; ++i) {
+      const float x = fp16_to_fp32(static_cast<uint16_t>(i));
+      const float g = 0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
+      t[i] = fp32_to_fp16(g);
+    }
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace
+
+void geglu(const float* gate, const float* up, int64_t n, float* out) {
+  const std::vector<uint16_t>& table = gelu_fp16_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    float g;
+    if (x <= -10.f) g = 0.f;
+    else if (x >= 10.f) g = x;
+    else g = fp16_to_fp32(table[fp32_to_fp16(x)]);
+    out[i] = g * up[i];
+  }
+}
+
+void rms_norm_rows(float* x, const float* w, int64_t n_rows, int64_t dim, float eps) {
+  rms_norm(x, w, n_rows, dim, eps, x);
+}
+
+void add_bias(float* x, const float* b, int64_t n_tok, int64_t dim) {
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t i = 0; i < dim; ++i) x[t * dim + i] += b[i];
+}
+
+void scale_inplace(float* x, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] *= s;
 }
 
 void add_inplace(float* x, const float* y, int64_t n) {

@@ -16,23 +16,30 @@ void rms_norm(const float* x, const float* w, int64_t n_tok, int64_t dim, float 
 
 // Rotary position embedding applied in place to every head of x: [n_tok, n_heads * head_dim];
 // token t sits at position pos0 + t.
+// freq_factors (optional, [n_rot / 2]) divide each pair's frequency (Llama 3 rope_freqs, Phi-3 LongRoPE);
+// scaling follows ggml's rope_yarn (linear = frequencies / factor; YaRN blends per dimension and rescales).
 class Rope {
  public:
-  Rope(RopeLayout layout, int64_t n_rot, int64_t head_dim, float base);
+  Rope(RopeLayout layout, int64_t n_rot, int64_t head_dim, float base, const RopeScaling& scaling = {},
+       const float* freq_factors = nullptr);
   void apply(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0) const;
 
  private:
   RopeLayout layout_;
   int64_t n_rot_, head_dim_;
-  std::vector<double> inv_freq_;  // [n_rot / 2]: base^(-2i / n_rot)
+  std::vector<double> inv_freq_;     // [n_rot / 2]: base^(-2i / n_rot) / freq_factor_i
+  std::vector<double> extrapolate_;  // [n_rot / 2]: YaRN weight of the unscaled frequency (0 = fully scaled)
+  double freq_scale_ = 1.0;          // 1 / scaling factor
+  double magnitude_ = 1.0;           // YaRN attention magnitude correction on cos/sin
 };
 
 struct AttentionShape {
   int64_t n_head, n_head_kv, head_dim, head_dim_v;
-  float scale;  // applied to q.k, usually 1/sqrt(head_dim)
+  float scale;         // applied to q.k, usually 1/sqrt(head_dim)
+  int64_t window = 0;  // sliding window: query at p sees keys (p - window, p]; 0 = every earlier key
 };
 
-// Causal attention of n_tok queries at positions pos0.. over cache positions [0, pos0 + t].
+// Causal attention of n_tok queries at positions pos0.. over cache positions [0 or p - window + 1, p].
 // q: [n_tok, n_head * head_dim], out: [n_tok, n_head * head_dim_v]. The cache must already hold the
 // keys/values of these tokens. scores: pool size * attention_scratch_floats() floats.
 void attention(const Compute& c, const AttentionShape& shape, const float* q, const KvCache& cache, int64_t layer,
@@ -41,6 +48,13 @@ size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ctx);
 
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+// out[i] = gelu_tanh(gate[i]) * up[i], with GELU read from ggml-cpu's fp16 table (as llama.cpp evaluates it).
+void geglu(const float* gate, const float* up, int64_t n, float* out);
+// Per-row RMSNorm over groups of `dim` (per-head q/k norms): x: [n_rows, dim], w: [dim], in place.
+void rms_norm_rows(float* x, const float* w, int64_t n_rows, int64_t dim, float eps);
+// x[t, i] += b[i] for x: [n_tok, dim]
+void add_bias(float* x, const float* b, int64_t n_tok, int64_t dim);
+void scale_inplace(float* x, float s, int64_t n);
 
 // x[i] += y[i]
 void add_inplace(float* x, const float* y, int64_t n);

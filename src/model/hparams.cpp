@@ -38,6 +38,25 @@ HParams read_hparams(const GgufFile& file, const std::string& arch, RopeLayout r
   hp.n_rot = file.get_int_or(key("rope.dimension_count"), hp.head_dim);
   if (hp.n_rot <= 0 || hp.n_rot > hp.head_dim || hp.n_rot % 2 != 0)
     throw GgufError(arch + ": rope.dimension_count = " + std::to_string(hp.n_rot) + " is invalid");
+  hp.n_expert = file.get_int_or(key("expert_count"), 0);
+  hp.n_expert_used = file.get_int_or(key("expert_used_count"), 0);
+  hp.n_ff_exp = file.get_int_or(key("expert_feed_forward_length"), hp.n_ff);
+  if (hp.n_expert < 0 || hp.n_expert > 4096 || hp.n_expert_used < 0 || hp.n_expert_used > hp.n_expert ||
+      (hp.n_expert > 0 && hp.n_expert_used == 0))
+    throw GgufError(arch + ": expert_count / expert_used_count are inconsistent");
+  if (hp.n_expert > 0) positive(hp.n_ff_exp, "expert_feed_forward_length", 1 << 22);
+
+  const std::string scaling = file.get_string_or(key("rope.scaling.type"), "none");
+  const double factor = file.get_float_or(key("rope.scaling.factor"), file.get_float_or(key("rope.scale_linear"), 1.0));
+  if (scaling == "linear" || (scaling == "none" && factor != 1.0)) hp.rope_scaling.kind = RopeScaling::Kind::kLinear;
+  else if (scaling == "yarn") hp.rope_scaling.kind = RopeScaling::Kind::kYarn;
+  else if (scaling != "none") throw GgufError(arch + ": rope scaling '" + scaling + "' is not supported");
+  if (hp.rope_scaling.kind != RopeScaling::Kind::kNone) {
+    if (!(factor >= 1.0 && factor <= 1024.0)) throw GgufError(arch + ": rope.scaling.factor is out of range");
+    hp.rope_scaling.factor = static_cast<float>(factor);
+    hp.rope_scaling.original_context = file.get_int_or(key("rope.scaling.original_context_length"), hp.n_ctx_train);
+    positive(hp.rope_scaling.original_context, "rope.scaling.original_context_length", 1 << 24);
+  }
   return hp;
 }
 

@@ -12,6 +12,14 @@ enum class RopeLayout {
   kHalfSplit,      // llama.cpp "NEOX": rotate (i, i + n_rot/2)
 };
 
+// Context-extension scaling of RoPE frequencies (from <arch>.rope.scaling.*).
+struct RopeScaling {
+  enum class Kind { kNone, kLinear, kYarn } kind = Kind::kNone;
+  float factor = 1.f;              // context multiplier; frequencies are divided by it
+  int64_t original_context = 0;    // training context before extension (YaRN)
+  float beta_fast = 32.f, beta_slow = 1.f;
+};
+
 struct HParams {
   std::string arch;
   int64_t n_vocab = 0;
@@ -27,6 +35,11 @@ struct HParams {
   float rms_eps = 1e-5f;
   float rope_base = 10000.f;
   RopeLayout rope_layout = RopeLayout::kAdjacentPairs;
+  RopeScaling rope_scaling;
+  // Mixture of experts (0 when dense).
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }

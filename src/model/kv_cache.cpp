@@ -7,19 +7,27 @@
 
 namespace fm {
 
-KvCache::KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width, TensorType type)
+KvCache::KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width, TensorType type,
+                 const std::vector<int64_t>& layer_rows)
     : type_(type), n_ctx_(n_ctx), k_width_(k_width), v_width_(v_width) {
   if (type != TensorType::F32 && type != TensorType::F16) throw std::invalid_argument("KV cache type must be f32 or f16");
   const size_t elem = type == TensorType::F32 ? 4 : 2;
   k_row_bytes_ = elem * static_cast<size_t>(k_width);
   v_row_bytes_ = elem * static_cast<size_t>(v_width);
-  k_.assign(n_layer, std::vector<uint8_t>(static_cast<size_t>(n_ctx) * k_row_bytes_));
-  v_.assign(n_layer, std::vector<uint8_t>(static_cast<size_t>(n_ctx) * v_row_bytes_));
+  rows_.assign(n_layer, n_ctx);
+  for (size_t l = 0; l < layer_rows.size() && l < rows_.size(); ++l)
+    if (layer_rows[l] > 0 && layer_rows[l] < n_ctx) rows_[l] = layer_rows[l];
+  k_.resize(n_layer);
+  v_.resize(n_layer);
+  for (int64_t l = 0; l < n_layer; ++l) {
+    k_[l].resize(static_cast<size_t>(rows_[l]) * k_row_bytes_);
+    v_[l].resize(static_cast<size_t>(rows_[l]) * v_row_bytes_);
+  }
 }
 
 void KvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) {
-  uint8_t* kd = k_[layer].data() + pos * k_row_bytes_;
-  uint8_t* vd = v_[layer].data() + pos * v_row_bytes_;
+  uint8_t* kd = k_[layer].data() + row(layer, pos) * k_row_bytes_;
+  uint8_t* vd = v_[layer].data() + row(layer, pos) * v_row_bytes_;
   if (type_ == TensorType::F32) {
     std::memcpy(kd, k, k_row_bytes_);
     std::memcpy(vd, v, v_row_bytes_);
@@ -31,6 +39,10 @@ void KvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) 
   for (int64_t i = 0; i < v_width_; ++i) v16[i] = fp32_to_fp16(v[i]);
 }
 
-size_t KvCache::bytes() const { return k_.size() * static_cast<size_t>(n_ctx_) * (k_row_bytes_ + v_row_bytes_); }
+size_t KvCache::bytes() const {
+  size_t total = 0;
+  for (size_t l = 0; l < k_.size(); ++l) total += k_[l].size() + v_[l].size();
+  return total;
+}
 
 }  // namespace fm

@@ -1,6 +1,7 @@
 #pragma once
 // Per-layer key/value storage for one sequence. Rows are positions; elements are f32 or f16 (llama.cpp's
-// default, half the memory). Keys are stored after RoPE.
+// default, half the memory). Keys are stored after RoPE. A layer may hold fewer rows than n_ctx (sliding-window
+// layers): its rows are then a ring indexed by position modulo its capacity.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -11,8 +12,10 @@ namespace fm {
 
 class KvCache {
  public:
-  // n_ctx positions; per layer K rows of k_width and V rows of v_width elements of `type` (F32 or F16).
-  KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width, TensorType type = TensorType::F16);
+  // n_ctx positions; per layer K rows of k_width and V rows of v_width elements of `type` (F32 or F16);
+  // layer_rows[l] (optional) = rows kept for layer l, at most n_ctx.
+  KvCache(int64_t n_layer, int64_t n_ctx, int64_t k_width, int64_t v_width, TensorType type = TensorType::F16,
+          const std::vector<int64_t>& layer_rows = {});
 
   TensorType type() const { return type_; }
   int64_t n_ctx() const { return n_ctx_; }
@@ -22,16 +25,19 @@ class KvCache {
 
   // Converts and stores the key and value rows of one position.
   void store(int64_t layer, int64_t pos, const float* k, const float* v);
-  const void* k(int64_t layer, int64_t pos) const { return k_[layer].data() + pos * k_row_bytes_; }  // [k_width]
-  const void* v(int64_t layer, int64_t pos) const { return v_[layer].data() + pos * v_row_bytes_; }  // [v_width]
+  const void* k(int64_t layer, int64_t pos) const { return k_[layer].data() + row(layer, pos) * k_row_bytes_; }
+  const void* v(int64_t layer, int64_t pos) const { return v_[layer].data() + row(layer, pos) * v_row_bytes_; }
   size_t bytes() const;
 
  private:
+  size_t row(int64_t layer, int64_t pos) const { return static_cast<size_t>(pos % rows_[layer]); }
+
   TensorType type_;
   int64_t n_ctx_, k_width_, v_width_;
   size_t k_row_bytes_, v_row_bytes_;
   int64_t n_used_ = 0;
-  std::vector<std::vector<uint8_t>> k_, v_;  // [n_layer][n_ctx * row bytes]
+  std::vector<int64_t> rows_;                // [n_layer]
+  std::vector<std::vector<uint8_t>> k_, v_;  // [n_layer][rows * row bytes]
 };
 
 }  // namespace fm

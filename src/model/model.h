@@ -24,10 +24,18 @@ struct ForwardState {
   std::vector<float> k;       // [max_tokens, kv_dim]
   std::vector<float> v;       // [max_tokens, v_dim]
   std::vector<float> att;     // [max_tokens, n_head * head_dim_v]
-  std::vector<float> ffn_a;   // [max_tokens, n_ff]
-  std::vector<float> ffn_b;   // [max_tokens, n_ff]
+  std::vector<float> qkv;     // [max_tokens, q_dim + kv_dim + v_dim] fused projection output
+  std::vector<float> ffn_a;   // [max_tokens * n_used, max(n_ff, n_ff_exp)]
+  std::vector<float> ffn_b;   // [max_tokens * n_used, 2 * max(n_ff, n_ff_exp)] (fused gate|up)
   std::vector<float> scores;  // [n_threads, attention_scratch_floats] attention weights
-  ScratchBuffer act;          // activations converted for the matmul kernels
+  // Mixture of experts (empty for dense models).
+  std::vector<float> router;            // [max_tokens, n_expert]
+  std::vector<int32_t> expert_ids;      // [max_tokens, n_expert_used]
+  std::vector<float> expert_weights;    // [max_tokens, n_expert_used]
+  std::vector<int32_t> expert_tokens;   // [max_tokens * n_expert_used]
+  std::vector<float> moe_in;            // [max_tokens * n_expert_used, n_embd] gathered rows
+  std::vector<float> moe_out;           // [max_tokens, n_embd]
+  ScratchBuffer act;                    // activations converted for the matmul kernels
 };
 
 class Model {
@@ -39,6 +47,10 @@ class Model {
   // logits: [n, n_vocab] when all_logits, else [1, n_vocab] for the last token.
   virtual void forward(const Compute& c, ForwardState& state, KvCache& cache, const int32_t* tokens, int64_t n,
                        bool all_logits, float* logits) const = 0;
+
+  // KV rows each layer needs for a context of n_ctx evaluated max_batch tokens at a time; empty = n_ctx for all.
+  // Sliding-window layers need only window + max_batch - 1.
+  virtual std::vector<int64_t> kv_layer_rows(int64_t /*n_ctx*/, int64_t /*max_batch*/) const { return {}; }
 
  protected:
   HParams hp_;

@@ -14,8 +14,13 @@ struct Family {
   std::unique_ptr<Model> (*make)(const GgufFile&);
 };
 
-constexpr std::array<Family, 1> kFamilies = {{
+constexpr std::array<Family, 6> kFamilies = {{
     {"llama", make_llama_model},
+    {"qwen2", make_qwen2_model},
+    {"qwen3", make_qwen3_model},
+    {"qwen3moe", make_qwen3moe_model},
+    {"gemma3", make_gemma3_model},
+    {"phi3", make_phi3_model},
 }};
 
 }  // namespace

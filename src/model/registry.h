@@ -3,11 +3,18 @@
 // general.architecture to them. Adding a family = one file + one row there + its fixture test.
 #include <memory>
 
+#include "model/model.h"
+
 namespace fm {
 
 class GgufFile;
 class Model;
 
 std::unique_ptr<Model> make_llama_model(const GgufFile& file);
+std::unique_ptr<Model> make_qwen2_model(const GgufFile& file);
+std::unique_ptr<Model> make_qwen3_model(const GgufFile& file);
+std::unique_ptr<Model> make_qwen3moe_model(const GgufFile& file);
+std::unique_ptr<Model> make_gemma3_model(const GgufFile& file);
+std::unique_ptr<Model> make_phi3_model(const GgufFile& file);
 
 }  // namespace fm

@@ -25,6 +25,23 @@ std::optional<MatrixView> WeightBinder::optional_matrix(const std::string& name,
   return m;
 }
 
+std::vector<MatrixView> WeightBinder::experts(const std::string& name, int64_t n_cols, int64_t n_rows,
+                                             int64_t n_expert) const {
+  const GgufTensorInfo* t = file_.find_tensor(name);
+  if (!t) throw GgufError("missing tensor '" + name + "'");
+  if (t->ne[0] != n_cols || t->ne[1] != n_rows || t->ne[2] != n_expert || t->ne[3] != 1)
+    throw GgufError("tensor '" + name + "' has shape " + t->shape_string() + ", expected [" + std::to_string(n_cols) +
+                    ", " + std::to_string(n_rows) + ", " + std::to_string(n_expert) + "]");
+  if (!weight_type_supported(t->type))
+    throw GgufError("tensor '" + name + "' has type " + std::string(tensor_type_name(t->type)) +
+                    ", which fmserve cannot compute with yet");
+  std::vector<MatrixView> out;
+  const size_t row_bytes = tensor_row_bytes(t->type, n_cols);
+  for (int64_t e = 0; e < n_expert; ++e)
+    out.push_back({t->type, n_cols, n_rows, t->data + static_cast<size_t>(e * n_rows) * row_bytes, row_bytes});
+  return out;
+}
+
 MatrixView WeightBinder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const {
   auto m = optional_matrix(name, n_cols, n_rows);
   if (!m) throw GgufError("missing tensor '" + name + "'");

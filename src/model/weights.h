@@ -19,6 +19,8 @@ class WeightBinder {
   // A [n_rows, n_cols] matrix (GGUF dims {n_cols, n_rows}) of a supported weight type.
   MatrixView matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const;
   std::optional<MatrixView> optional_matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const;
+  // A 3-D [n_expert, n_rows, n_cols] tensor (GGUF dims {n_cols, n_rows, n_expert}) as one matrix per expert.
+  std::vector<MatrixView> experts(const std::string& name, int64_t n_cols, int64_t n_rows, int64_t n_expert) const;
   // A [n] vector as f32: pointer into the file for F32 tensors, else a converted copy owned by the binder.
   const float* vector(const std::string& name, int64_t n);
   const float* optional_vector(const std::string& name, int64_t n);

@@ -9,7 +9,8 @@ namespace fm {
 
 Session::Session(const Model& model, int64_t n_ctx, int64_t max_batch, ThreadPool& pool, TensorType kv_type)
     : model_(model),
-      cache_(model.hparams().n_layer, n_ctx, model.hparams().kv_dim(), model.hparams().v_dim(), kv_type),
+      cache_(model.hparams().n_layer, n_ctx, model.hparams().kv_dim(), model.hparams().v_dim(), kv_type,
+             model.kv_layer_rows(n_ctx, max_batch)),
       state_(model.hparams(), max_batch, n_ctx, pool.size()),
       last_logits_(static_cast<size_t>(model.hparams().n_vocab)) {
   compute_.pool = &pool;

@@ -1,8 +1,11 @@
-// Numerical agreement with llama.cpp on every `llama` entry of the fixture manifest: the real aidreams260K
-// model and the synthetic model in every weight type. Criteria and tolerances come from the manifest.
+// Numerical agreement with llama.cpp on every entry of the fixture manifest: the real aidreams260K model and the
+// synthetic model of every architecture family in every weight type. Criteria and tolerances come from the
+// manifest.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "gguf/gguf_file.h"
 #include "model/model.h"
@@ -26,11 +29,13 @@ struct GoldenCase {
   bool real_model = false;  // aidreams: kv_cache_f32 nested per golden
 };
 
-std::vector<GoldenCase> cases_for(const std::string& arch) {
+const char* const kArchitectures[] = {"llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "phi3"};
+
+std::vector<GoldenCase> all_cases() {
   std::vector<GoldenCase> out;
   const json& m = test::manifest();
   for (const json& f : m["synthetic"]["files"]) {
-    if (f["architecture"] != arch) continue;
+    const std::string arch = f["architecture"];
     GoldenCase c;
     c.arch = arch;
     c.variant = f["variant"];
@@ -41,7 +46,7 @@ std::vector<GoldenCase> cases_for(const std::string& arch) {
     c.tolerance = m["summary"]["suggested_tolerances"][arch][c.variant];
     out.push_back(c);
   }
-  if (arch == "llama") {
+  {
     const json& a = m["aidreams260K"];
     GoldenCase c;
     c.arch = "llama";
@@ -80,7 +85,7 @@ std::vector<int32_t> ids_of(const json& arr) { return arr.get<std::vector<int32_
 // Keeps gtest from hex-dumping the case in test names and failure messages.
 void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
 
-class LlamaGoldens : public ::testing::TestWithParam<GoldenCase> {
+class FamilyGoldens : public ::testing::TestWithParam<GoldenCase> {
  protected:
   // Logits of every prompt position, then `n_greedy` argmax-continued ids, with an f32 KV cache.
   void evaluate(const std::vector<int32_t>& prompt, int n_greedy, TensorType kv_type, std::vector<float>* logits,
@@ -107,7 +112,7 @@ class LlamaGoldens : public ::testing::TestWithParam<GoldenCase> {
   std::unique_ptr<Model> model_;
 };
 
-TEST_P(LlamaGoldens, LogitsArgmaxAndGreedyMatchLlamaCpp) {
+TEST_P(FamilyGoldens, LogitsArgmaxAndGreedyMatchLlamaCpp) {
   const GoldenCase& c = GetParam();
   const int64_t n_vocab = model_->hparams().n_vocab;
   const double max_abs_tol = c.tolerance["max_abs"], rms_tol = c.tolerance["rms"];
@@ -169,11 +174,16 @@ TEST_P(LlamaGoldens, LogitsArgmaxAndGreedyMatchLlamaCpp) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Manifest, LlamaGoldens, ::testing::ValuesIn(cases_for("llama")),
+INSTANTIATE_TEST_SUITE_P(Manifest, FamilyGoldens, ::testing::ValuesIn(all_cases()),
                          [](const auto& info) { return info.param.name; });
 
-TEST(LlamaGoldensManifest, CoversTheRealModelAndEverySyntheticVariant) {
-  EXPECT_EQ(cases_for("llama").size(), 9u);  // aidreams260K + 8 weight types
+TEST(FamilyGoldensManifest, CoversTheRealModelAndEveryArchitectureInEveryType) {
+  std::map<std::string, int> per_arch;
+  for (const GoldenCase& c : all_cases()) per_arch[c.arch]++;
+  for (const char* arch : kArchitectures) EXPECT_EQ(per_arch[arch], arch == std::string("llama") ? 9 : 8) << arch;
+  std::vector<std::string> supported = supported_architectures();
+  for (const auto& [arch, count] : per_arch)
+    EXPECT_NE(std::find(supported.begin(), supported.end(), arch), supported.end()) << arch << " has fixtures but no family";
 }
 
 }  // namespace

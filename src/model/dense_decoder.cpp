@@ -1,0 +1,56 @@
+#include "model/dense_decoder.h"
+
+#include <cmath>
+
+#include "gguf/gguf_file.h"
+#include "model/kv_cache.h"
+
+namespace fm {
+namespace {
+
+class DenseDecoder final : public Model {
+ public:
+  DenseDecoder(const GgufFile& file, const DenseDecoderSpec& spec) : spec_(spec), binder_(file) {
+    hp_ = read_decoder_hparams(file, spec.arch, spec.rope_layout);
+    io_ = bind_io(binder_, hp_);
+    const float* factors = spec.freq_factors ? binder_.optional_vector(spec.freq_factors, hp_.n_rot / 2) : nullptr;
+    rope_.emplace(hp_.rope_layout, hp_.n_rot, hp_.head_dim, hp_.rope_base, hp_.rope_scaling, factors);
+    for (int64_t l = 0; l < hp_.n_layer; ++l)
+      layers_.push_back({bind_attention(binder_, hp_, l, spec.attention), bind_ffn(binder_, hp_, l, spec.ffn)});
+    const float scale = 1.f / std::sqrt(static_cast<float>(hp_.head_dim));
+    attention_ = spec.prescale_q ? AttentionOptions{&*rope_, scale, 1.f, 0} : AttentionOptions{&*rope_, 1.f, scale, 0};
+  }
+
+  void forward(const Compute& c, ForwardState& st, KvCache& cache, const int32_t* tokens, int64_t n, bool all_logits,
+               float* logits) const override {
+    check_batch(hp_, st, cache, tokens, n);
+    const int64_t pos0 = cache.n_used();
+    embed_tokens(c, hp_, io_.tok_embd, tokens, n, 1.f, st);
+    for (int64_t l = 0; l < hp_.n_layer; ++l) {
+      attention_block(c, hp_, layers_[l].attn, attention_, st, cache, l, pos0, n);
+      ffn_block(c, hp_, layers_[l].ffn, spec_.activation, st, n);
+    }
+    cache.set_used(pos0 + n);
+    output_logits(c, hp_, io_.output_norm, io_.output, st, n, all_logits, logits);
+  }
+
+ private:
+  struct Layer {
+    AttentionWeights attn;
+    FfnWeights ffn;
+  };
+  DenseDecoderSpec spec_;
+  WeightBinder binder_;
+  IoWeights io_;
+  std::optional<Rope> rope_;
+  AttentionOptions attention_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_dense_decoder(const GgufFile& file, const DenseDecoderSpec& spec) {
+  return std::make_unique<DenseDecoder>(file, spec);
+}
+
+}  // namespace fm

@@ -1,0 +1,152 @@
+#include "model/layer_blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "model/kv_cache.h"
+#include "tensor/kernels/kernel_table.h"
+
+namespace fm {
+
+void check_batch(const HParams& hp, const ForwardState& st, const KvCache& cache, const int32_t* tokens, int64_t n) {
+  if (n <= 0 || n > st.max_tokens) throw std::invalid_argument("batch of " + std::to_string(n) + " tokens does not fit");
+  if (cache.n_used() + n > cache.n_ctx())
+    throw std::length_error("context of " + std::to_string(cache.n_ctx()) + " positions is full");
+  for (int64_t t = 0; t < n; ++t)
+    if (tokens[t] < 0 || tokens[t] >= hp.n_vocab)
+      throw std::out_of_range("token id " + std::to_string(tokens[t]) + " is outside the vocabulary");
+}
+
+void embed_tokens(const Compute& c, const HParams& hp, const MatrixView& tok_embd, const int32_t* tokens, int64_t n,
+                  float scale, ForwardState& st) {
+  for (int64_t t = 0; t < n; ++t) dequantize_row(*c.kernels, tok_embd, tokens[t], st.x.data() + t * hp.n_embd);
+  if (scale != 1.f) scale_inplace(st.x.data(), scale, n * hp.n_embd);
+}
+
+void attention_block(const Compute& c, const HParams& hp, const AttentionWeights& w, const AttentionOptions& opt,
+                     ForwardState& st, KvCache& cache, int64_t layer, int64_t pos0, int64_t n) {
+  const int64_t E = hp.n_embd, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), v_dim = hp.v_dim();
+  float *x = st.x.data(), *h = st.h.data(), *q = st.q.data(), *k = st.k.data(), *v = st.v.data();
+  rms_norm(x, w.norm, n, E, hp.rms_eps, h);
+  if (w.wqkv) {
+    const int64_t width = q_dim + kv_dim + v_dim;
+    matmul(c, *w.wqkv, h, n, st.qkv.data());
+    for (int64_t t = 0; t < n; ++t) {
+      const float* row = st.qkv.data() + t * width;
+      std::memcpy(q + t * q_dim, row, sizeof(float) * q_dim);
+      std::memcpy(k + t * kv_dim, row + q_dim, sizeof(float) * kv_dim);
+      std::memcpy(v + t * v_dim, row + q_dim + kv_dim, sizeof(float) * v_dim);
+    }
+  } else {
+    matmul(c, w.wq, h, n, q);
+    matmul(c, w.wk, h, n, k);
+    matmul(c, w.wv, h, n, v);
+  }
+  if (w.bq) add_bias(q, w.bq, n, q_dim);
+  if (w.bk) add_bias(k, w.bk, n, kv_dim);
+  if (w.bv) add_bias(v, w.bv, n, v_dim);
+  if (w.q_norm) rms_norm_rows(q, w.q_norm, n * hp.n_head, hp.head_dim, hp.rms_eps);
+  if (w.k_norm) rms_norm_rows(k, w.k_norm, n * hp.n_head_kv, hp.head_dim, hp.rms_eps);
+  opt.rope->apply(q, n, hp.n_head, pos0);
+  opt.rope->apply(k, n, hp.n_head_kv, pos0);
+  if (opt.q_scale != 1.f) scale_inplace(q, opt.q_scale, n * q_dim);
+  for (int64_t t = 0; t < n; ++t) cache.store(layer, pos0 + t, k + t * kv_dim, v + t * v_dim);
+
+  const AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, hp.head_dim_v, opt.kq_scale, opt.window};
+  attention(c, shape, q, cache, layer, pos0, n, st.scores.data(), st.att.data());
+  matmul(c, w.wo, st.att.data(), n, h);
+  if (w.post_norm) rms_norm(h, w.post_norm, n, E, hp.rms_eps, h);
+  add_inplace(x, h, n * E);
+}
+
+void ffn_block(const Compute& c, const HParams& hp, const FfnWeights& w, FfnActivation act, ForwardState& st, int64_t n) {
+  const int64_t E = hp.n_embd, F = hp.n_ff;
+  float *x = st.x.data(), *h = st.h.data(), *a = st.ffn_a.data(), *b = st.ffn_b.data();
+  rms_norm(x, w.norm, n, E, hp.rms_eps, h);
+  if (w.gate_up) {
+    matmul(c, *w.gate_up, h, n, b);  // rows [gate | up] per token: [n, 2F]
+    for (int64_t t = 0; t < n; ++t) {
+      const float* row = b + t * 2 * F;
+      if (act == FfnActivation::kSilu) swiglu(row, row + F, F, a + t * F);
+      else geglu(row, row + F, F, a + t * F);
+    }
+  } else {
+    matmul(c, w.gate, h, n, a);
+    matmul(c, w.up, h, n, b);
+    if (act == FfnActivation::kSilu) swiglu(a, b, n * F, a);
+    else geglu(a, b, n * F, a);
+  }
+  matmul(c, w.down, a, n, h);
+  if (w.post_norm) rms_norm(h, w.post_norm, n, E, hp.rms_eps, h);
+  add_inplace(x, h, n * E);
+}
+
+void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, ForwardState& st, int64_t n) {
+  const int64_t E = hp.n_embd, F = hp.n_ff_exp, n_expert = hp.n_expert, n_used = hp.n_expert_used;
+  float *x = st.x.data(), *h = st.h.data();
+  rms_norm(x, w.norm, n, E, hp.rms_eps, h);
+  matmul(c, w.router, h, n, st.router.data());  // [n, n_expert]
+
+  // Route: softmax over experts, keep the top n_used (lowest id first on ties), renormalise their weights.
+  int32_t* chosen = st.expert_ids.data();   // [n, n_used]
+  float* weights = st.expert_weights.data();  // [n, n_used]
+  for (int64_t t = 0; t < n; ++t) {
+    float* logits = st.router.data() + t * n_expert;
+    const float max_logit = *std::max_element(logits, logits + n_expert);
+    double total = 0;
+    for (int64_t e = 0; e < n_expert; ++e) total += (logits[e] = std::exp(logits[e] - max_logit));
+    for (int64_t e = 0; e < n_expert; ++e) logits[e] = static_cast<float>(logits[e] / total);
+    for (int64_t k = 0; k < n_used; ++k) {
+      int64_t best = -1;
+      for (int64_t e = 0; e < n_expert; ++e) {
+        bool taken = false;
+        for (int64_t j = 0; j < k; ++j) taken |= chosen[t * n_used + j] == e;
+        if (!taken && (best < 0 || logits[e] > logits[best])) best = e;
+      }
+      chosen[t * n_used + k] = static_cast<int32_t>(best);
+      weights[t * n_used + k] = logits[best];
+    }
+    float sum = 0;
+    for (int64_t k = 0; k < n_used; ++k) sum += weights[t * n_used + k];
+    for (int64_t k = 0; k < n_used; ++k) weights[t * n_used + k] /= sum;
+  }
+
+  std::fill(st.moe_out.begin(), st.moe_out.begin() + n * E, 0.f);
+  int32_t* members = st.expert_tokens.data();  // tokens routed to the current expert
+  for (int64_t e = 0; e < n_expert; ++e) {
+    int64_t m = 0;
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t k = 0; k < n_used; ++k)
+        if (chosen[t * n_used + k] == e) {
+          members[m] = static_cast<int32_t>(t * n_used + k);
+          std::memcpy(st.moe_in.data() + m * E, h + t * E, sizeof(float) * E);
+          ++m;
+        }
+    if (m == 0) continue;
+    float *a = st.ffn_a.data(), *b = st.ffn_b.data();
+    matmul(c, w.gate[e], st.moe_in.data(), m, a);
+    matmul(c, w.up[e], st.moe_in.data(), m, b);
+    swiglu(a, b, m * F, a);
+    matmul(c, w.down[e], a, m, st.moe_in.data());
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t t = members[i] / n_used;
+      const float wt = weights[members[i]];
+      const float* y = st.moe_in.data() + i * E;
+      float* out = st.moe_out.data() + t * E;
+      for (int64_t d = 0; d < E; ++d) out[d] += wt * y[d];
+    }
+  }
+  add_inplace(x, st.moe_out.data(), n * E);
+}
+
+void output_logits(const Compute& c, const HParams& hp, const float* norm, const MatrixView& output, ForwardState& st,
+                   int64_t n, bool all_logits, float* logits) {
+  const int64_t first = all_logits ? 0 : n - 1;
+  rms_norm(st.x.data() + first * hp.n_embd, norm, n - first, hp.n_embd, hp.rms_eps, st.h.data());
+  matmul(c, output, st.h.data(), n - first, logits);
+}
+
+}  // namespace fm
