@@ -27,6 +27,7 @@ class Session {
   int64_t n_ctx() const { return cache_.n_ctx(); }
   int64_t n_vocab() const { return model_.hparams().n_vocab; }
   void reset() { cache_.clear(); }
+  size_t kv_cache_bytes() const { return cache_.bytes(); }
 
  private:
   const Model& model_;
