@@ -63,6 +63,29 @@ TEST(Cli, LogitsWritesTheFixtureLayoutAndGreedyIds) {
   std::remove(out.c_str());
 }
 
+// `logits` and `run` on every architecture family: greedy ids equal the f32-KV goldens of the F32 files.
+TEST(Cli, LogitsAndRunWorkOnEveryArchitecture) {
+  int checked = 0;
+  for (const auto& f : test::manifest()["synthetic"]["files"]) {
+    if (f["variant"] != "F32") continue;
+    const std::string model = quoted(test::fixture_path(f["file"]));
+    const auto& golden = f["kv_cache_f32_goldens"][1];
+    std::string ids;
+    for (int id : f["goldens"][1]["prompt_ids"]) {
+      if (!ids.empty()) ids += ',';
+      ids += std::to_string(id);
+    }
+    CliResult r = run_cli("logits -m " + model + " --tokens " + ids + " --greedy 32 --kv-type f32");
+    ASSERT_EQ(r.exit_code, 0) << f["file"] << ": " << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["tokens"], golden["greedy_ids"]) << f["file"];
+    CliResult run = run_cli("run -m " + model + " -p \"The little robot\" -n 12 --temp 0.7 --seed 3");
+    EXPECT_EQ(run.exit_code, 0) << f["file"] << ": " << run.err;
+    EXPECT_GT(run.out.size(), 1u) << f["file"];
+    ++checked;
+  }
+  EXPECT_EQ(checked, 6);
+}
+
 TEST(Cli, InspectShowsMetadataAndTensors) {
   CliResult r = run_cli("inspect " + quoted(test::fixture_path("models/synthetic/syn-llama-Q4_K_M.gguf")));
   ASSERT_EQ(r.exit_code, 0) << r.err;

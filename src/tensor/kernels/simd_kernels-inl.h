@@ -303,6 +303,147 @@ float vec_dot_q6_k(int64_t n, const void* w, const void* a) {
   return hsum_ps256(acc);
 }
 
+// ---- dequantization -----------------------------------------------------------------------------------------
+// 32 int8 values times a scale, written as f32.
+inline void store_scaled_i8(__m256i q, float d, float* dst) {
+  const __m256 scale = _mm256_set1_ps(d);
+  const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+  _mm256_storeu_ps(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), scale));
+  _mm256_storeu_ps(dst + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), scale));
+  _mm256_storeu_ps(dst + 16, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), scale));
+  _mm256_storeu_ps(dst + 24, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), scale));
+}
+
+// 32 values d * q + m for unsigned q.
+inline void store_affine_u8(__m256i q, float d, float m, float* dst) {
+  const __m256 scale = _mm256_set1_ps(d), bias = _mm256_set1_ps(m);
+  const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+  const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+  for (int k = 0; k < 4; ++k)
+    _mm256_storeu_ps(dst + 8 * k, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k])), scale, bias));
+}
+
+void dequantize_f16(const void* src, float* dst, int64_t n) {
+  const uint16_t* s = static_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
+  for (; i < n; ++i) dst[i] = fp16_to_fp32(s[i]);
+}
+
+void dequantize_bf16(const void* src, float* dst, int64_t n) {
+  const uint16_t* s = static_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(
+                                  _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))), 16)));
+  for (; i < n; ++i) dst[i] = bf16_to_fp32(s[i]);
+}
+
+void dequantize_q4_0(const void* src, float* dst, int64_t n) {
+  const BlockQ4_0* b = static_cast<const BlockQ4_0*>(src);
+  for (int64_t blk = 0; blk < n / kQK; ++blk)
+    store_scaled_i8(_mm256_sub_epi8(unpack_nibbles16(b[blk].qs), _mm256_set1_epi8(8)), fp16_to_fp32(b[blk].d), dst + blk * kQK);
+}
+
+void dequantize_q4_1(const void* src, float* dst, int64_t n) {
+  const BlockQ4_1* b = static_cast<const BlockQ4_1*>(src);
+  for (int64_t blk = 0; blk < n / kQK; ++blk)
+    store_affine_u8(unpack_nibbles16(b[blk].qs), fp16_to_fp32(b[blk].d), fp16_to_fp32(b[blk].m), dst + blk * kQK);
+}
+
+void dequantize_q5_0(const void* src, float* dst, int64_t n) {
+  const BlockQ5_0* b = static_cast<const BlockQ5_0*>(src);
+  for (int64_t blk = 0; blk < n / kQK; ++blk) {
+    const __m256i hi = _mm256_and_si256(bits_to_bytes(b[blk].qh), _mm256_set1_epi8(0x10));
+    const __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles16(b[blk].qs), hi), _mm256_set1_epi8(16));
+    store_scaled_i8(q, fp16_to_fp32(b[blk].d), dst + blk * kQK);
+  }
+}
+
+void dequantize_q5_1(const void* src, float* dst, int64_t n) {
+  const BlockQ5_1* b = static_cast<const BlockQ5_1*>(src);
+  for (int64_t blk = 0; blk < n / kQK; ++blk) {
+    const __m256i hi = _mm256_and_si256(bits_to_bytes(b[blk].qh), _mm256_set1_epi8(0x10));
+    store_affine_u8(_mm256_or_si256(unpack_nibbles16(b[blk].qs), hi), fp16_to_fp32(b[blk].d), fp16_to_fp32(b[blk].m),
+                    dst + blk * kQK);
+  }
+}
+
+void dequantize_q8_0(const void* src, float* dst, int64_t n) {
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(src);
+  for (int64_t blk = 0; blk < n / kQK; ++blk) store_scaled_i8(load_256(b[blk].qs), fp16_to_fp32(b[blk].d), dst + blk * kQK);
+}
+
+void dequantize_q4_k(const void* src, float* dst, int64_t n) {
+  const BlockQ4_K* b = static_cast<const BlockQ4_K*>(src);
+  const __m256i low_mask = _mm256_set1_epi8(0xF);
+  for (int64_t blk = 0; blk < n / kQK_K; ++blk) {
+    const float d = fp16_to_fp32(b[blk].d), dmin = fp16_to_fp32(b[blk].dmin);
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      uint8_t sc0, m0, sc1, m1;
+      kquant_scale_min(2 * chunk, b[blk].scales, &sc0, &m0);
+      kquant_scale_min(2 * chunk + 1, b[blk].scales, &sc1, &m1);
+      const __m256i q = load_256(b[blk].qs + 32 * chunk);
+      float* y = dst + blk * kQK_K + 64 * chunk;
+      store_affine_u8(_mm256_and_si256(q, low_mask), d * sc0, -dmin * m0, y);
+      store_affine_u8(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), d * sc1, -dmin * m1, y + 32);
+    }
+  }
+}
+
+void dequantize_q5_k(const void* src, float* dst, int64_t n) {
+  const BlockQ5_K* b = static_cast<const BlockQ5_K*>(src);
+  const __m256i low_mask = _mm256_set1_epi8(0xF), bit4 = _mm256_set1_epi8(0x10);
+  for (int64_t blk = 0; blk < n / kQK_K; ++blk) {
+    const float d = fp16_to_fp32(b[blk].d), dmin = fp16_to_fp32(b[blk].dmin);
+    const __m256i qh = load_256(b[blk].qh);
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      uint8_t sc0, m0, sc1, m1;
+      kquant_scale_min(2 * chunk, b[blk].scales, &sc0, &m0);
+      kquant_scale_min(2 * chunk + 1, b[blk].scales, &sc1, &m1);
+      const __m256i bit0 = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
+      const __m256i bit1 = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
+      const __m256i h0 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit0), bit0), bit4);
+      const __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit1), bit1), bit4);
+      const __m256i q = load_256(b[blk].qs + 32 * chunk);
+      float* y = dst + blk * kQK_K + 64 * chunk;
+      store_affine_u8(_mm256_or_si256(_mm256_and_si256(q, low_mask), h0), d * sc0, -dmin * m0, y);
+      store_affine_u8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), h1), d * sc1, -dmin * m1, y + 32);
+    }
+  }
+}
+
+void dequantize_q6_k(const void* src, float* dst, int64_t n) {
+  const BlockQ6_K* b = static_cast<const BlockQ6_K*>(src);
+  const __m256i low_mask = _mm256_set1_epi8(0xF), high_mask = _mm256_set1_epi8(0x30), offset = _mm256_set1_epi8(32);
+  for (int64_t blk = 0; blk < n / kQK_K; ++blk) {
+    const float d = fp16_to_fp32(b[blk].d);
+    for (int half = 0; half < 2; ++half) {
+      const __m256i ql0 = load_256(b[blk].ql + 64 * half), ql1 = load_256(b[blk].ql + 64 * half + 32);
+      const __m256i qh = load_256(b[blk].qh + 32 * half);
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_mask)),
+          _mm256_or_si256(_mm256_and_si256(ql1, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_mask)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask), _mm256_and_si256(qh, high_mask)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
+                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_mask)),
+      };
+      for (int k = 0; k < 4; ++k) {
+        // Two 16-element sub-blocks with their own scales share one register.
+        float tmp[32];
+        store_scaled_i8(_mm256_sub_epi8(q[k], offset), d, tmp);
+        const int s = 8 * half + 2 * k;
+        float* y = dst + blk * kQK_K + 128 * half + 32 * k;
+        const __m256 s0 = _mm256_set1_ps(b[blk].scales[s]), s1 = _mm256_set1_ps(b[blk].scales[s + 1]);
+        _mm256_storeu_ps(y, _mm256_mul_ps(_mm256_loadu_ps(tmp), s0));
+        _mm256_storeu_ps(y + 8, _mm256_mul_ps(_mm256_loadu_ps(tmp + 8), s0));
+        _mm256_storeu_ps(y + 16, _mm256_mul_ps(_mm256_loadu_ps(tmp + 16), s1));
+        _mm256_storeu_ps(y + 24, _mm256_mul_ps(_mm256_loadu_ps(tmp + 24), s1));
+      }
+    }
+  }
+}
+
 KernelTable make_table(const char* name) {
   KernelTable t;
   t.name = name;
@@ -318,6 +459,17 @@ KernelTable make_table(const char* name) {
   dot(TensorType::Q4_K, vec_dot_q4_k);
   dot(TensorType::Q5_K, vec_dot_q5_k);
   dot(TensorType::Q6_K, vec_dot_q6_k);
+  auto deq = [&](TensorType type, DequantizeRowFn fn) { t.dequantize[static_cast<uint32_t>(type)] = fn; };
+  deq(TensorType::F16, dequantize_f16);
+  deq(TensorType::BF16, dequantize_bf16);
+  deq(TensorType::Q4_0, dequantize_q4_0);
+  deq(TensorType::Q4_1, dequantize_q4_1);
+  deq(TensorType::Q5_0, dequantize_q5_0);
+  deq(TensorType::Q5_1, dequantize_q5_1);
+  deq(TensorType::Q8_0, dequantize_q8_0);
+  deq(TensorType::Q4_K, dequantize_q4_k);
+  deq(TensorType::Q5_K, dequantize_q5_k);
+  deq(TensorType::Q6_K, dequantize_q6_k);
   fill_missing_from_scalar(t);
   return t;
 }
