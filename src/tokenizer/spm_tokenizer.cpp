@@ -31,18 +31,10 @@ struct Bigram {
 
 }  // namespace
 
-std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_special) const {
-  std::vector<int32_t> out;
-  if (add_special && vocab_.add_bos() && vocab_.bos() >= 0) out.push_back(vocab_.bos());
-  if (!text.empty()) encode_fragment(text, out);
-  if (add_special && vocab_.add_eos() && vocab_.eos() >= 0) out.push_back(vocab_.eos());
-  return out;
-}
-
-void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& out) const {
+void SpmTokenizer::encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const {
   std::string escaped;
   escaped.reserve(text.size() * 2 + 3);
-  if (vocab_.add_space_prefix()) escaped += kSpaceMarker;
+  if (vocab_.add_space_prefix() && after_special) escaped += kSpaceMarker;
   for (char c : text) {
     if (c == ' ') escaped += kSpaceMarker;
     else escaped += c;
@@ -97,12 +89,9 @@ void SpmTokenizer::encode_fragment(std::string_view text, std::vector<int32_t>& 
   }
 }
 
-std::string SpmTokenizer::token_to_piece(int32_t id) const {
-  if (id < 0 || id >= vocab_.size()) return {};
+std::string SpmTokenizer::normal_piece(int32_t id) const {
   const std::string& text = vocab_.text(id);
   switch (vocab_.kind(id)) {
-    case TokenKind::kControl:
-    case TokenKind::kUnused: return {};
     case TokenKind::kByte:
       if (text.size() == 6 && text.compare(0, 3, "<0x") == 0)
         return std::string(1, static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16)));

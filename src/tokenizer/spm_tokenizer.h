@@ -8,11 +8,10 @@ namespace fm {
 class SpmTokenizer : public Tokenizer {
  public:
   explicit SpmTokenizer(Vocab vocab) : Tokenizer(std::move(vocab)) {}
-  std::vector<int32_t> encode(std::string_view text, bool add_special) const override;
-  std::string token_to_piece(int32_t id) const override;
 
- private:
-  void encode_fragment(std::string_view text, std::vector<int32_t>& out) const;
+ protected:
+  void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const override;
+  std::string normal_piece(int32_t id) const override;
 };
 
 }  // namespace fm

@@ -3,14 +3,90 @@
 #include <stdexcept>
 
 #include "gguf/gguf_file.h"
+#include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/wpm_tokenizer.h"
+
+#include <algorithm>
 
 namespace fm {
 
 std::unique_ptr<Tokenizer> make_tokenizer(const GgufFile& file) {
   Vocab vocab = Vocab::from_gguf(file);
   if (vocab.model() == "llama") return std::make_unique<SpmTokenizer>(std::move(vocab));
+  if (vocab.model() == "gpt2") return std::make_unique<BpeTokenizer>(std::move(vocab));
+  if (vocab.model() == "bert") return std::make_unique<WpmTokenizer>(std::move(vocab));
   throw std::runtime_error("tokenizer model '" + vocab.model() + "' is not supported yet");
+}
+
+Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
+  for (int32_t id = 0; id < vocab_.size(); ++id) {
+    const TokenKind k = vocab_.kind(id);
+    if ((k == TokenKind::kControl || k == TokenKind::kUserDefined || k == TokenKind::kUnknown) && !vocab_.text(id).empty())
+      special_tokens_.push_back(id);
+  }
+  std::stable_sort(special_tokens_.begin(), special_tokens_.end(),
+                   [&](int32_t a, int32_t b) { return vocab_.text(a).size() > vocab_.text(b).size(); });
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+  // Partition the text at special tokens, longest first (llama.cpp's tokenizer_st_partition): a fragment is either
+  // a token id (>= 0) or a run of ordinary text.
+  struct Fragment {
+    int32_t token;
+    size_t begin, len;
+  };
+  std::vector<Fragment> fragments;
+  if (!text.empty()) fragments.push_back({-1, 0, text.size()});
+  for (int32_t special : special_tokens_) {
+    const TokenKind kind = vocab_.kind(special);
+    if (!parse_special && kind != TokenKind::kUserDefined) continue;
+    const std::string& needle = vocab_.text(special);
+    std::vector<Fragment> next;
+    next.reserve(fragments.size());
+    for (const Fragment& f : fragments) {
+      if (f.token >= 0) {
+        next.push_back(f);
+        continue;
+      }
+      size_t pos = f.begin;
+      const size_t end = f.begin + f.len;
+      for (;;) {
+        const size_t hit = text.substr(0, end).find(needle, pos);
+        if (hit == std::string_view::npos) break;
+        if (hit > pos) next.push_back({-1, pos, hit - pos});
+        next.push_back({special, hit, needle.size()});
+        pos = hit + needle.size();
+      }
+      if (pos < end) next.push_back({-1, pos, end - pos});
+    }
+    fragments.swap(next);
+  }
+
+  std::vector<int32_t> out;
+  if (add_special && vocab_.add_bos() && vocab_.bos() >= 0) out.push_back(vocab_.bos());
+  bool after_special = true;
+  for (const Fragment& f : fragments) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+      after_special = true;
+    } else {
+      encode_text(text.substr(f.begin, f.len), after_special, out);
+      after_special = false;
+    }
+  }
+  if (add_special && vocab_.add_eos() && vocab_.eos() >= 0) out.push_back(vocab_.eos());
+  return out;
+}
+
+std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
+  if (id < 0 || id >= vocab_.size()) return {};
+  switch (vocab_.kind(id)) {
+    case TokenKind::kControl: return special ? vocab_.text(id) : std::string();
+    case TokenKind::kUnused: return {};
+    case TokenKind::kUserDefined: return vocab_.text(id);
+    default: return normal_piece(id);
+  }
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #pragma once
-// Text <-> token ids. One implementation per tokenizer model; make_tokenizer picks it from the vocabulary.
+// Text <-> token ids. One implementation per tokenizer model (SentencePiece-style BPE, byte-level BPE);
+// make_tokenizer picks it from the vocabulary. Special tokens are handled here for all of them.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,19 +15,28 @@ class GgufFile;
 
 class Tokenizer {
  public:
-  explicit Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
+  explicit Tokenizer(Vocab vocab);
   virtual ~Tokenizer() = default;
 
-  // add_special: prepend BOS / append EOS as the vocabulary's rules say.
-  virtual std::vector<int32_t> encode(std::string_view text, bool add_special) const = 0;
-  // The bytes a token stands for in generated text (control tokens give nothing).
-  virtual std::string token_to_piece(int32_t id) const = 0;
+  // add_special: prepend BOS / append EOS as the vocabulary says. parse_special: control tokens written in the
+  // text (e.g. "<|im_start|>") become their ids; user-defined tokens are always recognised (as llama.cpp does).
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special = false) const;
+  // The bytes a token stands for in generated text; control tokens give their text only when `special`.
+  std::string token_to_piece(int32_t id, bool special = false) const;
 
   const Vocab& vocab() const { return vocab_; }
-  bool is_end_of_generation(int32_t id) const { return id == vocab_.eos(); }
+  bool is_end_of_generation(int32_t id) const { return id == vocab_.eos() || (id >= 0 && id == vocab_.eot()); }
 
  protected:
+  // Tokenizes a run of ordinary text; after_special is true at the start and after a special token.
+  virtual void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const = 0;
+  // Bytes of an ordinary (normal, byte, user-defined) token.
+  virtual std::string normal_piece(int32_t id) const = 0;
+
   Vocab vocab_;
+
+ private:
+  std::vector<int32_t> special_tokens_;  // control, user-defined and unknown tokens, longest text first
 };
 
 // Throws std::runtime_error naming the tokenizer model when it is not supported.

@@ -9,6 +9,7 @@ namespace fm {
 Vocab Vocab::from_gguf(const GgufFile& file) {
   Vocab v;
   v.model_ = file.get_string_or("tokenizer.ggml.model", "");
+  v.pre_ = file.get_string_or("tokenizer.ggml.pre", "default");
   const GgufValue* tokens = file.find("tokenizer.ggml.tokens");
   if (!tokens || tokens->type != GgufValueType::ARRAY || tokens->as_array().elem_type != GgufValueType::STRING)
     throw GgufError("tokenizer.ggml.tokens is missing or not an array of strings");
@@ -45,12 +46,20 @@ Vocab Vocab::from_gguf(const GgufFile& file) {
 
   auto special_id = [&](const char* key) -> int32_t {
     int64_t id = file.get_int_or(key, -1);
+    if (id == 0xFFFFFFFFll) id = -1;  // some converters write u32 -1 for "none"
     if (id < -1 || id >= v.size()) throw GgufError(std::string(key) + " = " + std::to_string(id) + " is not a token id");
     return static_cast<int32_t>(id);
   };
   v.bos_ = special_id("tokenizer.ggml.bos_token_id");
   v.eos_ = special_id("tokenizer.ggml.eos_token_id");
   v.unk_ = special_id("tokenizer.ggml.unknown_token_id");
+  v.eot_ = special_id("tokenizer.ggml.eot_token_id");
+  if (const GgufValue* merges = file.find("tokenizer.ggml.merges")) {
+    const GgufArray& arr = merges->as_array();
+    if (arr.elem_type != GgufValueType::STRING) throw GgufError("tokenizer.ggml.merges must be an array of strings");
+    v.merges_.reserve(arr.count);
+    for (auto m : arr.strings) v.merges_.emplace_back(m);
+  }
   const bool spm = v.model_ == "llama";
   v.add_bos_ = file.get_bool_or("tokenizer.ggml.add_bos_token", spm && v.bos_ >= 0);
   v.add_eos_ = file.get_bool_or("tokenizer.ggml.add_eos_token", false);

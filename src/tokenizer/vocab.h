@@ -32,8 +32,11 @@ class Vocab {
   int32_t byte_token(uint8_t byte) const { return byte_tokens_[byte]; }
 
   const std::string& model() const { return model_; }  // tokenizer.ggml.model: "llama", "gpt2", ...
+  const std::string& pre() const { return pre_; }      // tokenizer.ggml.pre: pre-tokenizer name
+  const std::vector<std::string>& merges() const { return merges_; }  // "left right", by rank
   int32_t bos() const { return bos_; }
   int32_t eos() const { return eos_; }
+  int32_t eot() const { return eot_; }  // end of turn (chat models), -1 if none
   int32_t unk() const { return unk_; }
   bool add_bos() const { return add_bos_; }
   bool add_eos() const { return add_eos_; }
@@ -42,12 +45,14 @@ class Vocab {
  private:
   Vocab() = default;
   std::string model_;
+  std::string pre_;
+  std::vector<std::string> merges_;
   std::vector<std::string> tokens_;
   std::vector<float> scores_;
   std::vector<TokenKind> kinds_;
   std::unordered_map<std::string_view, int32_t> index_;  // views into tokens_
   int32_t byte_tokens_[256];
-  int32_t bos_ = -1, eos_ = -1, unk_ = -1;
+  int32_t bos_ = -1, eos_ = -1, eot_ = -1, unk_ = -1;
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = true;
 };
 

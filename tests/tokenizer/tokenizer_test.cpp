@@ -47,10 +47,17 @@ TEST(SpmTokenizer, GreedyPiecesDetokenizeToTheGoldenText) {
   }
 }
 
-class SpmVocabVectors : public ::testing::TestWithParam<std::string> {};
+// llama.cpp's test-tokenizer-0 vectors for every vocabulary in the manifest (add_special and parse_special off).
+std::vector<std::string> vocab_files() {
+  std::vector<std::string> out;
+  for (const auto& v : test::manifest()["vocab_tests"]) out.push_back(v["vocab"]);
+  return out;
+}
 
-TEST_P(SpmVocabVectors, EveryCaseMatches) {
-  const std::string base = test::fixture_path("vocab/ggml-vocab-" + GetParam() + ".gguf");
+class VocabVectors : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VocabVectors, EveryCaseMatchesLlamaCpp) {
+  const std::string base = test::fixture_path(GetParam());
   auto file = GgufFile::open(base);
   auto tok = make_tokenizer(*file);
   const std::vector<std::string> inputs = split_cases(test::read_text_file(base + ".inp"));
@@ -65,8 +72,15 @@ TEST_P(SpmVocabVectors, EveryCaseMatches) {
   EXPECT_GT(checked, 30);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, SpmVocabVectors, ::testing::Values("llama-spm", "phi-3"),
-                         [](const auto& info) { return info.param == "phi-3" ? std::string("phi3") : std::string("llama_spm"); });
+INSTANTIATE_TEST_SUITE_P(Fixtures, VocabVectors, ::testing::ValuesIn(vocab_files()), [](const auto& info) {
+  std::string name = info.param.substr(info.param.find("ggml-vocab-") + 11);
+  name = name.substr(0, name.find(".gguf"));
+  for (char& c : name)
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+});
+
+TEST(VocabVectorsManifest, ListsEveryVocabulary) { EXPECT_EQ(vocab_files().size(), 10u); }
 
 TEST(Utf8StreamDecoder, HoldsBackIncompleteCharacters) {
   Utf8StreamDecoder d;
