@@ -42,6 +42,15 @@ struct LogitsOptions {
 };
 int run_logits(const LogitsOptions& opt);
 
+struct TokenizeOptions {
+  std::string model;  // GGUF file or tokenizer.json
+  std::string text, file, jsonl;
+  bool text_given = false;  // --text "" is a valid (empty) input
+  bool special = false;
+  bool with_text = false;  // --jsonl: print {"ids":[...],"text":decoded} per line
+};
+int run_tokenize(const TokenizeOptions& opt);
+
 // "f16" or "f32" as a KV cache element type; throws on anything else.
 TensorType parse_kv_type(const std::string& name);
 int default_threads(int requested);  // requested, or every core when 0

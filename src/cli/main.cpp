@@ -61,6 +61,16 @@ int main(int argc, char** argv) {
   logits_cmd->add_option("-t,--threads", logits.threads, "Threads (default: all cores)");
   logits_cmd->add_option("--kv-type", logits.kv_type, "KV cache element type: f16 (default) or f32");
 
+  fm::cli::TokenizeOptions tokenize;
+  auto* tokenize_cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
+  tokenize_cmd->add_option("-m,--model", tokenize.model, "GGUF model file or Hugging Face tokenizer.json")->required();
+  auto* text_opt = tokenize_cmd->add_option("--text", tokenize.text, "Text to tokenize");
+  tokenize_cmd->add_option("--file", tokenize.file, "File whose contents to tokenize");
+  tokenize_cmd->add_option("--jsonl", tokenize.jsonl, "One JSON string per line; prints one id array per line");
+  tokenize_cmd->add_flag("--with-text", tokenize.with_text, "With --jsonl: print {\"ids\":[...],\"text\":decoded} per line");
+  tokenize_cmd->add_flag("--special", tokenize.special,
+                         "Recognise special tokens in the text and add BOS/EOS as the tokenizer does");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -70,6 +80,10 @@ int main(int argc, char** argv) {
   try {
     if (*inspect_cmd) return fm::cli::run_inspect(inspect);
     if (*run_cmd) return fm::cli::run_generate(run);
+    if (*tokenize_cmd) {
+      tokenize.text_given = text_opt->count() > 0;
+      return fm::cli::run_tokenize(tokenize);
+    }
     if (*logits_cmd) {
       logits.tokens = parse_ids(token_list);
       return fm::cli::run_logits(logits);

@@ -1,7 +1,6 @@
 #include "tokenizer/pretokenizer.h"
 
 #include <map>
-#include <mutex>
 #include <stdexcept>
 
 #include "tokenizer/unicode.h"
@@ -67,19 +66,23 @@ const std::map<std::string, std::vector<std::string>>& named_sets() {
 }  // namespace
 
 PreTokenizer::PreTokenizer(const std::vector<std::string>& patterns) {
-  for (const auto& p : patterns) regexes_.push_back(std::make_shared<const Regex>(p));
+  for (const auto& p : patterns) {
+    regexes_.push_back(std::make_shared<const Regex>(p));
+    behaviors_.push_back(Behavior::kIsolated);
+  }
 }
 
-PreTokenizer PreTokenizer::for_gguf_pre(const std::string& name) {
-  // Compiled sets are shared between tokenizers of the same kind.
-  static std::map<std::string, PreTokenizer> cache;
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = cache.find(name);
-  if (it != cache.end()) return it->second;
-  auto set = named_sets().find(name);
-  if (set == named_sets().end()) throw std::runtime_error("pre-tokenizer '" + name + "' is not supported yet");
-  return cache.emplace(name, PreTokenizer(set->second)).first->second;
+PreTokenizer::PreTokenizer(const std::vector<Step>& steps) {
+  for (const auto& s : steps) {
+    regexes_.push_back(std::make_shared<const Regex>(s.pattern));
+    behaviors_.push_back(s.behavior);
+  }
+}
+
+const std::vector<std::string>& PreTokenizer::gguf_patterns(const std::string& pre) {
+  auto set = named_sets().find(pre);
+  if (set == named_sets().end()) throw std::runtime_error("pre-tokenizer '" + pre + "' is not supported yet");
+  return set->second;
 }
 
 std::vector<std::pair<size_t, size_t>> PreTokenizer::split(std::string_view text) const {
@@ -87,9 +90,34 @@ std::vector<std::pair<size_t, size_t>> PreTokenizer::split(std::string_view text
   utf8_split(text, &cps, &offsets);
   std::vector<std::pair<int64_t, int64_t>> pieces{{0, static_cast<int64_t>(cps.size())}}, next;
   if (cps.empty()) pieces.clear();
-  for (const auto& re : regexes_) {
+  std::vector<std::pair<int64_t, int64_t>> matches;
+  for (size_t r = 0; r < regexes_.size(); ++r) {
     next.clear();
-    for (const auto& [b, e] : pieces) re->split(cps.data(), b, e, next);
+    for (const auto& [b, e] : pieces) {
+      if (behaviors_[r] == Behavior::kIsolated) {
+        regexes_[r]->split(cps.data(), b, e, next);
+        continue;
+      }
+      matches.clear();
+      regexes_[r]->find_all(cps.data(), b, e, matches);
+      int64_t start = b;
+      for (const auto& [mb, me] : matches) {
+        switch (behaviors_[r]) {
+          case Behavior::kMergedWithPrevious:  // the delimiter ends the current piece
+            next.emplace_back(start, me);
+            start = me;
+            break;
+          case Behavior::kMergedWithNext:  // the delimiter starts the next piece
+            if (mb > start) next.emplace_back(start, mb);
+            start = mb;
+            break;
+          default:  // kRemoved
+            if (mb > start) next.emplace_back(start, mb);
+            start = me;
+        }
+      }
+      if (start < e) next.emplace_back(start, e);
+    }
     pieces.swap(next);
   }
   std::vector<std::pair<size_t, size_t>> out;

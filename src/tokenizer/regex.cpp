@@ -481,17 +481,27 @@ int64_t Regex::match_at(const uint32_t* cps, int64_t n, int64_t pos) const {
   return run(0, cps, n, pos, &end) ? end : -1;
 }
 
-void Regex::split(const uint32_t* cps, int64_t begin, int64_t end, std::vector<std::pair<int64_t, int64_t>>& out) const {
-  int64_t unmatched = begin;
+void Regex::find_all(const uint32_t* cps, int64_t begin, int64_t end, std::vector<std::pair<int64_t, int64_t>>& out) const {
   for (int64_t pos = begin; pos < end;) {
     int64_t stop;
     if (run(0, cps, end, pos, &stop) && stop > pos) {
-      if (unmatched < pos) out.emplace_back(unmatched, pos);
       out.emplace_back(pos, stop);
-      pos = unmatched = stop;
+      pos = stop;
     } else {
       ++pos;
     }
+  }
+}
+
+void Regex::split(const uint32_t* cps, int64_t begin, int64_t end, std::vector<std::pair<int64_t, int64_t>>& out) const {
+  thread_local std::vector<std::pair<int64_t, int64_t>> matches;
+  matches.clear();
+  find_all(cps, begin, end, matches);
+  int64_t unmatched = begin;
+  for (const auto& [b, e] : matches) {
+    if (unmatched < b) out.emplace_back(unmatched, b);
+    out.emplace_back(b, e);
+    unmatched = e;
   }
   if (unmatched < end) out.emplace_back(unmatched, end);
 }

@@ -21,6 +21,8 @@ class Regex {
   // Splits [begin, end) into maximal runs: every non-empty match is one piece and the text between matches is
   // another (find-all semantics). Appends [start, stop) pairs.
   void split(const uint32_t* cps, int64_t begin, int64_t end, std::vector<std::pair<int64_t, int64_t>>& out) const;
+  // The non-empty matches in [begin, end), leftmost first, as [start, stop) pairs.
+  void find_all(const uint32_t* cps, int64_t begin, int64_t end, std::vector<std::pair<int64_t, int64_t>>& out) const;
 
   struct ClassItem {
     enum Kind { kRange, kCategory, kWhitespace, kDigit, kWord } kind;

@@ -14,7 +14,10 @@ namespace fm {
 std::unique_ptr<Tokenizer> make_tokenizer(const GgufFile& file) {
   Vocab vocab = Vocab::from_gguf(file);
   if (vocab.model() == "llama") return std::make_unique<SpmTokenizer>(std::move(vocab));
-  if (vocab.model() == "gpt2") return std::make_unique<BpeTokenizer>(std::move(vocab));
+  if (vocab.model() == "gpt2") {
+    BpeOptions options = BpeOptions::for_gguf_pre(vocab.pre());
+    return std::make_unique<BpeTokenizer>(std::move(vocab), std::move(options));
+  }
   if (vocab.model() == "bert") return std::make_unique<WpmTokenizer>(std::move(vocab));
   throw std::runtime_error("tokenizer model '" + vocab.model() + "' is not supported yet");
 }
@@ -84,7 +87,7 @@ std::string Tokenizer::token_to_piece(int32_t id, bool special) const {
   switch (vocab_.kind(id)) {
     case TokenKind::kControl: return special ? vocab_.text(id) : std::string();
     case TokenKind::kUnused: return {};
-    case TokenKind::kUserDefined: return vocab_.text(id);
+    case TokenKind::kUserDefined: return user_defined_piece(id);
     default: return normal_piece(id);
   }
 }

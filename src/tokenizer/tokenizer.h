@@ -30,8 +30,10 @@ class Tokenizer {
  protected:
   // Tokenizes a run of ordinary text; after_special is true at the start and after a special token.
   virtual void encode_text(std::string_view text, bool after_special, std::vector<int32_t>& out) const = 0;
-  // Bytes of an ordinary (normal, byte, user-defined) token.
+  // Bytes of an ordinary (normal or byte) token.
   virtual std::string normal_piece(int32_t id) const = 0;
+  // Bytes of a user-defined (added, non-special) token: its text, unless the decoder rewrites it.
+  virtual std::string user_defined_piece(int32_t id) const { return vocab_.text(id); }
 
   Vocab vocab_;
 

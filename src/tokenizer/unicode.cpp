@@ -1,6 +1,8 @@
 #include "tokenizer/unicode.h"
 
+#include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
+#include <unicode/unistr.h>
 
 #include <array>
 
@@ -98,6 +100,21 @@ bool is_mark(uint32_t cp) { return (U_GET_GC_MASK(static_cast<UChar32>(cp)) & U_
 bool is_whitespace(uint32_t cp) { return u_isUWhiteSpace(static_cast<UChar32>(cp)); }
 uint32_t to_lower(uint32_t cp) { return static_cast<uint32_t>(u_tolower(static_cast<UChar32>(cp))); }
 uint32_t to_upper(uint32_t cp) { return static_cast<uint32_t>(u_toupper(static_cast<UChar32>(cp))); }
+
+std::string nfc(std::string_view text) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* normalizer = icu::Normalizer2::getNFCInstance(status);
+  if (U_FAILURE(status)) return std::string(text);
+  if (normalizer->isNormalized(icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size()))), status) &&
+      U_SUCCESS(status))
+    return std::string(text);
+  status = U_ZERO_ERROR;
+  const icu::UnicodeString out =
+      normalizer->normalize(icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size()))), status);
+  std::string result;
+  out.toUTF8String(result);
+  return result;
+}
 
 namespace {
 

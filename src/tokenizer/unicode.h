@@ -25,6 +25,9 @@ bool category_known(std::string_view category);
 uint32_t to_lower(uint32_t cp);
 uint32_t to_upper(uint32_t cp);
 
+// Unicode normalisation form C (invalid UTF-8 is replaced by U+FFFD).
+std::string nfc(std::string_view text);
+
 // GPT-2 byte-level BPE: each byte maps to a printable code point (bytes_to_unicode), and back.
 uint32_t byte_to_unicode(uint8_t byte);
 int unicode_to_byte(uint32_t cp);  // -1 if cp is not an image of a byte

@@ -1,6 +1,7 @@
 #include "tokenizer/vocab.h"
 
 #include <cstdio>
+#include <stdexcept>
 
 #include "gguf/gguf_file.h"
 
@@ -64,6 +65,32 @@ Vocab Vocab::from_gguf(const GgufFile& file) {
   v.add_bos_ = file.get_bool_or("tokenizer.ggml.add_bos_token", spm && v.bos_ >= 0);
   v.add_eos_ = file.get_bool_or("tokenizer.ggml.add_eos_token", false);
   v.add_space_prefix_ = file.get_bool_or("tokenizer.ggml.add_space_prefix", spm);
+  return v;
+}
+
+Vocab Vocab::from_parts(Parts parts) {
+  Vocab v;
+  v.model_ = std::move(parts.model);
+  v.pre_ = std::move(parts.pre);
+  v.tokens_ = std::move(parts.tokens);
+  v.kinds_ = std::move(parts.kinds);
+  v.merges_ = std::move(parts.merges);
+  if (v.kinds_.size() != v.tokens_.size()) throw std::invalid_argument("vocabulary: one kind per token expected");
+  v.index_.reserve(v.tokens_.size());
+  for (size_t i = 0; i < v.tokens_.size(); ++i) v.index_.emplace(v.tokens_[i], static_cast<int32_t>(i));
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    v.byte_tokens_[b] = v.find(name);
+  }
+  auto check = [&](int32_t id) { return id >= -1 && id < v.size() ? id : -1; };
+  v.bos_ = check(parts.bos);
+  v.eos_ = check(parts.eos);
+  v.eot_ = check(parts.eot);
+  v.unk_ = check(parts.unk);
+  v.add_bos_ = parts.add_bos && v.bos_ >= 0;
+  v.add_eos_ = parts.add_eos && v.eos_ >= 0;
+  v.add_space_prefix_ = parts.add_space_prefix;
   return v;
 }
 

@@ -16,6 +16,18 @@ enum class TokenKind : int32_t { kUndefined = 0, kNormal = 1, kUnknown = 2, kCon
 class Vocab {
  public:
   static Vocab from_gguf(const GgufFile& file);  // throws GgufError on missing or inconsistent keys
+
+  // A vocabulary assembled from another source (Hugging Face tokenizer.json). Ids index the vectors.
+  struct Parts {
+    std::string model;  // "gpt2" (BPE), "llama", "bert"
+    std::string pre;
+    std::vector<std::string> tokens;
+    std::vector<TokenKind> kinds;
+    std::vector<std::string> merges;
+    int32_t bos = -1, eos = -1, eot = -1, unk = -1;
+    bool add_bos = false, add_eos = false, add_space_prefix = false;
+  };
+  static Vocab from_parts(Parts parts);
   Vocab(Vocab&&) = default;
   Vocab& operator=(Vocab&&) = default;
   Vocab(const Vocab&) = delete;  // index_ holds views into tokens_

@@ -1,0 +1,66 @@
+// `fmserve tokenize`: text to token ids with a GGUF model's or a Hugging Face tokenizer.json's tokenizer.
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "cli/commands.h"
+#include "tokenizer/hf_tokenizer.h"
+
+namespace fm::cli {
+
+namespace {
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+constexpr auto kDump = nlohmann::json::error_handler_t::replace;  // pieces of byte tokens may be partial UTF-8
+}  // namespace
+
+int run_tokenize(const TokenizeOptions& opt) {
+  const int sources = !opt.text.empty() + !opt.file.empty() + !opt.jsonl.empty();
+  if (sources != 1 && !(sources == 0 && opt.text_given))
+    throw std::invalid_argument("give exactly one of --text, --file, --jsonl");
+  auto tokenizer = load_tokenizer(opt.model);
+  if (!opt.jsonl.empty()) {
+    std::ifstream in(opt.jsonl, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot open '" + opt.jsonl + "'");
+    std::string line;
+    size_t line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      nlohmann::json value;
+      try {
+        value = nlohmann::json::parse(line);
+      } catch (const nlohmann::json::exception&) {
+        throw std::invalid_argument(opt.jsonl + ":" + std::to_string(line_no) + ": not a JSON string");
+      }
+      if (!value.is_string()) throw std::invalid_argument(opt.jsonl + ":" + std::to_string(line_no) + ": not a JSON string");
+      const std::vector<int32_t> ids = tokenizer->encode(value.get<std::string>(), opt.special, opt.special);
+      if (!opt.with_text) {
+        std::cout << nlohmann::json(ids).dump() << "\n";
+        continue;
+      }
+      std::string text;
+      for (int32_t id : ids) text += tokenizer->token_to_piece(id, opt.special);
+      std::cout << nlohmann::json{{"ids", ids}, {"text", text}}.dump(-1, ' ', false, kDump) << "\n";
+    }
+    return 0;
+  }
+  const std::string text = opt.file.empty() ? opt.text : read_file(opt.file);
+  nlohmann::json tokens = nlohmann::json::array();
+  for (int32_t id : tokenizer->encode(text, opt.special, opt.special)) {
+    const TokenKind kind = tokenizer->vocab().kind(id);
+    tokens.push_back({{"id", id},
+                      {"text", tokenizer->token_to_piece(id, true)},
+                      {"special", kind == TokenKind::kControl || kind == TokenKind::kUnknown}});
+  }
+  std::cout << nlohmann::json{{"tokens", tokens}}.dump(-1, ' ', false, kDump) << std::endl;
+  return 0;
+}
+
+}  // namespace fm::cli
