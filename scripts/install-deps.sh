@@ -8,6 +8,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Python's jinja2 is the chat-template reference.
+python3 -c 'import jinja2' 2>/dev/null || missing+=(python3-jinja2)
 # Node.js runs the black-box reference tests; any recent version will do (Debian's, or one already installed).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

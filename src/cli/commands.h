@@ -51,6 +51,13 @@ struct TokenizeOptions {
 };
 int run_tokenize(const TokenizeOptions& opt);
 
+struct TemplateOptions {
+  std::string template_file, model, messages, tools, kwargs;
+  std::string bos_token, eos_token;  // with --template: the special token strings the template may print
+  bool add_generation_prompt = false;
+};
+int run_template(const TemplateOptions& opt);
+
 // "f16" or "f32" as a KV cache element type; throws on anything else.
 TensorType parse_kv_type(const std::string& name);
 int default_threads(int requested);  // requested, or every core when 0

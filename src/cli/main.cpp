@@ -71,6 +71,17 @@ int main(int argc, char** argv) {
   tokenize_cmd->add_flag("--special", tokenize.special,
                          "Recognise special tokens in the text and add BOS/EOS as the tokenizer does");
 
+  fm::cli::TemplateOptions tmpl;
+  auto* template_cmd = app.add_subcommand("template", "Render a chat template for OpenAI-format messages");
+  template_cmd->add_option("--template", tmpl.template_file, "Jinja chat template file");
+  template_cmd->add_option("-m,--model", tmpl.model, "GGUF model, tokenizer.json or tokenizer_config.json");
+  template_cmd->add_option("--messages", tmpl.messages, "JSON file with the messages array")->required();
+  template_cmd->add_option("--tools", tmpl.tools, "JSON file with the tools array");
+  template_cmd->add_flag("--add-generation-prompt", tmpl.add_generation_prompt, "Open an assistant turn at the end");
+  template_cmd->add_option("--kwargs", tmpl.kwargs, "JSON object of extra template variables");
+  template_cmd->add_option("--bos-token", tmpl.bos_token, "bos_token for --template (default empty)");
+  template_cmd->add_option("--eos-token", tmpl.eos_token, "eos_token for --template (default empty)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,6 +91,7 @@ int main(int argc, char** argv) {
   try {
     if (*inspect_cmd) return fm::cli::run_inspect(inspect);
     if (*run_cmd) return fm::cli::run_generate(run);
+    if (*template_cmd) return fm::cli::run_template(tmpl);
     if (*tokenize_cmd) {
       tokenize.text_given = text_opt->count() > 0;
       return fm::cli::run_tokenize(tokenize);
