@@ -1,6 +1,7 @@
 #include "tokenizer/bpe_tokenizer.h"
 
-#include <queue>
+#include <algorithm>
+#include <atomic>
 
 #include "tokenizer/unicode.h"
 
@@ -13,19 +14,74 @@ BpeOptions BpeOptions::for_gguf_pre(const std::string& pre) {
   return o;
 }
 
-BpeTokenizer::BpeTokenizer(Vocab vocab, BpeOptions options)
-    : Tokenizer(std::move(vocab)), options_(std::move(options)), pre_(options_.pre_tokenizer) {
-  ranks_.reserve(vocab_.merges().size());
-  for (size_t i = 0; i < vocab_.merges().size(); ++i) ranks_.emplace(vocab_.merges()[i], static_cast<int>(i));
+namespace {
+constexpr uint64_t kEmpty = ~uint64_t{0};
+constexpr size_t kWordCacheLimit = 1 << 16;  // words cached per thread before the cache is reset
+std::atomic<uint64_t> g_next_generation{1};
+
+uint64_t mix(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  return k;
 }
 
-int BpeTokenizer::merge_rank(std::string_view left, std::string_view right) const {
-  thread_local std::string key;
-  key.assign(left);
-  key += ' ';
-  key += right;
-  auto it = ranks_.find(key);
-  return it == ranks_.end() ? -1 : it->second;
+// Encoded words of the most recently used tokenizer on this thread: real text repeats words constantly.
+struct WordCache {
+  uint64_t generation = 0;
+  std::unordered_map<std::string, std::vector<int32_t>> words;
+};
+thread_local WordCache t_word_cache;
+}  // namespace
+
+void BpeTokenizer::MergeTable::build(const std::vector<std::pair<uint64_t, Merge>>& entries) {
+  size_t capacity = 16;
+  while (capacity < entries.size() * 2) capacity <<= 1;
+  keys_.assign(capacity, kEmpty);
+  values_.assign(capacity, Merge{});
+  mask_ = capacity - 1;
+  for (const auto& [key, merge] : entries) {
+    for (uint64_t slot = mix(key) & mask_;; slot = (slot + 1) & mask_) {
+      if (keys_[slot] == key) break;  // keep the first (lowest-rank) entry
+      if (keys_[slot] == kEmpty) {
+        keys_[slot] = key;
+        values_[slot] = merge;
+        break;
+      }
+    }
+  }
+}
+
+const BpeTokenizer::Merge* BpeTokenizer::MergeTable::find(uint64_t key) const {
+  for (uint64_t slot = mix(key) & mask_;; slot = (slot + 1) & mask_) {
+    if (keys_[slot] == key) return &values_[slot];
+    if (keys_[slot] == kEmpty) return nullptr;
+  }
+}
+
+BpeTokenizer::BpeTokenizer(Vocab vocab, BpeOptions options)
+    : Tokenizer(std::move(vocab)),
+      options_(std::move(options)),
+      pre_(options_.pre_tokenizer),
+      cache_generation_(g_next_generation.fetch_add(1)) {
+  std::vector<std::pair<uint64_t, Merge>> entries;
+  entries.reserve(vocab_.merges().size());
+  std::string joined;
+  for (size_t rank = 0; rank < vocab_.merges().size(); ++rank) {
+    const auto& [left, right] = vocab_.merges()[rank];
+    const int32_t l = vocab_.find(left), r = vocab_.find(right);
+    joined = left + right;
+    const int32_t result = vocab_.find(joined);
+    if (l < 0 || r < 0 || result < 0) continue;  // a merge that cannot produce a token never applies
+    entries.emplace_back(pair_key(l, r), Merge{static_cast<int32_t>(rank), result});
+  }
+  merges_.build(entries);
+  std::string ch;
+  for (int b = 0; b < 256; ++b) {
+    ch.clear();
+    utf8_append(ch, byte_to_unicode(static_cast<uint8_t>(b)));
+    byte_level_ids_[b] = vocab_.find(ch);
+  }
 }
 
 void BpeTokenizer::encode_text(std::string_view raw, bool, std::vector<int32_t>& out) const {
@@ -47,107 +103,125 @@ void BpeTokenizer::encode_text(std::string_view raw, bool, std::vector<int32_t>&
     normalized = std::move(prefixed);
     text = normalized;
   }
-  std::string word;
+  WordCache& cache = t_word_cache;
+  if (cache.generation != cache_generation_ || cache.words.size() > kWordCacheLimit) {
+    cache.words.clear();
+    cache.generation = cache_generation_;
+  }
+  thread_local std::string key;
   for (const auto& [begin, end] : pre_.split(text)) {
-    word.clear();
-    if (options_.byte_level) {
-      for (size_t i = begin; i < end; ++i) utf8_append(word, byte_to_unicode(static_cast<uint8_t>(text[i])));
-    } else {
-      word.assign(text.substr(begin, end - begin));
+    const std::string_view word = text.substr(begin, end - begin);
+    if (word.size() > 64) {  // long runs are rare; caching them only evicts useful entries
+      encode_word(word, out);
+      continue;
     }
-    encode_word(word, out);
+    key.assign(word);
+    auto it = cache.words.find(key);
+    if (it == cache.words.end()) {
+      std::vector<int32_t> ids;
+      encode_word(word, ids);
+      it = cache.words.emplace(key, std::move(ids)).first;
+    }
+    out.insert(out.end(), it->second.begin(), it->second.end());
   }
 }
 
-void BpeTokenizer::encode_word(const std::string& word, std::vector<int32_t>& out) const {
-  if (options_.ignore_merges) {
-    const int32_t whole = vocab_.find(word);
-    if (whole >= 0) {
-      out.push_back(whole);
-      return;
-    }
-  }
+void BpeTokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  // Symbols are token ids; -1 marks a character missing from the vocabulary (kept as its bytes, never merged).
   struct Symbol {
+    int32_t id;
     int prev, next;
-    size_t begin, len;
+    uint32_t begin, len;  // bytes of the original word
   };
-  std::vector<Symbol> symbols;
-  for (size_t pos = 0; pos < word.size();) {
-    size_t len;
-    utf8_decode(word, pos, &len);
-    const int idx = static_cast<int>(symbols.size());
-    symbols.push_back({idx - 1, idx + 1, pos, len});
-    pos += len;
+  struct Candidate {
+    int32_t rank, left, left_id, right_id;
+    bool operator<(const Candidate& o) const { return rank > o.rank || (rank == o.rank && left > o.left); }  // min-heap
+  };
+  thread_local std::vector<Symbol> symbols;
+  thread_local std::vector<Candidate> heap;
+  thread_local std::string mapped;
+  symbols.clear();
+  heap.clear();
+
+  if (options_.byte_level) {
+    if (options_.ignore_merges) {
+      mapped.clear();
+      for (char c : word) utf8_append(mapped, byte_to_unicode(static_cast<uint8_t>(c)));
+      const int32_t whole = vocab_.find(mapped);
+      if (whole >= 0) {
+        out.push_back(whole);
+        return;
+      }
+    }
+    for (size_t i = 0; i < word.size(); ++i) {
+      const int idx = static_cast<int>(symbols.size());
+      symbols.push_back({byte_level_ids_[static_cast<uint8_t>(word[i])], idx - 1, idx + 1, static_cast<uint32_t>(i), 1});
+    }
+  } else {
+    if (options_.ignore_merges) {
+      const int32_t whole = vocab_.find(word);
+      if (whole >= 0) {
+        out.push_back(whole);
+        return;
+      }
+    }
+    for (size_t pos = 0; pos < word.size();) {
+      size_t len;
+      utf8_decode(word, pos, &len);
+      const int idx = static_cast<int>(symbols.size());
+      symbols.push_back({vocab_.find(word.substr(pos, len)), idx - 1, idx + 1, static_cast<uint32_t>(pos), static_cast<uint32_t>(len)});
+      pos += len;
+    }
   }
   if (symbols.empty()) return;
   symbols.back().next = -1;
 
-  struct Pair {
-    int rank, left, right;
-    size_t len;
-    bool operator<(const Pair& o) const { return rank > o.rank || (rank == o.rank && left > o.left); }  // min-heap
+  auto try_add = [&](int left) {
+    if (left < 0) return;
+    const int right = symbols[left].next;
+    if (right < 0 || symbols[left].id < 0 || symbols[right].id < 0) return;
+    const Merge* m = merges_.find(pair_key(symbols[left].id, symbols[right].id));
+    if (!m) return;
+    heap.push_back({m->rank, left, symbols[left].id, symbols[right].id});
+    std::push_heap(heap.begin(), heap.end());
   };
-  std::priority_queue<Pair> queue;
-  auto try_add = [&](int left, int right) {
-    if (left < 0 || right < 0) return;
-    const std::string_view l(word.data() + symbols[left].begin, symbols[left].len);
-    const std::string_view r(word.data() + symbols[right].begin, symbols[right].len);
-    const int rank = merge_rank(l, r);
-    if (rank >= 0) queue.push({rank, left, right, l.size() + r.size()});
-  };
-  for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int>(i) - 1, static_cast<int>(i));
+  for (int i = 0; i + 1 < static_cast<int>(symbols.size()); ++i) try_add(i);
 
-  while (!queue.empty()) {
-    const Pair p = queue.top();
-    queue.pop();
-    Symbol& left = symbols[p.left];
-    Symbol& right = symbols[p.right];
-    if (left.len == 0 || right.len == 0 || left.next != p.right || left.len + right.len != p.len) continue;
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end());
+    const Candidate c = heap.back();
+    heap.pop_back();
+    Symbol& left = symbols[c.left];
+    // Stale if either side has merged since: the pair must still be the same two tokens, adjacent.
+    if (left.len == 0 || left.id != c.left_id || left.next < 0) continue;
+    Symbol& right = symbols[left.next];
+    if (right.id != c.right_id) continue;
+    left.id = merges_.find(pair_key(c.left_id, c.right_id))->result;
     left.len += right.len;
     right.len = 0;
     left.next = right.next;
-    if (right.next >= 0) symbols[right.next].prev = p.left;
-    try_add(left.prev, p.left);
-    try_add(p.left, left.next);
+    if (right.next >= 0) symbols[right.next].prev = c.left;
+    try_add(left.prev);
+    try_add(c.left);
   }
 
   bool last_was_unk = false;
-  auto push_unk = [&] {
-    if (vocab_.unk() < 0 || (options_.fuse_unk && last_was_unk)) return;
-    out.push_back(vocab_.unk());
-    last_was_unk = true;
-  };
   for (int i = 0; i >= 0; i = symbols[i].next) {
-    const std::string_view piece(word.data() + symbols[i].begin, symbols[i].len);
-    const int32_t id = vocab_.find(piece);
-    if (id >= 0) {
-      out.push_back(id);
+    const Symbol& s = symbols[i];
+    if (s.id >= 0) {
+      out.push_back(s.id);
       last_was_unk = false;
       continue;
     }
-    if (options_.byte_fallback) {
-      bool all_bytes = true;
-      for (unsigned char b : piece) all_bytes &= vocab_.byte_token(b) >= 0;
-      if (all_bytes) {
-        for (unsigned char b : piece) out.push_back(vocab_.byte_token(b));
-        last_was_unk = false;
-        continue;
-      }
-      push_unk();
-      continue;
-    }
-    // Not a token: fall back to the symbol's single characters (or <unk>).
-    for (size_t pos = 0; pos < piece.size();) {
-      size_t len;
-      utf8_decode(piece, pos, &len);
-      const int32_t ch = vocab_.find(piece.substr(pos, len));
-      if (ch >= 0) {
-        out.push_back(ch);
-        last_was_unk = false;
-      } else {
-        push_unk();
-      }
-      pos += len;
+    const std::string_view piece = word.substr(s.begin, s.len);
+    bool all_bytes = options_.byte_fallback;
+    for (unsigned char b : piece) all_bytes &= vocab_.byte_token(b) >= 0;
+    if (all_bytes) {
+      for (unsigned char b : piece) out.push_back(vocab_.byte_token(b));
+      last_was_unk = false;
+    } else if (vocab_.unk() >= 0 && !(options_.fuse_unk && last_was_unk)) {
+      out.push_back(vocab_.unk());
+      last_was_unk = true;
     }
   }
 }

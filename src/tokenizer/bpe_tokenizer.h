@@ -34,12 +34,33 @@ class BpeTokenizer : public Tokenizer {
   std::string user_defined_piece(int32_t id) const override;
 
  private:
-  void encode_word(const std::string& word, std::vector<int32_t>& out) const;
-  int merge_rank(std::string_view left, std::string_view right) const;
+  void encode_word(std::string_view word, std::vector<int32_t>& out) const;
+
+  struct Merge {
+    int32_t rank;
+    int32_t result;  // token id of the merged piece
+  };
+  static uint64_t pair_key(int32_t left, int32_t right) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+  }
+
+  // Open-addressing hash map (left id, right id) -> merge: the hottest lookup of encoding.
+  class MergeTable {
+   public:
+    void build(const std::vector<std::pair<uint64_t, Merge>>& entries);
+    const Merge* find(uint64_t key) const;
+
+   private:
+    std::vector<uint64_t> keys_;  // kEmpty marks a free slot
+    std::vector<Merge> values_;
+    uint64_t mask_ = 0;
+  };
 
   BpeOptions options_;
   PreTokenizer pre_;
-  std::unordered_map<std::string, int> ranks_;  // "left right" -> rank
+  MergeTable merges_;
+  uint64_t cache_generation_;                   // identifies this tokenizer in the per-thread word cache
+  int32_t byte_level_ids_[256];                 // byte-level: token of each byte's printable code point
 };
 
 }  // namespace fm

@@ -122,8 +122,14 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& path) {
       parts.kinds[id] = a.value("special", false) ? TokenKind::kControl : TokenKind::kUserDefined;
     }
     for (const json& m : model.at("merges")) {
-      if (m.is_string()) parts.merges.push_back(m.get<std::string>());
-      else parts.merges.push_back(m.at(0).get<std::string>() + " " + m.at(1).get<std::string>());
+      if (m.is_string()) {
+        const std::string text = m.get<std::string>();
+        const size_t space = text.find(' ', 1);
+        if (space == std::string::npos) throw std::runtime_error("tokenizer.json: merge '" + text + "' has no space");
+        parts.merges.emplace_back(text.substr(0, space), text.substr(space + 1));
+      } else {
+        parts.merges.emplace_back(m.at(0).get<std::string>(), m.at(1).get<std::string>());
+      }
     }
     auto id_of = [&](const std::string& text) -> int32_t {
       if (text.empty()) return -1;

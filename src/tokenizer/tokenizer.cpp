@@ -25,59 +25,73 @@ std::unique_ptr<Tokenizer> make_tokenizer(const GgufFile& file) {
 Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {
   for (int32_t id = 0; id < vocab_.size(); ++id) {
     const TokenKind k = vocab_.kind(id);
-    if ((k == TokenKind::kControl || k == TokenKind::kUserDefined || k == TokenKind::kUnknown) && !vocab_.text(id).empty())
-      special_tokens_.push_back(id);
+    if (vocab_.text(id).empty()) continue;
+    if (k == TokenKind::kUserDefined) user_defined_.add(vocab_.text(id), id);
+    if (k == TokenKind::kControl || k == TokenKind::kUserDefined || k == TokenKind::kUnknown) all_special_.add(vocab_.text(id), id);
   }
-  std::stable_sort(special_tokens_.begin(), special_tokens_.end(),
-                   [&](int32_t a, int32_t b) { return vocab_.text(a).size() > vocab_.text(b).size(); });
+}
+
+void Tokenizer::SpecialTrie::add(const std::string& text, int32_t token) {
+  int32_t node = 0;
+  for (unsigned char c : text) {
+    auto& kids = nodes[static_cast<size_t>(node)].children;
+    auto it = std::lower_bound(kids.begin(), kids.end(), std::make_pair(c, int32_t{-1}),
+                               [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (it != kids.end() && it->first == c) {
+      node = it->second;
+    } else {
+      const int32_t next = static_cast<int32_t>(nodes.size());
+      kids.insert(it, {c, next});
+      nodes.emplace_back();
+      node = next;
+    }
+  }
+  if (nodes[static_cast<size_t>(node)].token < 0) nodes[static_cast<size_t>(node)].token = token;  // first id wins
+  starts[static_cast<unsigned char>(text[0])] = true;
+}
+
+size_t Tokenizer::SpecialTrie::longest_at(std::string_view text, size_t pos, int32_t* token) const {
+  size_t best = 0;
+  int32_t node = 0;
+  for (size_t i = pos; i < text.size(); ++i) {
+    const auto& kids = nodes[static_cast<size_t>(node)].children;
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    auto it = std::lower_bound(kids.begin(), kids.end(), std::make_pair(c, int32_t{-1}),
+                               [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (it == kids.end() || it->first != c) break;
+    node = it->second;
+    if (nodes[static_cast<size_t>(node)].token >= 0) {
+      best = i + 1 - pos;
+      *token = nodes[static_cast<size_t>(node)].token;
+    }
+  }
+  return best;
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
-  // Partition the text at special tokens, longest first (llama.cpp's tokenizer_st_partition): a fragment is either
-  // a token id (>= 0) or a run of ordinary text.
-  struct Fragment {
-    int32_t token;
-    size_t begin, len;
-  };
-  std::vector<Fragment> fragments;
-  if (!text.empty()) fragments.push_back({-1, 0, text.size()});
-  for (int32_t special : special_tokens_) {
-    const TokenKind kind = vocab_.kind(special);
-    if (!parse_special && kind != TokenKind::kUserDefined) continue;
-    const std::string& needle = vocab_.text(special);
-    std::vector<Fragment> next;
-    next.reserve(fragments.size());
-    for (const Fragment& f : fragments) {
-      if (f.token >= 0) {
-        next.push_back(f);
-        continue;
-      }
-      size_t pos = f.begin;
-      const size_t end = f.begin + f.len;
-      for (;;) {
-        const size_t hit = text.substr(0, end).find(needle, pos);
-        if (hit == std::string_view::npos) break;
-        if (hit > pos) next.push_back({-1, pos, hit - pos});
-        next.push_back({special, hit, needle.size()});
-        pos = hit + needle.size();
-      }
-      if (pos < end) next.push_back({-1, pos, end - pos});
-    }
-    fragments.swap(next);
-  }
-
+  // Special tokens are matched leftmost-longest in one pass (as Hugging Face's added-token matcher does); the text
+  // between them is tokenized normally.
+  const SpecialTrie& trie = parse_special ? all_special_ : user_defined_;
   std::vector<int32_t> out;
   if (add_special && vocab_.add_bos() && vocab_.bos() >= 0) out.push_back(vocab_.bos());
   bool after_special = true;
-  for (const Fragment& f : fragments) {
-    if (f.token >= 0) {
-      out.push_back(f.token);
-      after_special = true;
-    } else {
-      encode_text(text.substr(f.begin, f.len), after_special, out);
-      after_special = false;
+  size_t run_start = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    int32_t token = -1;
+    const size_t len = trie.starts[static_cast<unsigned char>(text[pos])] ? trie.longest_at(text, pos, &token) : 0;
+    if (len == 0) {
+      ++pos;
+      continue;
     }
+    if (pos > run_start) {
+      encode_text(text.substr(run_start, pos - run_start), after_special, out);
+    }
+    out.push_back(token);
+    after_special = true;
+    pos += len;
+    run_start = pos;
   }
+  if (run_start < text.size()) encode_text(text.substr(run_start), after_special, out);
   if (add_special && vocab_.add_eos() && vocab_.eos() >= 0) out.push_back(vocab_.eos());
   return out;
 }

@@ -38,7 +38,20 @@ class Tokenizer {
   Vocab vocab_;
 
  private:
-  std::vector<int32_t> special_tokens_;  // control, user-defined and unknown tokens, longest text first
+  // Byte trie of special-token texts for leftmost-longest matching in one pass over the text.
+  struct SpecialTrie {
+    struct Node {
+      int32_t token = -1;
+      std::vector<std::pair<uint8_t, int32_t>> children;  // sorted by byte
+    };
+    std::vector<Node> nodes{Node{}};
+    bool starts[256] = {};
+    void add(const std::string& text, int32_t token);
+    // Length of the longest special token starting at text[pos] (0 if none), and its id.
+    size_t longest_at(std::string_view text, size_t pos, int32_t* token) const;
+  };
+  SpecialTrie user_defined_;  // always recognised
+  SpecialTrie all_special_;   // with parse_special: control, unknown and user-defined tokens
 };
 
 // Throws std::runtime_error naming the tokenizer model when it is not supported.

@@ -59,7 +59,11 @@ Vocab Vocab::from_gguf(const GgufFile& file) {
     const GgufArray& arr = merges->as_array();
     if (arr.elem_type != GgufValueType::STRING) throw GgufError("tokenizer.ggml.merges must be an array of strings");
     v.merges_.reserve(arr.count);
-    for (auto m : arr.strings) v.merges_.emplace_back(m);
+    for (auto m : arr.strings) {
+      const size_t space = m.find(' ', 1);  // "left right"; the left piece is never empty (llama.cpp's rule)
+      if (space == std::string_view::npos) throw GgufError("tokenizer.ggml.merges entry without a space");
+      v.merges_.emplace_back(std::string(m.substr(0, space)), std::string(m.substr(space + 1)));
+    }
   }
   const bool spm = v.model_ == "llama";
   v.add_bos_ = file.get_bool_or("tokenizer.ggml.add_bos_token", spm && v.bos_ >= 0);

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace fm {
@@ -23,7 +24,7 @@ class Vocab {
     std::string pre;
     std::vector<std::string> tokens;
     std::vector<TokenKind> kinds;
-    std::vector<std::string> merges;
+    std::vector<std::pair<std::string, std::string>> merges;
     int32_t bos = -1, eos = -1, eot = -1, unk = -1;
     bool add_bos = false, add_eos = false, add_space_prefix = false;
   };
@@ -45,7 +46,8 @@ class Vocab {
 
   const std::string& model() const { return model_; }  // tokenizer.ggml.model: "llama", "gpt2", ...
   const std::string& pre() const { return pre_; }      // tokenizer.ggml.pre: pre-tokenizer name
-  const std::vector<std::string>& merges() const { return merges_; }  // "left right", by rank
+  // BPE merges by rank: (left, right) pieces.
+  const std::vector<std::pair<std::string, std::string>>& merges() const { return merges_; }
   int32_t bos() const { return bos_; }
   int32_t eos() const { return eos_; }
   int32_t eot() const { return eot_; }  // end of turn (chat models), -1 if none
@@ -58,7 +60,7 @@ class Vocab {
   Vocab() = default;
   std::string model_;
   std::string pre_;
-  std::vector<std::string> merges_;
+  std::vector<std::pair<std::string, std::string>> merges_;
   std::vector<std::string> tokens_;
   std::vector<float> scores_;
   std::vector<TokenKind> kinds_;
