@@ -2,7 +2,8 @@
 # Installs the Debian bookworm packages fmserve builds and tests with, when any is missing (needs root).
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config
-          nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
+          nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libsqlite3-dev libssl-dev
+          libboost-dev libyaml-cpp-dev
           libicu-dev clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -177,11 +177,12 @@ class Renderer final : public FilterApplier {
 
   void define_macro(const Stmt& st) {
     const Stmt* macro = &st;
-    auto defining_scope = scopes_.front();  // macros see the template's top-level variables
+    // Macros see the template's top-level variables. Weak: the macro itself lives in that frame.
+    std::weak_ptr<Frame> defining_scope = scopes_.front();
     assign(st.name, Value::function(st.name, [this, macro, defining_scope](const CallArgs& a) {
              depth_guard guard(depth_, macro->line);
              auto saved = std::move(scopes_);
-             scopes_ = {defining_scope, std::make_shared<Frame>()};
+             scopes_ = {defining_scope.lock(), std::make_shared<Frame>()};
              std::string out;
              try {
                for (size_t k = 0; k < macro->params.size(); ++k) {

@@ -58,6 +58,13 @@ struct TemplateOptions {
 };
 int run_template(const TemplateOptions& opt);
 
+struct KeysOptions {
+  std::string action;  // create, list, revoke
+  std::string data_dir, folder, expires_in, key;
+  std::vector<std::string> scopes;
+};
+int run_keys(const KeysOptions& opt);
+
 // "f16" or "f32" as a KV cache element type; throws on anything else.
 TensorType parse_kv_type(const std::string& name);
 int default_threads(int requested);  // requested, or every core when 0

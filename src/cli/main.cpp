@@ -82,6 +82,20 @@ int main(int argc, char** argv) {
   template_cmd->add_option("--bos-token", tmpl.bos_token, "bos_token for --template (default empty)");
   template_cmd->add_option("--eos-token", tmpl.eos_token, "eos_token for --template (default empty)");
 
+  fm::cli::KeysOptions keys;
+  auto* keys_cmd = app.add_subcommand("keys", "Manage folders' API keys");
+  keys_cmd->require_subcommand(1);
+  auto* keys_create = keys_cmd->add_subcommand("create", "Create a key; prints the secret once, on the last line");
+  keys_create->add_option("--data-dir", keys.data_dir, "Data directory")->required();
+  keys_create->add_option("--folder", keys.folder, "Folder the key belongs to")->required();
+  keys_create->add_option("--scope", keys.scopes, "Scope (repeatable; default yc.ai.foundationModels.execute)");
+  keys_create->add_option("--expires-in", keys.expires_in, "Lifetime, e.g. 30d, 12h, 3600s");
+  auto* keys_list = keys_cmd->add_subcommand("list", "List keys (never their secrets)");
+  keys_list->add_option("--data-dir", keys.data_dir, "Data directory")->required();
+  auto* keys_revoke = keys_cmd->add_subcommand("revoke", "Revoke a key by its secret or id");
+  keys_revoke->add_option("--data-dir", keys.data_dir, "Data directory")->required();
+  keys_revoke->add_option("key", keys.key, "The secret or the key id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -92,6 +106,10 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return fm::cli::run_inspect(inspect);
     if (*run_cmd) return fm::cli::run_generate(run);
     if (*template_cmd) return fm::cli::run_template(tmpl);
+    if (*keys_cmd) {
+      keys.action = *keys_create ? "create" : *keys_list ? "list" : "revoke";
+      return fm::cli::run_keys(keys);
+    }
     if (*tokenize_cmd) {
       tokenize.text_given = text_opt->count() > 0;
       return fm::cli::run_tokenize(tokenize);

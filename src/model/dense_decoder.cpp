@@ -21,17 +21,16 @@ class DenseDecoder final : public Model {
     attention_ = spec.prescale_q ? AttentionOptions{&*rope_, scale, 1.f, 0} : AttentionOptions{&*rope_, 1.f, scale, 0};
   }
 
-  void forward(const Compute& c, ForwardState& st, KvCache& cache, const int32_t* tokens, int64_t n, bool all_logits,
-               float* logits) const override {
-    check_batch(hp_, st, cache, tokens, n);
-    const int64_t pos0 = cache.n_used();
-    embed_tokens(c, hp_, io_.tok_embd, tokens, n, 1.f, st);
+  void forward(const Compute& c, ForwardState& st, Batch& batch, float* logits) const override {
+    check_batch(hp_, st, batch);
+    const int64_t n = batch.n_tokens();
+    embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, 1.f, st);
     for (int64_t l = 0; l < hp_.n_layer; ++l) {
-      attention_block(c, hp_, layers_[l].attn, attention_, st, cache, l, pos0, n);
+      attention_block(c, hp_, layers_[l].attn, attention_, st, batch, l);
       ffn_block(c, hp_, layers_[l].ffn, spec_.activation, st, n);
     }
-    cache.set_used(pos0 + n);
-    output_logits(c, hp_, io_.output_norm, io_.output, st, n, all_logits, logits);
+    commit_batch(batch);
+    output_logits(c, hp_, io_.output_norm, io_.output, st, batch, logits);
   }
 
  private:

@@ -7,6 +7,7 @@ namespace fm {
 
 ForwardState::ForwardState(const HParams& hp, int64_t max_tokens_, int64_t n_ctx, int n_threads)
     : max_tokens(max_tokens_),
+      n_ctx(n_ctx),
       x(static_cast<size_t>(max_tokens_ * hp.n_embd)),
       h(static_cast<size_t>(max_tokens_ * hp.n_embd)),
       q(static_cast<size_t>(max_tokens_ * hp.q_dim())),

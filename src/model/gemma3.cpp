@@ -35,19 +35,18 @@ class Gemma3Model final : public Model {
       layers_.push_back({bind_attention(binder_, hp_, l, attn), bind_ffn(binder_, hp_, l, ffn)});
   }
 
-  void forward(const Compute& c, ForwardState& st, KvCache& cache, const int32_t* tokens, int64_t n, bool all_logits,
-               float* logits) const override {
-    check_batch(hp_, st, cache, tokens, n);
-    const int64_t pos0 = cache.n_used();
-    embed_tokens(c, hp_, io_.tok_embd, tokens, n, std::sqrt(static_cast<float>(hp_.n_embd)), st);
+  void forward(const Compute& c, ForwardState& st, Batch& batch, float* logits) const override {
+    check_batch(hp_, st, batch);
+    const int64_t n = batch.n_tokens();
+    embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, std::sqrt(static_cast<float>(hp_.n_embd)), st);
     for (int64_t l = 0; l < hp_.n_layer; ++l) {
       const AttentionOptions attn = sliding(l) ? AttentionOptions{&*local_rope_, q_scale_, 1.f, window_}
                                                : AttentionOptions{&*global_rope_, q_scale_, 1.f, 0};
-      attention_block(c, hp_, layers_[l].attn, attn, st, cache, l, pos0, n);
+      attention_block(c, hp_, layers_[l].attn, attn, st, batch, l);
       ffn_block(c, hp_, layers_[l].ffn, FfnActivation::kGeluTanh, st, n);
     }
-    cache.set_used(pos0 + n);
-    output_logits(c, hp_, io_.output_norm, io_.output, st, n, all_logits, logits);
+    commit_batch(batch);
+    output_logits(c, hp_, io_.output_norm, io_.output, st, batch, logits);
   }
 
   std::vector<int64_t> kv_layer_rows(int64_t n_ctx, int64_t max_batch) const override {

@@ -1,5 +1,6 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -37,6 +38,21 @@ void KvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) 
   auto* v16 = reinterpret_cast<uint16_t*>(vd);
   for (int64_t i = 0; i < k_width_; ++i) k16[i] = fp32_to_fp16(k[i]);
   for (int64_t i = 0; i < v_width_; ++i) v16[i] = fp32_to_fp16(v[i]);
+}
+
+void KvCache::copy_prefix(const KvCache& other, int64_t n) {
+  if (other.type_ != type_ || other.k_width_ != k_width_ || other.v_width_ != v_width_ || other.k_.size() != k_.size() ||
+      n > n_ctx_ || n > other.n_used_)
+    throw std::invalid_argument("KV caches differ in shape");
+  for (size_t l = 0; l < k_.size(); ++l) {
+    for (int64_t pos = std::max<int64_t>(0, n - std::min(rows_[l], other.rows_[l])); pos < n; ++pos) {
+      std::memcpy(k_[l].data() + row(static_cast<int64_t>(l), pos) * k_row_bytes_,
+                  other.k_[l].data() + other.row(static_cast<int64_t>(l), pos) * k_row_bytes_, k_row_bytes_);
+      std::memcpy(v_[l].data() + row(static_cast<int64_t>(l), pos) * v_row_bytes_,
+                  other.v_[l].data() + other.row(static_cast<int64_t>(l), pos) * v_row_bytes_, v_row_bytes_);
+    }
+  }
+  n_used_ = n;
 }
 
 size_t KvCache::bytes() const {

@@ -23,6 +23,8 @@ class KvCache {
   void set_used(int64_t n) { n_used_ = n; }
   void clear() { n_used_ = 0; }
 
+  // Copies the first n positions of another cache with the same geometry (a prompt shared by n > 1 choices).
+  void copy_prefix(const KvCache& other, int64_t n);
   // Converts and stores the key and value rows of one position.
   void store(int64_t layer, int64_t pos, const float* k, const float* v);
   const void* k(int64_t layer, int64_t pos) const { return k_[layer].data() + row(layer, pos) * k_row_bytes_; }

@@ -11,13 +11,22 @@
 
 namespace fm {
 
-void check_batch(const HParams& hp, const ForwardState& st, const KvCache& cache, const int32_t* tokens, int64_t n) {
+void check_batch(const HParams& hp, const ForwardState& st, const Batch& batch) {
+  const int64_t n = batch.n_tokens();
   if (n <= 0 || n > st.max_tokens) throw std::invalid_argument("batch of " + std::to_string(n) + " tokens does not fit");
-  if (cache.n_used() + n > cache.n_ctx())
-    throw std::length_error("context of " + std::to_string(cache.n_ctx()) + " positions is full");
-  for (int64_t t = 0; t < n; ++t)
-    if (tokens[t] < 0 || tokens[t] >= hp.n_vocab)
-      throw std::out_of_range("token id " + std::to_string(tokens[t]) + " is outside the vocabulary");
+  if (static_cast<int64_t>(batch.logit_rows.size()) > st.max_tokens) throw std::invalid_argument("too many logit rows");
+  for (const SequenceSlice& s : batch.seqs) {
+    if (s.pos0 != s.cache->n_used()) throw std::logic_error("batch built against a stale cache");
+    if (s.cache->n_ctx() > st.n_ctx) throw std::invalid_argument("cache larger than the forward state's context");
+    if (s.pos0 + s.n > s.cache->n_ctx())
+      throw std::length_error("context of " + std::to_string(s.cache->n_ctx()) + " positions is full");
+  }
+  for (int32_t t : batch.tokens)
+    if (t < 0 || t >= hp.n_vocab) throw std::out_of_range("token id " + std::to_string(t) + " is outside the vocabulary");
+}
+
+void commit_batch(const Batch& batch) {
+  for (const SequenceSlice& s : batch.seqs) s.cache->set_used(s.pos0 + s.n);
 }
 
 void embed_tokens(const Compute& c, const HParams& hp, const MatrixView& tok_embd, const int32_t* tokens, int64_t n,
@@ -27,7 +36,8 @@ void embed_tokens(const Compute& c, const HParams& hp, const MatrixView& tok_emb
 }
 
 void attention_block(const Compute& c, const HParams& hp, const AttentionWeights& w, const AttentionOptions& opt,
-                     ForwardState& st, KvCache& cache, int64_t layer, int64_t pos0, int64_t n) {
+                     ForwardState& st, const Batch& batch, int64_t layer) {
+  const int64_t n = batch.n_tokens();
   const int64_t E = hp.n_embd, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), v_dim = hp.v_dim();
   float *x = st.x.data(), *h = st.h.data(), *q = st.q.data(), *k = st.k.data(), *v = st.v.data();
   rms_norm(x, w.norm, n, E, hp.rms_eps, h);
@@ -50,13 +60,17 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
   if (w.bv) add_bias(v, w.bv, n, v_dim);
   if (w.q_norm) rms_norm_rows(q, w.q_norm, n * hp.n_head, hp.head_dim, hp.rms_eps);
   if (w.k_norm) rms_norm_rows(k, w.k_norm, n * hp.n_head_kv, hp.head_dim, hp.rms_eps);
-  opt.rope->apply(q, n, hp.n_head, pos0);
-  opt.rope->apply(k, n, hp.n_head_kv, pos0);
-  if (opt.q_scale != 1.f) scale_inplace(q, opt.q_scale, n * q_dim);
-  for (int64_t t = 0; t < n; ++t) cache.store(layer, pos0 + t, k + t * kv_dim, v + t * v_dim);
-
   const AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, hp.head_dim_v, opt.kq_scale, opt.window};
-  attention(c, shape, q, cache, layer, pos0, n, st.scores.data(), st.att.data());
+  for (const SequenceSlice& s : batch.seqs) {
+    float* qs = q + s.begin * q_dim;
+    float* ks = k + s.begin * kv_dim;
+    opt.rope->apply(qs, s.n, hp.n_head, s.pos0);
+    opt.rope->apply(ks, s.n, hp.n_head_kv, s.pos0);
+    if (opt.q_scale != 1.f) scale_inplace(qs, opt.q_scale, s.n * q_dim);
+    for (int64_t t = 0; t < s.n; ++t) s.cache->store(layer, s.pos0 + t, ks + t * kv_dim, v + (s.begin + t) * v_dim);
+    attention(c, shape, qs, *s.cache, layer, s.pos0, s.n, st.scores.data(),
+              st.att.data() + s.begin * hp.n_head * hp.head_dim_v);
+  }
   matmul(c, w.wo, st.att.data(), n, h);
   if (w.post_norm) rms_norm(h, w.post_norm, n, E, hp.rms_eps, h);
   add_inplace(x, h, n * E);
@@ -143,10 +157,12 @@ void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, Forward
 }
 
 void output_logits(const Compute& c, const HParams& hp, const float* norm, const MatrixView& output, ForwardState& st,
-                   int64_t n, bool all_logits, float* logits) {
-  const int64_t first = all_logits ? 0 : n - 1;
-  rms_norm(st.x.data() + first * hp.n_embd, norm, n - first, hp.n_embd, hp.rms_eps, st.h.data());
-  matmul(c, output, st.h.data(), n - first, logits);
+                   const Batch& batch, float* logits) {
+  const int64_t rows = static_cast<int64_t>(batch.logit_rows.size());
+  if (rows == 0) return;
+  for (int64_t i = 0; i < rows; ++i)
+    rms_norm(st.x.data() + batch.logit_rows[i] * hp.n_embd, norm, 1, hp.n_embd, hp.rms_eps, st.h.data() + i * hp.n_embd);
+  matmul(c, output, st.h.data(), rows, logits);
 }
 
 }  // namespace fm

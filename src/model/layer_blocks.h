@@ -51,9 +51,9 @@ struct MoeWeights {
 void embed_tokens(const Compute& c, const HParams& hp, const MatrixView& tok_embd, const int32_t* tokens, int64_t n,
                   float scale, ForwardState& st);
 
-// x += attention(norm(x)); stores the tokens' keys/values in layer `layer` of the cache.
+// x += attention(norm(x)); stores each sequence's keys/values in layer `layer` of its cache.
 void attention_block(const Compute& c, const HParams& hp, const AttentionWeights& w, const AttentionOptions& opt,
-                     ForwardState& st, KvCache& cache, int64_t layer, int64_t pos0, int64_t n);
+                     ForwardState& st, const Batch& batch, int64_t layer);
 
 // x += down(act(gate . norm(x)) * up . norm(x))
 void ffn_block(const Compute& c, const HParams& hp, const FfnWeights& w, FfnActivation act, ForwardState& st, int64_t n);
@@ -62,11 +62,13 @@ void ffn_block(const Compute& c, const HParams& hp, const FfnWeights& w, FfnActi
 // tokens are grouped by expert so each expert's weights are read once per batch.
 void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, ForwardState& st, int64_t n);
 
-// logits = output . norm(x) for every token (all_logits) or the last one.
+// logits = output . norm(x) for the batch's logit rows: [logit_rows, n_vocab].
 void output_logits(const Compute& c, const HParams& hp, const float* norm, const MatrixView& output, ForwardState& st,
-                   int64_t n, bool all_logits, float* logits);
+                   const Batch& batch, float* logits);
 
-// Checks a batch against the state and cache before a forward pass; throws with a clear message.
-void check_batch(const HParams& hp, const ForwardState& st, const KvCache& cache, const int32_t* tokens, int64_t n);
+// Checks a batch against the state and caches before a forward pass; throws with a clear message.
+void check_batch(const HParams& hp, const ForwardState& st, const Batch& batch);
+// Marks the batch's tokens as stored in their caches (after the last layer).
+void commit_batch(const Batch& batch);
 
 }  // namespace fm

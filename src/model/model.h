@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "model/batch.h"
 #include "model/hparams.h"
 #include "tensor/matmul.h"
 
@@ -18,6 +19,7 @@ struct ForwardState {
   ForwardState(const HParams& hp, int64_t max_tokens, int64_t n_ctx, int n_threads);
 
   int64_t max_tokens;
+  int64_t n_ctx;              // largest cache a batch may use (sizes the attention scratch)
   std::vector<float> x;       // [max_tokens, n_embd] residual stream
   std::vector<float> h;       // [max_tokens, n_embd] normed input of a block
   std::vector<float> q;       // [max_tokens, q_dim]
@@ -43,10 +45,9 @@ class Model {
   virtual ~Model() = default;
   const HParams& hparams() const { return hp_; }
 
-  // Evaluates n tokens at positions cache.n_used() onwards and appends their keys/values to the cache.
-  // logits: [n, n_vocab] when all_logits, else [1, n_vocab] for the last token.
-  virtual void forward(const Compute& c, ForwardState& state, KvCache& cache, const int32_t* tokens, int64_t n,
-                       bool all_logits, float* logits) const = 0;
+  // Evaluates a batch: each sequence's tokens continue its KV cache (which they are appended to).
+  // logits: [batch.logit_rows.size(), n_vocab].
+  virtual void forward(const Compute& c, ForwardState& state, Batch& batch, float* logits) const = 0;
 
   // KV rows each layer needs for a context of n_ctx evaluated max_batch tokens at a time; empty = n_ctx for all.
   // Sliding-window layers need only window + max_batch - 1.

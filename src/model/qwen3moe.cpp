@@ -22,18 +22,17 @@ class Qwen3MoeModel final : public Model {
       layers_.push_back({bind_attention(binder_, hp_, l, {.qk_norm = true}), bind_moe(binder_, hp_, l)});
   }
 
-  void forward(const Compute& c, ForwardState& st, KvCache& cache, const int32_t* tokens, int64_t n, bool all_logits,
-               float* logits) const override {
-    check_batch(hp_, st, cache, tokens, n);
-    const int64_t pos0 = cache.n_used();
+  void forward(const Compute& c, ForwardState& st, Batch& batch, float* logits) const override {
+    check_batch(hp_, st, batch);
+    const int64_t n = batch.n_tokens();
     const AttentionOptions attn{&*rope_, 1.f, 1.f / std::sqrt(static_cast<float>(hp_.head_dim)), 0};
-    embed_tokens(c, hp_, io_.tok_embd, tokens, n, 1.f, st);
+    embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, 1.f, st);
     for (int64_t l = 0; l < hp_.n_layer; ++l) {
-      attention_block(c, hp_, layers_[l].attn, attn, st, cache, l, pos0, n);
+      attention_block(c, hp_, layers_[l].attn, attn, st, batch, l);
       moe_block(c, hp_, layers_[l].moe, st, n);
     }
-    cache.set_used(pos0 + n);
-    output_logits(c, hp_, io_.output_norm, io_.output, st, n, all_logits, logits);
+    commit_batch(batch);
+    output_logits(c, hp_, io_.output_norm, io_.output, st, batch, logits);
   }
 
  private:

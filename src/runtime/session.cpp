@@ -21,7 +21,9 @@ Session::Session(const Model& model, int64_t n_ctx, int64_t max_batch, ThreadPoo
 const float* Session::eval(const int32_t* tokens, int64_t n) {
   for (int64_t done = 0; done < n;) {
     const int64_t chunk = std::min(n - done, state_.max_tokens);
-    model_.forward(compute_, state_, cache_, tokens + done, chunk, false, last_logits_.data());
+    batch_.clear();
+    batch_.add(cache_, tokens + done, chunk, false);
+    model_.forward(compute_, state_, batch_, last_logits_.data());
     done += chunk;
   }
   return last_logits_.data();
@@ -31,7 +33,9 @@ void Session::eval_all(const int32_t* tokens, int64_t n, float* out) {
   const int64_t n_vocab = model_.hparams().n_vocab;
   for (int64_t done = 0; done < n;) {
     const int64_t chunk = std::min(n - done, state_.max_tokens);
-    model_.forward(compute_, state_, cache_, tokens + done, chunk, true, out + done * n_vocab);
+    batch_.clear();
+    batch_.add(cache_, tokens + done, chunk, true);
+    model_.forward(compute_, state_, batch_, out + done * n_vocab);
     done += chunk;
   }
   if (n > 0) std::copy(out + (n - 1) * n_vocab, out + n * n_vocab, last_logits_.begin());

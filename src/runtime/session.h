@@ -34,6 +34,7 @@ class Session {
   KvCache cache_;
   ForwardState state_;
   Compute compute_;
+  Batch batch_;                     // reused: the decode loop allocates nothing
   std::vector<float> last_logits_;  // [n_vocab]
 };
 

@@ -1,0 +1,22 @@
+#include "model/batch.h"
+
+#include "model/kv_cache.h"
+
+namespace fm {
+
+void Batch::add(KvCache& cache, const int32_t* ids, int64_t n, bool all_logits, bool want_logits) {
+  SequenceSlice s;
+  s.cache = &cache;
+  s.begin = n_tokens();
+  s.n = n;
+  s.pos0 = cache.n_used();
+  s.all_logits = all_logits;
+  s.want_logits = want_logits;
+  tokens.insert(tokens.end(), ids, ids + n);
+  if (want_logits) {
+    for (int64_t t = all_logits ? 0 : n - 1; t < n; ++t) logit_rows.push_back(s.begin + t);
+  }
+  seqs.push_back(s);
+}
+
+}  // namespace fm

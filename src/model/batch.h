@@ -1,0 +1,36 @@
+#pragma once
+// A forward pass over the tokens of one or more sequences (continuous batching): each sequence's tokens are
+// contiguous in the batch and continue that sequence's KV cache. Matrix products run once over all tokens, so the
+// weights are read once per step for every sequence; attention runs per sequence.
+#include <cstdint>
+#include <vector>
+
+namespace fm {
+
+class KvCache;
+
+struct SequenceSlice {
+  KvCache* cache = nullptr;
+  int64_t begin = 0;        // index of the sequence's first token in the batch
+  int64_t n = 0;            // its tokens in this batch
+  int64_t pos0 = 0;         // position of the first of them (cache->n_used() when the batch is built)
+  bool all_logits = false;  // logits after every token, else only after the last
+  bool want_logits = true;  // false for a prefill chunk that does not end the prompt
+};
+
+struct Batch {
+  std::vector<int32_t> tokens;       // [n_tokens]
+  std::vector<SequenceSlice> seqs;
+  std::vector<int64_t> logit_rows;   // batch rows whose logits are produced, in order
+
+  int64_t n_tokens() const { return static_cast<int64_t>(tokens.size()); }
+  void clear() {
+    tokens.clear();
+    seqs.clear();
+    logit_rows.clear();
+  }
+  // Appends a sequence's tokens continuing `cache`.
+  void add(KvCache& cache, const int32_t* ids, int64_t n, bool all_logits, bool want_logits = true);
+};
+
+}  // namespace fm

@@ -1,0 +1,317 @@
+#include "runtime/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+#include <unordered_map>
+
+#include "model/batch.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "tensor/kernels/kernel_table.h"
+#include "tensor/thread_pool.h"
+
+namespace fm {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+    case FinishReason::kDeadline: return "deadline";
+    case FinishReason::kError: return "error";
+  }
+  return "error";
+}
+
+namespace {
+
+struct Group {  // the choices of one request
+  std::shared_ptr<GenerationRequest> req;
+  std::vector<ChoiceResult> results;
+  int remaining = 0;
+  size_t kv_reserved = 0;
+};
+
+struct Sequence {
+  std::shared_ptr<Group> group;
+  int choice = 0;
+  std::unique_ptr<KvCache> cache;
+  int64_t prefilled = 0;  // prompt tokens already in the cache
+  bool decoding = false;
+  int32_t next_token = -1;
+  int64_t generated = 0;
+  Sampler sampler;
+  std::unordered_map<int32_t, int> counts;  // generated token counts for presence/frequency penalties
+  Sequence(std::shared_ptr<Group> g, int c)
+      : group(std::move(g)), choice(c), sampler([&] {
+          SamplingParams p = group->req->sampling;
+          p.seed += static_cast<uint64_t>(c);
+          return p;
+        }()) {}
+};
+
+}  // namespace
+
+struct Scheduler::Impl {
+  const Model& model;
+  SchedulerOptions opt;
+  ThreadPool pool;
+  ScratchBuffer scratch;
+  ForwardState state;
+  Compute compute;
+  std::vector<float> logits;     // [max_batch_tokens, n_vocab]
+  std::vector<float> penalized;  // [n_vocab]
+  Batch batch;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::shared_ptr<GenerationRequest>> queue;
+  std::vector<std::unique_ptr<Sequence>> running;
+  size_t kv_reserved = 0;
+  bool stopping = false;
+  SchedulerStats counters;
+  std::thread thread;
+
+  Impl(const Model& m, const SchedulerOptions& o)
+      : model(m),
+        opt(o),
+        pool(o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency())),
+        state(m.hparams(), o.max_batch_tokens, o.n_ctx, pool.size()),
+        logits(static_cast<size_t>(o.max_batch_tokens * m.hparams().n_vocab)),
+        penalized(static_cast<size_t>(m.hparams().n_vocab)) {
+    compute.pool = &pool;
+    compute.kernels = &best_kernels();
+    compute.scratch = &state.act;
+    thread = std::thread([this] { loop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    thread.join();
+  }
+
+  int64_t rows_for(const GenerationRequest& r) const {
+    return std::min<int64_t>(opt.n_ctx, static_cast<int64_t>(r.prompt.size()) + r.max_tokens);
+  }
+  size_t kv_bytes_for(int64_t rows) const {
+    const HParams& hp = model.hparams();
+    const size_t elem = opt.kv_type == TensorType::F32 ? 4 : 2;
+    return static_cast<size_t>(hp.n_layer) * static_cast<size_t>(rows) * static_cast<size_t>(hp.kv_dim() + hp.v_dim()) * elem;
+  }
+  std::unique_ptr<KvCache> new_cache(int64_t rows) const {
+    const HParams& hp = model.hparams();
+    return std::make_unique<KvCache>(hp.n_layer, rows, hp.kv_dim(), hp.v_dim(), opt.kv_type,
+                                     model.kv_layer_rows(rows, opt.max_batch_tokens));
+  }
+
+  // Moves queued requests into the running set while sequences and KV budget allow (FIFO, no overtaking).
+  void admit() {
+    std::lock_guard<std::mutex> lock(mutex);
+    while (!queue.empty()) {
+      const auto& req = queue.front();
+      const size_t need = kv_bytes_for(rows_for(*req)) * static_cast<size_t>(req->n);
+      const bool fits_budget = kv_reserved + need <= opt.kv_budget_bytes || running.empty();
+      if (static_cast<int>(running.size()) + req->n > opt.max_running || !fits_budget) break;
+      auto group = std::make_shared<Group>();
+      group->req = req;
+      group->results.resize(static_cast<size_t>(req->n));
+      group->remaining = req->n;
+      group->kv_reserved = need;
+      kv_reserved += need;
+      auto seq = std::make_unique<Sequence>(group, 0);
+      seq->cache = new_cache(rows_for(*req));
+      running.push_back(std::move(seq));
+      counters.prompt_tokens += static_cast<int64_t>(req->prompt.size());
+      queue.pop_front();
+    }
+  }
+
+  void finish(Sequence& seq, FinishReason reason) {
+    seq.cache.reset();  // KV freed at once
+    Group& g = *seq.group;
+    g.results[static_cast<size_t>(seq.choice)] = {reason, seq.generated};
+    if (--g.remaining == 0) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        kv_reserved -= g.kv_reserved;
+      }
+      if (g.req->on_finish) g.req->on_finish(g.results, static_cast<int64_t>(g.req->prompt.size()));
+    }
+  }
+
+  // Picks the next token of `seq` from its logits and delivers it; finishes the sequence when it ends.
+  void advance(Sequence& seq, const float* row) {
+    const GenerationRequest& req = *seq.group->req;
+    const int64_t n_vocab = model.hparams().n_vocab;
+    std::copy(row, row + n_vocab, penalized.begin());
+    for (const auto& [token, count] : seq.counts)
+      penalized[static_cast<size_t>(token)] -= req.presence_penalty + req.frequency_penalty * static_cast<float>(count);
+    const int32_t token = seq.sampler.sample(penalized.data(), n_vocab);
+    if (std::find(req.stop_tokens.begin(), req.stop_tokens.end(), token) != req.stop_tokens.end()) {
+      finish(seq, FinishReason::kStop);
+      return;
+    }
+    TokenEvent ev;
+    ev.choice = seq.choice;
+    ev.token = token;
+    if (req.top_logprobs >= 0) {
+      float max_logit = row[0];
+      for (int64_t i = 1; i < n_vocab; ++i) max_logit = std::max(max_logit, row[i]);
+      double sum = 0;
+      for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(row[i] - max_logit));
+      const float log_z = max_logit + static_cast<float>(std::log(sum));
+      ev.logprob = row[token] - log_z;
+      for (int k = 0; k < req.top_logprobs && k < n_vocab; ++k) {
+        int32_t best = -1;
+        for (int64_t i = 0; i < n_vocab; ++i) {
+          bool taken = false;
+          for (const auto& t : ev.top) taken |= t.token == i;
+          if (!taken && (best < 0 || row[i] > row[best])) best = static_cast<int32_t>(i);
+        }
+        ev.top.push_back({best, row[best] - log_z});
+      }
+    }
+    ++seq.generated;
+    ++seq.counts[token];
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++counters.tokens_generated;
+    }
+    const bool keep_going = !req.on_token || req.on_token(ev);
+    if (!keep_going) return finish(seq, FinishReason::kStop);
+    if (seq.generated >= req.max_tokens || seq.cache->n_used() >= seq.cache->n_ctx())
+      return finish(seq, FinishReason::kLength);
+    seq.next_token = token;
+  }
+
+  void step() {
+    // Drop cancelled and overdue requests before spending compute on them.
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& seq : running) {
+      const GenerationRequest& req = *seq->group->req;
+      if (req.cancelled->load()) finish(*seq, FinishReason::kCancelled);
+      else if (now > req.deadline) finish(*seq, FinishReason::kDeadline);
+    }
+    erase_finished();
+    if (running.empty()) return;
+
+    batch.clear();
+    int64_t budget = opt.max_batch_tokens;
+    std::vector<Sequence*> order;
+    for (auto& seq : running) {
+      if (!seq->decoding || budget <= 0) continue;
+      batch.add(*seq->cache, &seq->next_token, 1, false);
+      order.push_back(seq.get());
+      --budget;
+    }
+    for (auto& seq : running) {  // chunked prefill, interleaved with the decode steps above
+      if (seq->decoding || budget <= 0) continue;
+      const auto& prompt = seq->group->req->prompt;
+      const int64_t chunk = std::min<int64_t>(budget, static_cast<int64_t>(prompt.size()) - seq->prefilled);
+      const bool last = seq->prefilled + chunk == static_cast<int64_t>(prompt.size());
+      batch.add(*seq->cache, prompt.data() + seq->prefilled, chunk, false, last);
+      order.push_back(seq.get());
+      budget -= chunk;
+    }
+    try {
+      model.forward(compute, state, batch, logits.data());
+    } catch (const std::exception&) {
+      for (auto& seq : running) finish(*seq, FinishReason::kError);
+      erase_finished();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++counters.steps;
+    }
+    const int64_t n_vocab = model.hparams().n_vocab;
+    size_t row = 0;
+    std::vector<std::unique_ptr<Sequence>> forks;
+    for (size_t i = 0; i < order.size(); ++i) {
+      Sequence& seq = *order[i];
+      const SequenceSlice& slice = batch.seqs[i];
+      if (!seq.decoding) {
+        seq.prefilled += slice.n;
+        if (!slice.want_logits) continue;
+        seq.decoding = true;
+        const float* r = logits.data() + static_cast<int64_t>(row++) * n_vocab;
+        // n > 1: the other choices copy the prompt's KV cache and sample from the same logits.
+        for (int c = 1; c < seq.group->req->n; ++c) {
+          auto fork = std::make_unique<Sequence>(seq.group, c);
+          fork->cache = new_cache(rows_for(*seq.group->req));
+          fork->cache->copy_prefix(*seq.cache, seq.cache->n_used());
+          fork->prefilled = seq.prefilled;
+          fork->decoding = true;
+          advance(*fork, r);
+          forks.push_back(std::move(fork));
+        }
+        advance(seq, r);
+      } else {
+        advance(seq, logits.data() + static_cast<int64_t>(row++) * n_vocab);
+      }
+    }
+    for (auto& f : forks) running.push_back(std::move(f));
+    erase_finished();
+  }
+
+  void erase_finished() {
+    running.erase(std::remove_if(running.begin(), running.end(), [](const auto& s) { return !s->cache; }), running.end());
+    std::lock_guard<std::mutex> lock(mutex);
+    counters.running = static_cast<int64_t>(running.size());
+  }
+
+  void loop() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] { return stopping || !queue.empty() || !running.empty(); });
+        if (stopping) break;
+      }
+      admit();
+      step();
+    }
+    // Shutdown: everything still waiting or running ends as cancelled.
+    for (auto& seq : running) finish(*seq, FinishReason::kCancelled);
+    running.clear();
+    std::deque<std::shared_ptr<GenerationRequest>> left;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      left.swap(queue);
+    }
+    for (auto& req : left)
+      if (req->on_finish) req->on_finish(std::vector<ChoiceResult>(static_cast<size_t>(req->n), {FinishReason::kCancelled, 0}), 0);
+  }
+};
+
+Scheduler::Scheduler(const Model& model, const SchedulerOptions& options)
+    : options_(options), impl_(std::make_unique<Impl>(model, options)) {}
+
+Scheduler::~Scheduler() = default;
+
+Scheduler::Admission Scheduler::submit(std::shared_ptr<GenerationRequest> request) {
+  if (request->prompt.empty() || request->n < 1 || request->max_tokens < 1 ||
+      static_cast<int64_t>(request->prompt.size()) + request->max_tokens > options_.n_ctx)
+    return Admission::kTooLong;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (static_cast<int>(impl_->queue.size()) >= options_.max_queue) return Admission::kQueueFull;
+    impl_->queue.push_back(std::move(request));
+  }
+  impl_->wake.notify_all();
+  return Admission::kQueued;
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  SchedulerStats s = impl_->counters;
+  s.queued = static_cast<int64_t>(impl_->queue.size());
+  s.kv_bytes_in_use = impl_->kv_reserved;
+  return s;
+}
+
+}  // namespace fm
