@@ -1,0 +1,172 @@
+#include "service/model_registry.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace fm {
+namespace {
+
+const char* const kBranches[] = {"latest", "rc", "deprecated"};
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+[[noreturn]] void fail(const std::string& origin, const YAML::Node& node, const std::string& what) {
+  const int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+  throw std::runtime_error(origin + (line ? ":" + std::to_string(line) : "") + ": " + what);
+}
+
+size_t parse_size(const std::string& origin, const YAML::Node& node) {
+  const std::string text = node.as<std::string>();
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    fail(origin, node, "'" + text + "' is not a size (e.g. 512MiB, 8GiB)");
+  }
+  const std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "KiB" || unit == "K") scale = 1024.0;
+  else if (unit == "MiB" || unit == "M") scale = 1024.0 * 1024;
+  else if (unit == "GiB" || unit == "G") scale = 1024.0 * 1024 * 1024;
+  if (scale == 0 || v < 0) fail(origin, node, "'" + text + "' is not a size (e.g. 512MiB, 8GiB)");
+  return static_cast<size_t>(v * scale);
+}
+
+}  // namespace
+
+const char* model_kind_name(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kText: return "text";
+    case ModelKind::kVision: return "vision";
+    case ModelKind::kClassifier: return "classifier";
+    case ModelKind::kEmbedding: return "embedding";
+    case ModelKind::kImage: return "image";
+  }
+  return "text";
+}
+
+const ModelConfig* ServiceConfig::find(const std::string& name) const {
+  for (const auto& m : models)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+ServiceConfig parse_service_config(const std::string& text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error(origin + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  ServiceConfig cfg;
+  if (!root.IsMap()) throw std::runtime_error(origin + ": the configuration must be a mapping with a 'models' list");
+  try {
+    if (root["memory_budget"]) cfg.memory_budget_bytes = parse_size(origin, root["memory_budget"]);
+    if (root["max_body_size"]) cfg.max_body_bytes = parse_size(origin, root["max_body_size"]);
+    if (root["max_queue"]) cfg.max_queue = root["max_queue"].as<int>();
+    if (root["threads"]) cfg.threads = root["threads"].as<int>();
+    const YAML::Node models = root["models"];
+    if (!models || !models.IsSequence()) fail(origin, root, "'models' must be a list");
+    for (const YAML::Node& m : models) {
+      if (!m.IsMap()) fail(origin, m, "each model must be a mapping");
+      ModelConfig mc;
+      if (!m["name"]) fail(origin, m, "a model needs a 'name'");
+      mc.name = m["name"].as<std::string>();
+      if (!valid_name(mc.name)) fail(origin, m["name"], "model name '" + mc.name + "' must be letters, digits, '-', '_' or '.'");
+      if (cfg.find(mc.name)) fail(origin, m["name"], "model '" + mc.name + "' is defined twice");
+      const std::string kind = m["kind"] ? m["kind"].as<std::string>() : "text";
+      if (kind == "text") mc.kind = ModelKind::kText;
+      else if (kind == "vision") mc.kind = ModelKind::kVision;
+      else if (kind == "classifier") mc.kind = ModelKind::kClassifier;
+      else if (kind == "embedding") mc.kind = ModelKind::kEmbedding;
+      else if (kind == "image") mc.kind = ModelKind::kImage;
+      else fail(origin, m["kind"], "unknown kind '" + kind + "' (text, vision, classifier, embedding, image)");
+      if (m["context"]) {
+        mc.context = m["context"].as<int64_t>();
+        if (mc.context < 8 || mc.context > (1 << 22)) fail(origin, m["context"], "context must be between 8 and 4194304");
+      }
+      const YAML::Node branches = m["branches"];
+      if (!branches || !branches.IsMap() || branches.size() == 0) fail(origin, m, "model '" + mc.name + "' needs 'branches'");
+      for (const auto& kv : branches) {
+        const std::string branch = kv.first.as<std::string>();
+        bool known = false;
+        for (const char* b : kBranches) known |= branch == b;
+        if (!known) fail(origin, kv.first, "unknown branch '" + branch + "' (latest, rc, deprecated)");
+        mc.branches[branch] = kv.second.as<std::string>();
+      }
+      if (m["chat_template"]) mc.chat_template = m["chat_template"].as<std::string>();
+      cfg.models.push_back(std::move(mc));
+    }
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error(origin + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  return cfg;
+}
+
+ServiceConfig load_service_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open configuration '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_service_config(ss.str(), path);
+}
+
+std::optional<ModelUri> parse_model_uri(std::string_view text, std::string* error) {
+  ModelUri uri;
+  const size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) {
+    if (!valid_name(text)) {
+      *error = std::string("'").append(text).append("' is not a model name or URI");
+      return std::nullopt;
+    }
+    uri.name = std::string(text);
+    return uri;
+  }
+  uri.scheme = std::string(text.substr(0, scheme_end));
+  if (uri.scheme != "gpt" && uri.scheme != "art" && uri.scheme != "cls" && uri.scheme != "emb") {
+    *error = "unknown model URI scheme '" + uri.scheme + "'";
+    return std::nullopt;
+  }
+  std::vector<std::string> parts;
+  std::string_view rest = text.substr(scheme_end + 3);
+  for (size_t start = 0;;) {
+    const size_t slash = rest.find('/', start);
+    parts.emplace_back(rest.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3 || !valid_name(parts[0]) || !valid_name(parts[1])) {
+    *error = "model URI must look like " + uri.scheme + "://<folder>/<model>[/<branch>]";
+    return std::nullopt;
+  }
+  uri.folder = parts[0];
+  uri.name = parts[1];
+  if (parts.size() == 3) {
+    uri.branch = parts[2];
+    bool known = false;
+    for (const char* b : kBranches) known |= uri.branch == b;
+    if (!known) {
+      *error = "unknown branch '" + uri.branch + "' (latest, rc, deprecated)";
+      return std::nullopt;
+    }
+  }
+  return uri;
+}
+
+std::string format_model_uri(const ModelUri& uri) {
+  if (uri.scheme.empty()) return uri.name;
+  return uri.scheme + "://" + uri.folder + "/" + uri.name + "/" + uri.branch;
+}
+
+}  // namespace fm

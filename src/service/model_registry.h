@@ -1,0 +1,50 @@
+#pragma once
+// The models a server offers, from its YAML configuration, and the URIs clients address them by:
+// gpt://<folder>/<name>/<branch>, gpt://<folder>/<name> (= latest), or the bare name.
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fm {
+
+enum class ModelKind { kText, kVision, kClassifier, kEmbedding, kImage };
+const char* model_kind_name(ModelKind kind);
+
+struct ModelConfig {
+  std::string name;
+  ModelKind kind = ModelKind::kText;
+  int64_t context = 4096;
+  std::map<std::string, std::string> branches;  // latest / rc / deprecated -> GGUF path
+  std::string chat_template;                     // optional template file used when the GGUF has none
+};
+
+struct ServiceConfig {
+  std::vector<ModelConfig> models;
+  size_t memory_budget_bytes = size_t{8} << 30;  // resident models; least recently used ones unload beyond it
+  size_t max_body_bytes = size_t{32} << 20;
+  int max_queue = 256;
+  int threads = 0;
+
+  const ModelConfig* find(const std::string& name) const;
+};
+
+// Parses the YAML configuration; throws std::runtime_error naming the file, line and problem.
+ServiceConfig load_service_config(const std::string& path);
+ServiceConfig parse_service_config(const std::string& yaml_text, const std::string& origin = "config");
+
+struct ModelUri {
+  std::string scheme;  // "gpt", "art", "cls", "emb", or "" for a bare name
+  std::string folder;  // empty for a bare name
+  std::string name;
+  std::string branch = "latest";
+};
+
+// nullopt with *error set when the text is not a model URI.
+std::optional<ModelUri> parse_model_uri(std::string_view text, std::string* error);
+std::string format_model_uri(const ModelUri& uri);
+
+}  // namespace fm
