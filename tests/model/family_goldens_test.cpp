@@ -147,6 +147,7 @@ TEST_P(FamilyGoldens, LogitsArgmaxAndGreedyMatchLlamaCpp) {
       EXPECT_EQ(d.argmax_mismatches, 0) << where;
     }
     RecordProperty(where + " max_abs", std::to_string(d.max_abs));
+    RecordProperty(where + " argmax_mismatches", std::to_string(d.argmax_mismatches));
 
     if (f32) {
       // Exact f32 math with an f32 KV cache must match the kvf32 goldens closely and their greedy ids exactly.
