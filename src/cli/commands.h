@@ -65,6 +65,15 @@ struct KeysOptions {
 };
 int run_keys(const KeysOptions& opt);
 
+struct ServeOptions {
+  std::string config, data_dir = "fmserve-data", host = "127.0.0.1";
+  uint16_t port = 8080;
+  int threads = 0;
+  size_t max_body_bytes = 0;  // 0: the configuration's value (default 32 MiB)
+  size_t kv_budget_bytes = size_t{1} << 30;
+};
+int run_serve(const ServeOptions& opt);
+
 // "f16" or "f32" as a KV cache element type; throws on anything else.
 TensorType parse_kv_type(const std::string& name);
 int default_threads(int requested);  // requested, or every core when 0

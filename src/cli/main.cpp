@@ -96,6 +96,15 @@ int main(int argc, char** argv) {
   keys_revoke->add_option("--data-dir", keys.data_dir, "Data directory")->required();
   keys_revoke->add_option("key", keys.key, "The secret or the key id")->required();
 
+  fm::cli::ServeOptions serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible API");
+  serve_cmd->add_option("--config", serve.config, "YAML configuration with the models")->required();
+  serve_cmd->add_option("--data-dir", serve.data_dir, "Data directory (API keys)");
+  serve_cmd->add_option("--host", serve.host, "Address to listen on");
+  serve_cmd->add_option("--port", serve.port, "Port (0 = any free port)");
+  serve_cmd->add_option("-t,--threads", serve.threads, "Compute threads per model (default: all cores)");
+  serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Request body limit (default 32 MiB)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -106,6 +115,7 @@ int main(int argc, char** argv) {
     if (*inspect_cmd) return fm::cli::run_inspect(inspect);
     if (*run_cmd) return fm::cli::run_generate(run);
     if (*template_cmd) return fm::cli::run_template(tmpl);
+    if (*serve_cmd) return fm::cli::run_serve(serve);
     if (*keys_cmd) {
       keys.action = *keys_create ? "create" : *keys_list ? "list" : "revoke";
       return fm::cli::run_keys(keys);

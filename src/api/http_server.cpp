@@ -1,0 +1,385 @@
+#include "api/http_server.h"
+
+#include <sys/resource.h>
+
+#include <optional>
+#include <utility>  // Boost 1.74 asio uses std::exchange without including it
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fm {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string HttpRequest::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+namespace {
+
+std::string to_lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class Session;
+
+// The Responder of one request on a session. Calls from other threads are posted to the session's strand.
+class SessionResponder final : public Responder {
+ public:
+  explicit SessionResponder(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+  void respond(int status, const std::string& content_type, std::string body,
+               const std::map<std::string, std::string>& extra_headers) override;
+  void start_stream(int status, const std::string& content_type) override;
+  bool write_chunk(std::string data) override;
+  void end_stream() override;
+  bool client_gone() const override { return gone_->load(); }
+  void on_disconnect(std::function<void()> callback) override;
+
+  std::shared_ptr<std::atomic<bool>> gone_ = std::make_shared<std::atomic<bool>>(false);
+  std::mutex mutex_;
+  std::function<void()> disconnect_callback_;
+  bool completed_ = false;
+
+ private:
+  std::shared_ptr<Session> session_;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpServerOptions& opt, const HttpHandler& handler, std::atomic<size_t>& open)
+      : stream_(std::move(socket)), opt_(opt), handler_(handler), open_(open) {
+    ++open_;
+  }
+  ~Session() { --open_; }
+
+  void start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); }); }
+
+  // ---- called on the strand ----
+  void write_full(int status, std::string content_type, std::string body, std::map<std::string, std::string> extra) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), version_);
+    res->set(http::field::server, "fmserve");
+    res->set(http::field::content_type, content_type);
+    for (const auto& [k, v] : extra) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->body() = std::move(body);
+    res->prepare_payload();
+    stream_.expires_after(std::chrono::seconds(opt_.request_timeout_s));
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      self->after_response(ec);
+    });
+  }
+
+  void write_stream_header(int status, std::string content_type) {
+    auto res = std::make_shared<http::response<http::empty_body>>(static_cast<http::status>(status), version_);
+    res->set(http::field::server, "fmserve");
+    res->set(http::field::content_type, content_type);
+    res->set(http::field::cache_control, "no-cache");
+    res->keep_alive(keep_alive_);
+    res->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    streaming_ = true;
+    writing_ = true;
+    http::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->fail_stream();
+      self->flush_chunks();
+    });
+  }
+
+  void queue_chunk(std::string data, bool last) {
+    pending_.push_back({std::move(data), last});
+    if (!writing_) flush_chunks();
+  }
+
+  void flush_chunks() {
+    if (writing_ || pending_.empty()) return;
+    auto item = std::make_shared<std::pair<std::string, bool>>(std::move(pending_.front()));
+    pending_.pop_front();
+    writing_ = true;
+    stream_.expires_after(std::chrono::seconds(opt_.request_timeout_s));
+    auto done = [self = shared_from_this(), item](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->fail_stream();
+      if (item->second) return self->after_response({});
+      self->flush_chunks();
+    };
+    if (item->second) {
+      if (item->first.empty()) {
+        asio::async_write(stream_, http::make_chunk_last(), done);
+      } else {
+        auto buffers = std::make_shared<std::string>(std::move(item->first));
+        asio::async_write(stream_, http::make_chunk(asio::buffer(*buffers)),
+                          [self = shared_from_this(), buffers](beast::error_code ec, size_t) {
+                            if (ec) {
+                              self->writing_ = false;
+                              return self->fail_stream();
+                            }
+                            asio::async_write(self->stream_, http::make_chunk_last(),
+                                              [self](beast::error_code ec2, size_t) {
+                                                self->writing_ = false;
+                                                if (ec2) return self->fail_stream();
+                                                self->after_response({});
+                                              });
+                          });
+      }
+    } else {
+      asio::async_write(stream_, http::make_chunk(asio::buffer(item->first)), done);
+    }
+  }
+
+  void attach(std::shared_ptr<SessionResponder> r) { responder_ = std::move(r); }
+  tcp::socket& socket() { return stream_.socket(); }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  void read_request() {
+    parser_.emplace();
+    parser_->body_limit(opt_.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(opt_.max_header_bytes));
+    stream_.expires_after(std::chrono::seconds(first_request_ ? opt_.request_timeout_s : opt_.idle_timeout_s));
+    first_request_ = false;
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
+      return close();
+    }
+    if (ec == http::error::body_limit) return reject(413, "request body exceeds the limit of " + std::to_string(opt_.max_body_bytes) + " bytes", "request_too_large");
+    if (ec == http::error::header_limit) return reject(431, "request headers are too large", "headers_too_large");
+    if (ec) return reject(400, std::string("malformed HTTP request: ") + ec.message(), "bad_request");
+
+    auto& msg = parser_->get();
+    version_ = msg.version();
+    keep_alive_ = msg.keep_alive();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    req.path = req.target.substr(0, req.target.find('?'));
+    for (const auto& field : msg) req.headers[to_lower(std::string(field.name_string()))] = std::string(field.value());
+    req.body = std::move(msg.body());
+    auto responder = std::make_shared<SessionResponder>(shared_from_this());
+    responder_ = responder;
+    watch_disconnect();
+    try {
+      handler_(req, responder);
+    } catch (const std::exception&) {
+      responder->respond(500, "application/json",
+                         std::string("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\",\"code\":\"internal_error\"}}"), {});
+    }
+  }
+
+  // Notices a client that closes the connection while its request is being handled.
+  void watch_disconnect() {
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->responder_) return;
+      beast::error_code ignored;
+      if (self->stream_.socket().available(ignored) == 0) self->client_disconnected();
+    });
+  }
+
+  void client_disconnected() {
+    auto r = responder_;
+    if (!r) return;
+    std::function<void()> cb;
+    {
+      std::lock_guard<std::mutex> lock(r->mutex_);
+      if (r->completed_) return;
+      r->gone_->store(true);
+      cb = std::move(r->disconnect_callback_);
+    }
+    if (cb) cb();
+    close();
+  }
+
+  void reject(int status, const std::string& message, const std::string& code) {
+    keep_alive_ = false;
+    nlohmann_escape_and_write(status, message, code);
+  }
+
+  void nlohmann_escape_and_write(int status, const std::string& message, const std::string& code) {
+    std::string escaped;
+    for (char c : message) {
+      if (c == '"' || c == '\\') escaped += '\\';
+      escaped += c;
+    }
+    write_full(status, "application/json",
+               "{\"error\":{\"message\":\"" + escaped + "\",\"type\":\"invalid_request_error\",\"code\":\"" + code + "\"}}", {});
+  }
+
+  void fail_stream() {
+    client_disconnected();
+    close();
+  }
+
+  void after_response(beast::error_code ec) {
+    if (responder_) {
+      std::lock_guard<std::mutex> lock(responder_->mutex_);
+      responder_->completed_ = true;
+    }
+    responder_.reset();
+    streaming_ = false;
+    if (ec || !keep_alive_) return close();
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);  // the disconnect watch
+    read_request();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  const HttpServerOptions& opt_;
+  const HttpHandler& handler_;
+  std::atomic<size_t>& open_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool first_request_ = true;
+  bool streaming_ = false;
+  bool writing_ = false;
+  std::deque<std::pair<std::string, bool>> pending_;
+  std::shared_ptr<SessionResponder> responder_;
+};
+
+void SessionResponder::respond(int status, const std::string& content_type, std::string body,
+                               const std::map<std::string, std::string>& extra_headers) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (completed_) return;
+  }
+  auto s = session_;
+  asio::post(s->executor(), [s, status, content_type, body = std::move(body), extra_headers]() mutable {
+    s->write_full(status, content_type, std::move(body), extra_headers);
+  });
+}
+
+void SessionResponder::start_stream(int status, const std::string& content_type) {
+  auto s = session_;
+  asio::post(s->executor(), [s, status, content_type] { s->write_stream_header(status, content_type); });
+}
+
+bool SessionResponder::write_chunk(std::string data) {
+  if (gone_->load()) return false;
+  auto s = session_;
+  asio::post(s->executor(), [s, data = std::move(data)]() mutable { s->queue_chunk(std::move(data), false); });
+  return true;
+}
+
+void SessionResponder::end_stream() {
+  auto s = session_;
+  asio::post(s->executor(), [s] { s->queue_chunk({}, true); });
+}
+
+void SessionResponder::on_disconnect(std::function<void()> callback) {
+  bool fire = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (gone_->load()) fire = true;
+    else disconnect_callback_ = callback;
+  }
+  if (fire && callback) callback();
+}
+
+void raise_open_file_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions opt;
+  HttpHandler handler;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::atomic<size_t> open{0};
+  std::atomic<bool> stopping{false};
+
+  void accept() {
+    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      if (stopping) return;
+      if (!ec) std::make_shared<Session>(std::move(socket), opt, handler, open)->start();
+      accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler) : impl_(std::make_unique<Impl>()) {
+  raise_open_file_limit();
+  impl_->opt = std::move(options);
+  impl_->handler = std::move(handler);
+  const tcp::endpoint endpoint(asio::ip::make_address(impl_->opt.host), impl_->opt.port);
+  impl_->acceptor.open(endpoint.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(endpoint);
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+size_t HttpServer::open_connections() const { return impl_->open.load(); }
+
+void HttpServer::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  asio::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+}
+
+void HttpServer::run(bool handle_signals, int grace_s) {
+  asio::signal_set signals(impl_->io);
+  if (handle_signals) {
+    signals.add(SIGTERM);
+    signals.add(SIGINT);
+    signals.async_wait([this](beast::error_code ec, int) {
+      if (!ec) {
+        std::clog << "fmserve: shutting down" << std::endl;
+        stop();
+      }
+    });
+  }
+  impl_->accept();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < std::max(1, impl_->opt.io_threads); ++i) threads.emplace_back([this] { impl_->io.run(); });
+  // Run until stopped, then let in-flight requests drain for up to grace_s seconds.
+  std::thread watchdog([this, grace_s, &signals] {
+    while (!impl_->stopping.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(grace_s);
+    while (impl_->open.load() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    beast::error_code ignored;
+    signals.cancel(ignored);
+    impl_->io.stop();
+  });
+  impl_->io.run();
+  watchdog.join();
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace fm

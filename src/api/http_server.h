@@ -1,0 +1,65 @@
+#pragma once
+// An HTTP/1.1 server on Boost.Asio/Beast: keep-alive, chunked streaming responses (server-sent events), body and
+// header size limits (413/431 before the body is read), idle and request timeouts, graceful stop. It knows nothing
+// of the API: every request goes to one handler with a Responder that may complete it from any thread.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace fm {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // path and query
+  std::string path;    // target without the query
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& lower_name) const;
+};
+
+// Completes one request. Thread-safe: the handler may keep it and finish from another thread.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual void respond(int status, const std::string& content_type, std::string body,
+                       const std::map<std::string, std::string>& extra_headers = {}) = 0;
+  // Streaming: headers with chunked transfer encoding, then chunks, then end.
+  virtual void start_stream(int status, const std::string& content_type) = 0;
+  virtual bool write_chunk(std::string data) = 0;  // false once the client has gone
+  virtual void end_stream() = 0;
+  virtual bool client_gone() const = 0;
+  // Called once if the client disconnects before the response is complete.
+  virtual void on_disconnect(std::function<void()> callback) = 0;
+};
+
+using HttpHandler = std::function<void(const HttpRequest&, std::shared_ptr<Responder>)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port
+  size_t max_body_bytes = size_t{32} << 20;
+  size_t max_header_bytes = 64 << 10;
+  int idle_timeout_s = 60;      // keep-alive connection without a request
+  int request_timeout_s = 600;  // one request, from its first byte to the end of its response
+  int io_threads = 2;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, HttpHandler handler);
+  ~HttpServer();
+  uint16_t port() const;  // the bound port (useful with port 0)
+  // Serves until stop() (or SIGTERM/SIGINT when handle_signals): then stops accepting and gives in-flight
+  // requests up to grace_s seconds to finish.
+  void run(bool handle_signals, int grace_s = 30);
+  void stop();
+  size_t open_connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fm
