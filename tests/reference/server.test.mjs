@@ -1,0 +1,185 @@
+// fmserve serve against the real OpenAI SDK: a live server on a free loopback port, keys created with the CLI,
+// fixture models. Every wait is bounded; the server is stopped at the end.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const binary = process.env.FMSERVE_BINARY ?? join(here, "../../build/bin/fmserve");
+const fixtures = process.env.FMSERVE_FIXTURES_DIR ?? join(here, "../../../shared/fixtures");
+const work = mkdtempSync(join(tmpdir(), "fmserve-api-"));
+const dataDir = join(work, "data");
+
+function createKey(folder, ...extra) {
+  const out = execFileSync(binary, ["keys", "create", "--data-dir", dataDir, "--folder", folder, ...extra], { encoding: "utf8" });
+  return out.trimEnd().split("\n").pop();
+}
+
+let server, base, key, otherFolderKey, imageOnlyKey, revokedKey;
+
+before(async () => {
+  const config = join(work, "config.yaml");
+  writeFileSync(config, `max_body_size: 1MiB
+models:
+  - name: aidreams
+    context: 128
+    branches: {latest: ${fixtures}/models/aidreams260K.gguf}
+  - name: qwen
+    context: 512
+    branches: {latest: ${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf}
+`);
+  key = createKey("folder1");
+  otherFolderKey = createKey("folder2");
+  imageOnlyKey = createKey("folder1", "--scope", "yc.ai.imageGeneration.execute");
+  revokedKey = createKey("folder1");
+  execFileSync(binary, ["keys", "revoke", "--data-dir", dataDir, revokedKey]);
+  server = spawn(binary, ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "-t", "2"], { stdio: ["ignore", "ignore", "pipe"] });
+  base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start in 20 s")), 20000);
+    let log = "";
+    server.stderr.on("data", (d) => {
+      log += d;
+      const m = log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    server.on("exit", (code) => reject(new Error(`server exited with ${code}: ${log}`)));
+  });
+});
+
+after(async () => {
+  server.kill("SIGTERM");
+  await new Promise((resolve) => {
+    const timer = setTimeout(() => { server.kill("SIGKILL"); resolve(); }, 10000);
+    server.on("exit", () => { clearTimeout(timer); resolve(); });
+  });
+});
+
+const client = (apiKey = key) => new OpenAI({ apiKey, baseURL: `${base}/v1`, maxRetries: 0, timeout: 60000 });
+const MODEL = "gpt://folder1/aidreams/latest";
+
+async function raw(path, { method = "POST", body, headers = {} } = {}) {
+  const res = await fetch(`${base}${path}`, { method, body, headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json", ...headers } });
+  return { status: res.status, headers: res.headers, json: await res.json().catch(() => null) };
+}
+
+test("completion matches the golden greedy text, with usage", async () => {
+  const r = await client().completions.create({ model: MODEL, prompt: "I dreamed", max_tokens: 48, temperature: 0 });
+  assert.equal(r.choices[0].text, ", as I sense the nodes, a gentle hum of probability. Contrast emerge, a flower, as I adjust, as I s");
+  assert.equal(r.choices[0].finish_reason, "length");
+  assert.deepEqual(r.usage, { prompt_tokens: 7, completion_tokens: 48, total_tokens: 55 });
+  assert.match(r.id, /^cmpl-/);
+});
+
+test("chat completion, non-streaming and streaming agree", async () => {
+  const params = { model: MODEL, messages: [{ role: "user", content: "I dreamed" }], max_tokens: 16, temperature: 0 };
+  const full = await client().chat.completions.create(params);
+  assert.equal(full.object, "chat.completion");
+  assert.equal(full.choices[0].message.role, "assistant");
+  const stream = await client().chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+  let text = "", finish = null, usage = null;
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      text += c.delta?.content ?? "";
+      finish = c.finish_reason ?? finish;
+    }
+    if (chunk.usage) usage = chunk.usage;
+  }
+  assert.equal(text, full.choices[0].message.content);
+  assert.equal(finish, "length");
+  assert.deepEqual(usage, full.usage);
+});
+
+test("stop sequences end the text before the stop string", async () => {
+  const r = await client().completions.create({ model: MODEL, prompt: "I dreamed", max_tokens: 48, temperature: 0, stop: ["gentle"] });
+  assert.equal(r.choices[0].text, ", as I sense the nodes, a ");
+  assert.equal(r.choices[0].finish_reason, "stop");
+});
+
+test("n = 3 choices and seed reproducibility", async () => {
+  const params = { model: MODEL, prompt: "The machine", max_tokens: 12, temperature: 1.2, n: 3, seed: 42 };
+  const a = await client().completions.create(params);
+  const b = await client().completions.create(params);
+  assert.equal(a.choices.length, 3);
+  assert.deepEqual(a.choices.map((c) => c.text), b.choices.map((c) => c.text));
+  assert.ok(new Set(a.choices.map((c) => c.text)).size > 1, "choices differ");
+  assert.equal(a.usage.completion_tokens, 36);
+});
+
+test("32 concurrent streams finish with the same text as serial runs", async () => {
+  const prompts = Array.from({ length: 32 }, (_, i) => ["I dreamed", "The machine", "a", "In the quiet"][i % 4] + " ".repeat(i % 3));
+  const serial = [];
+  for (const p of prompts.slice(0, 12)) serial.push((await client().completions.create({ model: MODEL, prompt: p, max_tokens: 24, temperature: 0 })).choices[0].text);
+  const results = await Promise.all(prompts.map(async (p) => {
+    const stream = await client().completions.create({ model: MODEL, prompt: p, max_tokens: 24, temperature: 0, stream: true });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? "";
+    return text;
+  }));
+  results.slice(0, 12).forEach((t, i) => assert.equal(t, serial[i], `stream ${i}`));
+  results.forEach((t, i) => assert.equal(t, serial[i % 12], `stream ${i} (same prompt as ${i % 12})`));
+});
+
+test("a client abort frees its sequence", async () => {
+  const controller = new AbortController();
+  let stream;
+  try {
+    stream = await client().completions.create({ model: "gpt://folder1/qwen/latest", prompt: "The little robot", max_tokens: 400, temperature: 0.9, stream: true }, { signal: controller.signal });
+  } catch (e) {
+    console.log("request failed:", e.cause, e.cause?.cause);  // diagnostics for a rare connection failure seen once
+    throw e;
+  }
+  let chunks = 0;
+  try {
+    for await (const _ of stream) if (++chunks === 3) controller.abort();
+  } catch (e) { /* aborted */ }
+  let running = -1;
+  for (let i = 0; i < 100 && running !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const text = await (await fetch(`${base}/metrics`)).text();
+    running = Number(text.match(/^fmserve_running_sequences (\d+)/m)[1]);
+  }
+  assert.equal(running, 0);
+});
+
+test("bad requests get the right error and the server keeps serving", async () => {
+  const body = (o) => JSON.stringify(o);
+  const ok = { model: MODEL, prompt: "hi", max_tokens: 2 };
+  const cases = [
+    [await raw("/v1/completions", { body: "{not json" }), 400],
+    [await raw("/v1/completions", { body: body({ ...ok, max_tokens: "two" }) }), 400],
+    [await raw("/v1/completions", { body: body({ ...ok, temperature: 9 }) }), 400],
+    [await raw("/v1/completions", { body: body({ ...ok, model: "gpt://folder1/nope/latest" }) }), 404],
+    [await raw("/v1/completions", { body: body({ ...ok, model: "gpt://folder9/aidreams/latest" }) }), 403],
+    [await raw("/v1/completions", { body: body(ok), headers: { Authorization: "" } }), 401],
+    [await raw("/v1/completions", { body: body(ok), headers: { Authorization: `Bearer ${revokedKey}` } }), 401],
+    [await raw("/v1/completions", { body: body(ok), headers: { Authorization: `Api-Key ${imageOnlyKey}` } }), 403],
+    [await raw("/v1/completions", { body: body(ok), headers: { Authorization: `Bearer ${otherFolderKey}` } }), 403],
+    [await raw("/v1/completions", { body: body({ ...ok, max_tokens: 100000 }) }), 400],
+    [await raw("/v1/completions", { body: "x".repeat(2 << 20) }), 413],
+  ];
+  cases.forEach(([res, status], i) => {
+    assert.equal(res.status, status, `case ${i}`);
+    if (res.json) assert.ok(res.json.error?.message && res.json.error.type, `case ${i} OpenAI error shape`);
+  });
+  const health = await fetch(`${base}/health`);
+  assert.equal(health.status, 200);
+  const r = await client().completions.create({ model: MODEL, prompt: "a", max_tokens: 3, temperature: 0 });
+  assert.equal(r.choices[0].finish_reason, "length");
+});
+
+test("models list, folder from headers for bare names, and the SDK's errors", async () => {
+  const list = await client().models.list();
+  assert.ok(list.data.some((m) => m.id === "gpt://folder1/aidreams/latest"));
+  const bare = await client().completions.create({ model: "aidreams", prompt: "a", max_tokens: 2 }, { headers: { "OpenAI-Project": "folder1" } });
+  assert.equal(bare.choices.length, 1);
+  await assert.rejects(client(otherFolderKey).completions.create({ model: MODEL, prompt: "a", max_tokens: 2 }), (e) => e.status === 403);
+  await assert.rejects(client("fmk_bad_key").completions.create({ model: MODEL, prompt: "a", max_tokens: 2 }), (e) => e.status === 401);
+});
