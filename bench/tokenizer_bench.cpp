@@ -10,17 +10,11 @@
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "util/read_file.h"
 #include "tokenizer/hf_tokenizer.h"
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -34,14 +28,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const std::string text = read_file(argv[1]);
+    const std::string text = fm::read_file(argv[1]);
     nlohmann::ordered_json report;
     report["text_bytes"] = text.size();
     for (int i = 2; i < argc; ++i) {
       const std::string arg = argv[i];
       if (arg == "--template" && i + 1 < argc) {
         const std::string path = argv[++i];
-        fm::ChatTemplate tpl(read_file(path), "<s>", "</s>");
+        fm::ChatTemplate tpl(fm::read_file(path), "<s>", "</s>");
         fm::ChatRequest request;
         for (int turn = 0; turn < 8; ++turn) {
           request.messages.push_back({{"role", turn % 2 ? "assistant" : "user"}, {"content", "Message number " + std::to_string(turn)}});

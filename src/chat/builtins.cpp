@@ -1,5 +1,7 @@
 #include "chat/builtins.h"
 
+#include "tokenizer/unicode.h"
+
 #include <unicode/uchar.h>
 
 #include <algorithm>
@@ -20,35 +22,8 @@ Value arg(const CallArgs& a, size_t index, const char* name, const Value& fallba
 
 // ---- Unicode-aware helpers on UTF-8 strings ------------------------------------------------------------------
 
-uint32_t cp_at(const std::string& s, size_t i, size_t* len) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  *len = 1;
-  if (c < 0x80) return c;
-  const size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
-  if (n == 1 || i + n > s.size()) return 0xFFFD;
-  uint32_t cp = c & (0xFF >> (n + 1));
-  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  *len = n;
-  return cp;
-}
-
-void append_cp(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+uint32_t cp_at(const std::string& s, size_t i, size_t* len) { return utf8_decode(s, i, len); }
+void append_cp(std::string& out, uint32_t cp) { utf8_append(out, cp); }
 
 bool py_space(uint32_t cp) { return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F) || u_isUWhiteSpace(static_cast<UChar32>(cp)); }
 

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "util/read_file.h"
+
 #include "chat/chat_template.h"
 #include "cli/commands.h"
 #include "gguf/gguf_file.h"
@@ -14,13 +16,6 @@
 namespace fm::cli {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 nlohmann::ordered_json read_json_file(const std::string& path) {
   try {

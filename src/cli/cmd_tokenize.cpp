@@ -5,19 +5,14 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "util/read_file.h"
+
 #include "cli/commands.h"
 #include "tokenizer/hf_tokenizer.h"
 
 namespace fm::cli {
 
 namespace {
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 constexpr auto kDump = nlohmann::json::error_handler_t::replace;  // pieces of byte tokens may be partial UTF-8
 }  // namespace
 

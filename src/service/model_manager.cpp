@@ -1,5 +1,7 @@
 #include "service/model_manager.h"
 
+#include "util/read_file.h"
+
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -18,13 +20,6 @@ ModelManager::ModelManager(ServiceConfig config, SchedulerOptions scheduler_opti
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<int32_t> end_of_generation_tokens(const Vocab& vocab) {
   std::vector<int32_t> out;
