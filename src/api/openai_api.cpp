@@ -314,6 +314,7 @@ void OpenAiApi::handle(const HttpRequest& req, std::shared_ptr<Responder> res) {
     const bool want_logprobs = bool_field(body, chat ? "logprobs" : "__no_logprobs", false) || (!chat && !field(body, "logprobs").is_null());
     gen->top_logprobs = want_logprobs ? static_cast<int>(int_field(body, chat ? "top_logprobs" : "logprobs", 0, 0, 20)) : -1;
     gen->stop_tokens = model->stop_tokens;
+    gen->deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);  // per-request deadline
 
     auto g = std::make_shared<Generation>();
     g->model = model;

@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
+import net from "node:net";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -182,4 +183,34 @@ test("models list, folder from headers for bare names, and the SDK's errors", as
   assert.equal(bare.choices.length, 1);
   await assert.rejects(client(otherFolderKey).completions.create({ model: MODEL, prompt: "a", max_tokens: 2 }), (e) => e.status === 403);
   await assert.rejects(client("fmk_bad_key").completions.create({ model: MODEL, prompt: "a", max_tokens: 2 }), (e) => e.status === 401);
+});
+
+test("holds 1,000 concurrent connections", async () => {
+  const { hostname, port } = new URL(base);
+  const sockets = [];
+  try {
+    await Promise.all(Array.from({ length: 1000 }, () => new Promise((resolve, reject) => {
+      const s = net.connect({ host: hostname, port: Number(port) }, () => resolve());
+      s.on("error", reject);
+      sockets.push(s);
+    })));
+    // Every connection is open at once; now each asks for /health on its own connection.
+    const statuses = await Promise.all(sockets.map((s) => new Promise((resolve, reject) => {
+      let data = "";
+      const timer = setTimeout(() => reject(new Error("no response in 30 s")), 30000);
+      s.on("data", (d) => {
+        data += d;
+        if (data.includes("\r\n\r\n")) {
+          clearTimeout(timer);
+          resolve(Number(data.split(" ")[1]));
+        }
+      });
+      s.write(`GET /health HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
+    })));
+    assert.equal(statuses.filter((code) => code === 200).length, 1000);
+  } finally {
+    sockets.forEach((s) => s.destroy());
+  }
+  const r = await client().completions.create({ model: MODEL, prompt: "a", max_tokens: 2, temperature: 0 });
+  assert.equal(r.choices.length, 1);
 });
