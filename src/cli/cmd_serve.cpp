@@ -19,7 +19,8 @@ int run_serve(const ServeOptions& opt) {
   SchedulerOptions so;
   so.threads = default_threads(opt.threads > 0 ? opt.threads : config.threads);
   so.max_queue = config.max_queue;
-  so.kv_budget_bytes = opt.kv_budget_bytes;
+  so.max_running = config.max_running;
+  so.kv_budget_bytes = config.kv_budget_bytes;
   ModelManager models(config, so);
   Metrics metrics;
   OpenAiApi api(models, *keys, metrics);

@@ -70,7 +70,6 @@ struct ServeOptions {
   uint16_t port = 8080;
   int threads = 0;
   size_t max_body_bytes = 0;  // 0: the configuration's value (default 32 MiB)
-  size_t kv_budget_bytes = size_t{1} << 30;
 };
 int run_serve(const ServeOptions& opt);
 

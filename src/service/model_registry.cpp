@@ -75,6 +75,9 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
     if (root["memory_budget"]) cfg.memory_budget_bytes = parse_size(origin, root["memory_budget"]);
     if (root["max_body_size"]) cfg.max_body_bytes = parse_size(origin, root["max_body_size"]);
     if (root["max_queue"]) cfg.max_queue = root["max_queue"].as<int>();
+    if (root["max_running"]) cfg.max_running = root["max_running"].as<int>();
+    if (root["kv_budget"]) cfg.kv_budget_bytes = parse_size(origin, root["kv_budget"]);
+    if (cfg.max_queue < 1 || cfg.max_running < 1) fail(origin, root, "max_queue and max_running must be at least 1");
     if (root["threads"]) cfg.threads = root["threads"].as<int>();
     const YAML::Node models = root["models"];
     if (!models || !models.IsSequence()) fail(origin, root, "'models' must be a list");

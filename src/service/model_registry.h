@@ -26,7 +26,9 @@ struct ServiceConfig {
   std::vector<ModelConfig> models;
   size_t memory_budget_bytes = size_t{8} << 30;  // resident models; least recently used ones unload beyond it
   size_t max_body_bytes = size_t{32} << 20;
-  int max_queue = 256;
+  int max_queue = 256;           // waiting requests per model beyond which requests get 429
+  int max_running = 64;          // sequences a model advances together
+  size_t kv_budget_bytes = size_t{1} << 30;  // KV cache memory per model; admission waits beyond it
   int threads = 0;
 
   const ModelConfig* find(const std::string& name) const;

@@ -214,3 +214,50 @@ test("holds 1,000 concurrent connections", async () => {
   const r = await client().completions.create({ model: MODEL, prompt: "a", max_tokens: 2, temperature: 0 });
   assert.equal(r.choices.length, 1);
 });
+
+test("a full queue answers 429 with Retry-After, and models unload least recently used", async () => {
+  const config = join(work, "small.yaml");
+  writeFileSync(config, `max_queue: 1
+max_running: 1
+kv_budget: 16MiB
+memory_budget: 24MiB
+models:
+  - name: aidreams
+    context: 128
+    branches: {latest: ${fixtures}/models/aidreams260K.gguf}
+  - name: qwen
+    context: 512
+    branches: {latest: ${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf}
+`);
+  const small = spawn(binary, ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "-t", "1"], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  small.stderr.on("data", (d) => { log += d; });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("second server did not start")), 20000);
+      const poll = setInterval(() => {
+        const m = log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
+        if (m) { clearInterval(poll); clearTimeout(timer); resolve(m[1]); }
+      }, 20);
+    });
+    const post = (model, max_tokens) => fetch(`${url}/v1/completions`, {
+      method: "POST", headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ model, prompt: "The little robot", max_tokens, temperature: 1 }),
+    });
+    const responses = await Promise.all(Array.from({ length: 8 }, () => post("gpt://folder1/qwen/latest", 200)));
+    const busy = responses.filter((r) => r.status === 429);
+    assert.ok(busy.length > 0, "some requests must be refused");
+    assert.ok(busy.every((r) => r.headers.get("retry-after")), "429 carries Retry-After");
+    assert.ok(responses.some((r) => r.status === 200));
+    assert.equal((await post("gpt://folder1/aidreams/latest", 4)).status, 200);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.equal(Number(metrics.match(/^fmserve_models_loaded (\d+)/m)[1]), 1, "the budget holds one model at a time");
+    assert.match(log, /unloading model qwen\/latest/);
+  } finally {
+    small.kill("SIGTERM");
+    await new Promise((resolve) => {
+      const timer = setTimeout(() => { small.kill("SIGKILL"); resolve(); }, 10000);
+      small.on("exit", () => { clearTimeout(timer); resolve(); });
+    });
+  }
+});
