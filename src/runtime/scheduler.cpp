@@ -126,6 +126,7 @@ struct Scheduler::Impl {
       auto seq = std::make_unique<Sequence>(group, 0);
       seq->cache = new_cache(rows_for(*req));
       running.push_back(std::move(seq));
+      ++counters.running;
       counters.prompt_tokens += static_cast<int64_t>(req->prompt.size());
       queue.pop_front();
     }
@@ -135,6 +136,10 @@ struct Scheduler::Impl {
     seq.cache.reset();  // KV freed at once
     Group& g = *seq.group;
     g.results[static_cast<size_t>(seq.choice)] = {reason, seq.generated};
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      --counters.running;  // visible before on_finish runs
+    }
     if (--g.remaining == 0) {
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -243,6 +248,10 @@ struct Scheduler::Impl {
         // n > 1: the other choices copy the prompt's KV cache and sample from the same logits.
         for (int c = 1; c < seq.group->req->n; ++c) {
           auto fork = std::make_unique<Sequence>(seq.group, c);
+          {
+            std::lock_guard<std::mutex> lock(mutex);
+            ++counters.running;
+          }
           fork->cache = new_cache(rows_for(*seq.group->req));
           fork->cache->copy_prefix(*seq.cache, seq.cache->n_used());
           fork->prefilled = seq.prefilled;
@@ -255,14 +264,15 @@ struct Scheduler::Impl {
         advance(seq, logits.data() + static_cast<int64_t>(row++) * n_vocab);
       }
     }
-    for (auto& f : forks) running.push_back(std::move(f));
+    for (auto& f : forks) {
+      if (!f->cache) continue;  // finished on its first token
+      running.push_back(std::move(f));
+    }
     erase_finished();
   }
 
   void erase_finished() {
     running.erase(std::remove_if(running.begin(), running.end(), [](const auto& s) { return !s->cache; }), running.end());
-    std::lock_guard<std::mutex> lock(mutex);
-    counters.running = static_cast<int64_t>(running.size());
   }
 
   void loop() {
