@@ -270,6 +270,8 @@ void OpenAiApi::handle(const HttpRequest& req, std::shared_ptr<Responder> res) {
       model = models_.get(uri.name, uri.branch);
     } catch (const ModelNotFound& e) {
       throw ApiError(404, e.what(), "invalid_request_error", "model_not_found");
+    } catch (const std::exception& e) {  // configured, but its file cannot be loaded now
+      throw ApiError(503, std::string("model unavailable: ") + e.what(), "server_error", "model_unavailable");
     }
 
     // Prompt.

@@ -43,7 +43,9 @@ std::shared_ptr<LoadedModel> ModelManager::get(const std::string& name, const st
   for (auto& m : loaded_) {
     if (m->name == name && m->branch == branch) {
       m->last_used = std::chrono::steady_clock::now();
-      return m;
+      std::shared_ptr<LoadedModel> found = m;
+      evict_for(0);  // a model still busy when the budget was last exceeded may be idle now
+      return found;
     }
   }
   const auto t0 = std::chrono::steady_clock::now();

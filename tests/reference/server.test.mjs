@@ -33,6 +33,8 @@ models:
   - name: qwen
     context: 512
     branches: {latest: ${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf}
+  - name: broken
+    branches: {latest: ${work}/missing.gguf}
 `);
   key = createKey("folder1");
   otherFolderKey = createKey("folder2");
@@ -165,6 +167,7 @@ test("bad requests get the right error and the server keeps serving", async () =
     [await raw("/v1/completions", { body: body(ok), headers: { Authorization: `Bearer ${otherFolderKey}` } }), 403],
     [await raw("/v1/completions", { body: body({ ...ok, max_tokens: 100000 }) }), 400],
     [await raw("/v1/completions", { body: "x".repeat(2 << 20) }), 413],
+    [await raw("/v1/completions", { body: body({ ...ok, model: "gpt://folder1/broken/latest" }) }), 503],
   ];
   cases.forEach(([res, status], i) => {
     assert.equal(res.status, status, `case ${i}`);
@@ -250,6 +253,8 @@ models:
     assert.ok(busy.every((r) => r.headers.get("retry-after")), "429 carries Retry-After");
     assert.ok(responses.some((r) => r.status === 200));
     assert.equal((await post("gpt://folder1/aidreams/latest", 4)).status, 200);
+    // Eviction happens on the next use once the previous model is idle (its last requests may still be finishing).
+    assert.equal((await post("gpt://folder1/aidreams/latest", 4)).status, 200);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.equal(Number(metrics.match(/^fmserve_models_loaded (\d+)/m)[1]), 1, "the budget holds one model at a time");
     assert.match(log, /unloading model qwen\/latest/);
@@ -259,5 +264,20 @@ models:
       const timer = setTimeout(() => { small.kill("SIGKILL"); resolve(); }, 10000);
       small.on("exit", () => { clearTimeout(timer); resolve(); });
     });
+  }
+});
+
+test("logprobs and top_logprobs follow the chat schema", async () => {
+  const r = await client().chat.completions.create({
+    model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 5, temperature: 0, logprobs: true, top_logprobs: 2,
+  });
+  const content = r.choices[0].logprobs.content;
+  assert.equal(content.length, r.usage.completion_tokens);
+  for (const t of content) {
+    assert.ok(t.logprob <= 0);
+    assert.equal(t.top_logprobs.length, 2);
+    assert.ok(t.top_logprobs[0].logprob >= t.top_logprobs[1].logprob);
+    assert.equal(t.top_logprobs[0].logprob, t.logprob, "greedy picks the most likely token");
+    assert.deepEqual(t.bytes, [...Buffer.from(t.token)]);
   }
 });
