@@ -73,6 +73,13 @@ struct ServeOptions {
 };
 int run_serve(const ServeOptions& opt);
 
+struct BenchOptions {
+  std::string model;
+  int threads = 0, pp = 512, tg = 128, concurrency = 0;
+  bool json = false;
+};
+int run_bench(const BenchOptions& opt);
+
 // "f16" or "f32" as a KV cache element type; throws on anything else.
 TensorType parse_kv_type(const std::string& name);
 int default_threads(int requested);  // requested, or every core when 0

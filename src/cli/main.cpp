@@ -105,6 +105,15 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("-t,--threads", serve.threads, "Compute threads per model (default: all cores)");
   serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Request body limit (default 32 MiB)");
 
+  fm::cli::BenchOptions bench;
+  auto* bench_cmd = app.add_subcommand("bench", "Measure prompt and generation speed");
+  bench_cmd->add_option("-m,--model", bench.model, "GGUF model file")->required();
+  bench_cmd->add_option("-t,--threads", bench.threads, "Threads (default: all cores)");
+  bench_cmd->add_option("--pp", bench.pp, "Prompt tokens (default 512)");
+  bench_cmd->add_option("--tg", bench.tg, "Generated tokens (default 128)");
+  bench_cmd->add_option("--concurrency", bench.concurrency, "Concurrent sequences through the scheduler");
+  bench_cmd->add_flag("--json", bench.json, "Only the JSON line");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -116,6 +125,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return fm::cli::run_generate(run);
     if (*template_cmd) return fm::cli::run_template(tmpl);
     if (*serve_cmd) return fm::cli::run_serve(serve);
+    if (*bench_cmd) return fm::cli::run_bench(bench);
     if (*keys_cmd) {
       keys.action = *keys_create ? "create" : *keys_list ? "list" : "revoke";
       return fm::cli::run_keys(keys);
