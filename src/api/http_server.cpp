@@ -52,6 +52,7 @@ class SessionResponder final : public Responder {
   std::mutex mutex_;
   std::function<void()> disconnect_callback_;
   bool completed_ = false;
+  bool answered_ = false;  // respond() or start_stream() was called: a second one is ignored
 
  private:
   std::shared_ptr<Session> session_;
@@ -92,6 +93,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     streaming_ = true;
     writing_ = true;
+    stream_.expires_after(std::chrono::seconds(opt_.request_timeout_s));  // the read's deadline may have passed
     http::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr](beast::error_code ec, size_t) {
       self->writing_ = false;
       if (ec) return self->fail_stream();
@@ -242,6 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    responder_.reset();  // breaks the session <-> responder cycle
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -266,7 +269,8 @@ void SessionResponder::respond(int status, const std::string& content_type, std:
                                const std::map<std::string, std::string>& extra_headers) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (completed_) return;
+    if (completed_ || answered_) return;
+    answered_ = true;
   }
   auto s = session_;
   asio::post(s->executor(), [s, status, content_type, body = std::move(body), extra_headers]() mutable {
@@ -275,6 +279,11 @@ void SessionResponder::respond(int status, const std::string& content_type, std:
 }
 
 void SessionResponder::start_stream(int status, const std::string& content_type) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (completed_ || answered_) return;
+    answered_ = true;
+  }
   auto s = session_;
   asio::post(s->executor(), [s, status, content_type] { s->write_stream_header(status, content_type); });
 }
@@ -314,9 +323,9 @@ void raise_open_file_limit() {
 struct HttpServer::Impl {
   HttpServerOptions opt;
   HttpHandler handler;
+  std::atomic<size_t> open{0};  // before io: sessions destroyed with the io_context still decrement it
   asio::io_context io;
   tcp::acceptor acceptor{io};
-  std::atomic<size_t> open{0};
   std::atomic<bool> stopping{false};
 
   void accept() {

@@ -30,7 +30,7 @@ std::string error_body(const ApiError& e) {
 
 std::string random_id(const char* prefix) {
   unsigned char b[12];
-  RAND_bytes(b, sizeof b);
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("no secure random source");
   static const char* hex = "0123456789abcdef";
   std::string out = prefix;
   for (unsigned char c : b) {
@@ -115,9 +115,10 @@ struct Auth {
 
 Auth authenticate(const HttpRequest& req, KeyStore& keys) {
   const std::string h = req.header("authorization");
+  std::string scheme = h.substr(0, h.find(' '));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // RFC 7235
   std::string secret;
-  if (h.rfind("Bearer ", 0) == 0) secret = h.substr(7);
-  else if (h.rfind("Api-Key ", 0) == 0) secret = h.substr(8);
+  if ((scheme == "bearer" || scheme == "api-key") && h.size() > scheme.size() + 1) secret = h.substr(scheme.size() + 1);
   if (secret.empty()) throw ApiError(401, "missing API key: send 'Authorization: Bearer <key>' or 'Api-Key <key>'", "invalid_request_error", "invalid_api_key");
   auto rec = keys.authenticate(secret);
   if (!rec) throw ApiError(401, "invalid, expired or revoked API key", "invalid_request_error", "invalid_api_key");
@@ -215,6 +216,9 @@ struct Generation {
   std::chrono::steady_clock::time_point start, last_token;
   bool first_token_seen = false;
   Metrics* metrics = nullptr;
+  // Held by the HTTP thread from submit() until the stream's header and first chunk are queued, and by the
+  // scheduler's callbacks: nothing is written before the header.
+  std::mutex order;
 
   json chunk(json choices_array) const {
     return {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
@@ -337,6 +341,7 @@ void OpenAiApi::handle(const HttpRequest& req, std::shared_ptr<Responder> res) {
     const std::string path = req.path;
 
     gen->on_token = [g](const TokenEvent& e) {
+      std::lock_guard<std::mutex> ordered(g->order);
       const auto now = std::chrono::steady_clock::now();
       if (!g->first_token_seen) {
         g->first_token_seen = true;
@@ -358,17 +363,15 @@ void OpenAiApi::handle(const HttpRequest& req, std::shared_ptr<Responder> res) {
       return !ct.stopped && !g->res->client_gone();
     };
     gen->on_finish = [g, path](const std::vector<ChoiceResult>& results, int64_t prompt_tokens) {
+      std::lock_guard<std::mutex> ordered(g->order);
       int64_t completion = 0;
       for (const auto& r : results) completion += r.completion_tokens;
       g->metrics->tokens(prompt_tokens, completion);
       const json usage = {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion}, {"total_tokens", prompt_tokens + completion}};
       auto reason_of = [&](size_t i) -> std::string {
         if (g->choices[i].stopped) return "stop";
-        switch (results[i].reason) {
-          case FinishReason::kLength: return "length";
-          case FinishReason::kStop: return "stop";
-          default: return finish_reason_name(results[i].reason);
-        }
+        // OpenAI has only stop and length: a request that ran out of time ends like one that ran out of tokens.
+        return results[i].reason == FinishReason::kStop || results[i].reason == FinishReason::kCancelled ? "stop" : "length";
       };
       if (g->res->client_gone()) return;
       if (results.empty() || results[0].reason == FinishReason::kError) {
@@ -376,6 +379,8 @@ void OpenAiApi::handle(const HttpRequest& req, std::shared_ptr<Responder> res) {
         if (!g->stream) {
           g->res->respond(500, "application/json", json{{"error", {{"message", "generation failed"}, {"type", "server_error"}, {"code", "internal_error"}}}}.dump());
         } else {
+          g->send_event(json{{"error", {{"message", "generation failed"}, {"type", "server_error"}, {"code", "internal_error"}}}});
+          g->res->write_chunk("data: [DONE]\n\n");
           g->res->end_stream();
         }
         return;
@@ -416,6 +421,7 @@ void OpenAiApi::handle(const HttpRequest& req, std::shared_ptr<Responder> res) {
     auto cancelled = gen->cancelled;
     res->on_disconnect([cancelled] { cancelled->store(true); });
 
+    std::unique_lock<std::mutex> ordered(g->order);
     switch (model->scheduler->submit(gen)) {
       case Scheduler::Admission::kQueued: break;
       case Scheduler::Admission::kTooLong: throw bad_request("prompt plus max_tokens exceed the context", "context_length_exceeded");

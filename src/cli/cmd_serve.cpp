@@ -32,6 +32,7 @@ int run_serve(const ServeOptions& opt) {
   std::clog << "fmserve: listening on http://" << opt.host << ":" << server.port() << " (" << config.models.size()
             << " models configured)" << std::endl;
   server.run(true);
+  models.shutdown();  // scheduler threads end while the server, metrics and models they call back into still exist
   std::clog << "fmserve: stopped" << std::endl;
   return 0;
 }

@@ -110,16 +110,43 @@ void GgufWriter::set(std::string key, GgufWriteValue value) {
   kv_.emplace_back(std::move(key), std::move(value));
 }
 
-void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> dims, std::vector<uint8_t> data) {
+namespace {
+size_t tensor_bytes(const std::string& name, TensorType type, const std::vector<int64_t>& dims) {
   if (dims.empty() || dims.size() > 4) throw std::invalid_argument("tensor '" + name + "': 1 to 4 dimensions");
   int64_t rows = 1;
   for (size_t d = 1; d < dims.size(); ++d) rows *= dims[d];
-  if (tensor_row_bytes(type, dims[0]) * static_cast<size_t>(rows) != data.size())
-    throw std::invalid_argument("tensor '" + name + "': data size does not match shape and type");
-  tensors_.push_back({std::move(name), type, std::move(dims), std::move(data)});
+  return tensor_row_bytes(type, dims[0]) * static_cast<size_t>(rows);
+}
+}  // namespace
+
+void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> dims, std::vector<uint8_t> data) {
+  const size_t n = tensor_bytes(name, type, dims);
+  if (n != data.size()) throw std::invalid_argument("tensor '" + name + "': data size does not match shape and type");
+  tensors_.push_back({std::move(name), type, std::move(dims), std::move(data), nullptr, n});
+}
+
+void GgufWriter::add_tensor(std::string name, TensorType type, std::vector<int64_t> dims, TensorFill fill) {
+  const size_t n = tensor_bytes(name, type, dims);
+  tensors_.push_back({std::move(name), type, std::move(dims), {}, std::move(fill), n});
 }
 
 std::vector<uint8_t> GgufWriter::serialize(std::vector<GgufFieldMark>* marks) const {
+  std::vector<uint64_t> offsets;
+  std::vector<uint8_t> out = header(marks, &offsets);
+  const size_t data_start = out.size();
+  for (size_t k = 0; k < tensors_.size(); ++k) {
+    out.resize(data_start + offsets[k], 0);
+    const size_t at = out.size();
+    out.resize(at + tensors_[k].n_bytes);
+    if (tensors_[k].fill) tensors_[k].fill(out.data() + at);
+    else std::memcpy(out.data() + at, tensors_[k].data.data(), tensors_[k].n_bytes);
+    if (marks) marks->push_back({GgufFieldMark::Kind::kSectionEnd, out.size(), 0});
+  }
+  return out;
+}
+
+// Everything before the data section, padded to the alignment; offsets receives each tensor's data offset.
+std::vector<uint8_t> GgufWriter::header(std::vector<GgufFieldMark>* marks, std::vector<uint64_t>* offsets_out) const {
   ByteSink sink(marks);
   sink.put<uint32_t>(0x46554747, GgufFieldMark::Kind::kMagic);
   sink.put<uint32_t>(3, GgufFieldMark::Kind::kVersion);
@@ -147,23 +174,34 @@ std::vector<uint8_t> GgufWriter::serialize(std::vector<GgufFieldMark>* marks) co
     sink.put<uint64_t>(offset, GgufFieldMark::Kind::kTensorOffset);
     sink.mark_section_end();
     offsets.push_back(offset);
-    offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
+    offset += (t.n_bytes + alignment_ - 1) / alignment_ * alignment_;
   }
   size_t data_start = (sink.out.size() + alignment_ - 1) / alignment_ * alignment_;
   sink.out.resize(data_start, 0);
-  for (size_t k = 0; k < tensors_.size(); ++k) {
-    sink.out.resize(data_start + offsets[k], 0);
-    sink.out.insert(sink.out.end(), tensors_[k].data.begin(), tensors_[k].data.end());
-    sink.mark_section_end();
-  }
+  *offsets_out = std::move(offsets);
   return std::move(sink.out);
 }
 
 void GgufWriter::write_file(const std::string& path) const {
-  std::vector<uint8_t> bytes = serialize();
+  std::vector<uint64_t> offsets;
+  const std::vector<uint8_t> head = header(nullptr, &offsets);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw std::runtime_error("cannot write '" + path + "'");
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  uint64_t written = 0;  // bytes of the data section so far
+  std::vector<uint8_t> buffer;
+  for (size_t k = 0; k < tensors_.size(); ++k) {
+    const std::vector<char> pad(static_cast<size_t>(offsets[k] - written), 0);
+    out.write(pad.data(), static_cast<std::streamsize>(pad.size()));
+    const uint8_t* data = tensors_[k].data.data();
+    if (tensors_[k].fill) {
+      buffer.resize(tensors_[k].n_bytes);
+      tensors_[k].fill(buffer.data());
+      data = buffer.data();
+    }
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(tensors_[k].n_bytes));
+    written = offsets[k] + tensors_[k].n_bytes;
+  }
   if (!out) throw std::runtime_error("write to '" + path + "' failed");
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Builds GGUF v3 files: used by tests (malformed-file corpora, synthetic models) and model synthesis.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,10 @@ class GgufWriter {
   void set(std::string key, GgufWriteValue value);
   // Adds a tensor whose data is given in the file layout of `type`; dims[0] is the row length.
   void add_tensor(std::string name, TensorType type, std::vector<int64_t> dims, std::vector<uint8_t> data);
+  // Adds a tensor whose bytes are produced only while writing (large synthesised models never sit in memory):
+  // fill(dst) writes exactly the tensor's byte size.
+  using TensorFill = std::function<void(uint8_t* dst)>;
+  void add_tensor(std::string name, TensorType type, std::vector<int64_t> dims, TensorFill fill);
 
   std::vector<uint8_t> serialize(std::vector<GgufFieldMark>* marks = nullptr) const;
   void write_file(const std::string& path) const;
@@ -56,7 +61,10 @@ class GgufWriter {
     TensorType type;
     std::vector<int64_t> dims;
     std::vector<uint8_t> data;
+    TensorFill fill;  // set instead of data for generated tensors
+    size_t n_bytes = 0;
   };
+  std::vector<uint8_t> header(std::vector<GgufFieldMark>* marks, std::vector<uint64_t>* offsets) const;
   size_t alignment_;
   std::vector<std::pair<std::string, GgufWriteValue>> kv_;
   std::vector<Tensor> tensors_;

@@ -86,13 +86,15 @@ struct Scheduler::Impl {
     thread = std::thread([this] { loop(); });
   }
 
-  ~Impl() {
+  ~Impl() { stop(); }
+
+  void stop() {
     {
       std::lock_guard<std::mutex> lock(mutex);
       stopping = true;
     }
     wake.notify_all();
-    thread.join();
+    if (thread.joinable()) thread.join();
   }
 
   int64_t rows_for(const GenerationRequest& r) const {
@@ -120,7 +122,7 @@ struct Scheduler::Impl {
       auto group = std::make_shared<Group>();
       group->req = req;
       group->results.resize(static_cast<size_t>(req->n));
-      group->remaining = req->n;
+      group->remaining = 1;  // the other choices join when they fork from choice 0 after the prompt
       group->kv_reserved = need;
       kv_reserved += need;
       auto seq = std::make_unique<Sequence>(group, 0);
@@ -135,6 +137,9 @@ struct Scheduler::Impl {
   void finish(Sequence& seq, FinishReason reason) {
     seq.cache.reset();  // KV freed at once
     Group& g = *seq.group;
+    if (!seq.decoding) {
+      for (auto& r : g.results) r = {reason, 0};  // ended during the prompt: no choice was forked yet
+    }
     g.results[static_cast<size_t>(seq.choice)] = {reason, seq.generated};
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -248,6 +253,7 @@ struct Scheduler::Impl {
         // n > 1: the other choices copy the prompt's KV cache and sample from the same logits.
         for (int c = 1; c < seq.group->req->n; ++c) {
           auto fork = std::make_unique<Sequence>(seq.group, c);
+          ++seq.group->remaining;
           {
             std::lock_guard<std::mutex> lock(mutex);
             ++counters.running;
@@ -303,8 +309,10 @@ Scheduler::Scheduler(const Model& model, const SchedulerOptions& options)
 
 Scheduler::~Scheduler() = default;
 
+void Scheduler::stop() { impl_->stop(); }
+
 Scheduler::Admission Scheduler::submit(std::shared_ptr<GenerationRequest> request) {
-  if (request->prompt.empty() || request->n < 1 || request->max_tokens < 1 ||
+  if (request->prompt.empty() || request->n < 1 || request->n > options_.max_running || request->max_tokens < 1 ||
       static_cast<int64_t>(request->prompt.size()) + request->max_tokens > options_.n_ctx)
     return Admission::kTooLong;
   {

@@ -77,12 +77,16 @@ struct SchedulerStats {
 class Scheduler {
  public:
   Scheduler(const Model& model, const SchedulerOptions& options);
-  ~Scheduler();  // cancels everything still queued or running, then joins
+  ~Scheduler();  // stop()
+  // Cancels everything still queued or running (their on_finish run with kCancelled) and joins the thread.
+  // Call it while the objects the callbacks use are alive.
+  void stop();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   enum class Admission { kQueued, kQueueFull, kTooLong };
-  // Validates and enqueues; kTooLong when prompt + max_tokens exceeds the context, kQueueFull when the queue is.
+  // Validates and enqueues; kTooLong when prompt + max_tokens exceeds the context (or n exceeds max_running),
+  // kQueueFull when the queue is full.
   Admission submit(std::shared_ptr<GenerationRequest> request);
   SchedulerStats stats() const;
   const SchedulerOptions& options() const { return options_; }

@@ -107,6 +107,15 @@ SchedulerStats ModelManager::stats() const {
   return sum;
 }
 
+void ModelManager::shutdown() {
+  std::vector<std::shared_ptr<LoadedModel>> models;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    models.swap(loaded_);
+  }
+  for (auto& m : models) m->scheduler->stop();
+}
+
 size_t ModelManager::loaded_count() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return loaded_.size();

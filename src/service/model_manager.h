@@ -46,6 +46,8 @@ class ModelManager {
   // Scheduler statistics summed over loaded models.
   SchedulerStats stats() const;
   size_t loaded_count() const;
+  // Stops every scheduler (cancelling their requests) while the models are still referenced here, then unloads.
+  void shutdown();
 
  private:
   void evict_for(size_t incoming);

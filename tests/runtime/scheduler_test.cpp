@@ -142,6 +142,22 @@ TEST_F(SchedulerTest, CancellationFreesTheSequenceAtOnce) {
   EXPECT_EQ(scheduler.stats().running, 0);
 }
 
+TEST_F(SchedulerTest, ARequestWithChoicesCancelledDuringItsPromptStillFinishes) {
+  SchedulerOptions opt;
+  opt.n_ctx = 64;
+  opt.threads = 1;
+  Scheduler scheduler(*model_, opt);
+  Collector c;
+  auto r = c.request(prompt(4), 8, 3);
+  r->cancelled->store(true);  // before the prompt is evaluated: the other choices never fork
+  ASSERT_EQ(scheduler.submit(r), Scheduler::Admission::kQueued);
+  ASSERT_TRUE(c.wait(20s));
+  ASSERT_EQ(c.results.size(), 3u);
+  for (const auto& res : c.results) EXPECT_EQ(res.reason, FinishReason::kCancelled);
+  EXPECT_EQ(scheduler.stats().kv_bytes_in_use, 0u);
+  EXPECT_EQ(scheduler.stats().running, 0);
+}
+
 TEST_F(SchedulerTest, AdmissionLimitsAndStopTokens) {
   SchedulerOptions opt;
   opt.n_ctx = 32;
@@ -149,8 +165,10 @@ TEST_F(SchedulerTest, AdmissionLimitsAndStopTokens) {
   opt.threads = 1;
   std::vector<std::unique_ptr<Collector>> many;  // outlives the scheduler, which cancels what is still queued
   Scheduler scheduler(*model_, opt);
-  Collector too_long;
+  Collector too_long, too_many;
   EXPECT_EQ(scheduler.submit(too_long.request(prompt(0), 40)), Scheduler::Admission::kTooLong);
+  auto wide = too_many.request(prompt(0), 4, 65);  // more choices than sequences may run together
+  EXPECT_EQ(scheduler.submit(wide), Scheduler::Admission::kTooLong);
 
   const std::vector<int32_t> expected = greedy_alone(prompt(2), 8);
   Collector stop;

@@ -202,3 +202,41 @@ TEST(Matmul, ThreadedProductEqualsRowByRowDots) {
 
 }  // namespace
 }  // namespace fm
+
+namespace fm {
+namespace {
+
+// Weight quantizers (model synthesis): dequantize(quantize(x)) stays within the format's step of x.
+TEST(WeightQuantizers, RoundTripWithinOneStep) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.f, 0.02f);
+  std::vector<float> x(4096);
+  for (auto& v : x) v = dist(rng);
+  float amax = 0;
+  for (float v : x) amax = std::max(amax, std::fabs(v));
+  const struct {
+    TensorType type;
+    float steps;  // quantization levels over [-amax, amax]
+  } cases[] = {{TensorType::Q4_0, 8}, {TensorType::Q5_0, 16}, {TensorType::Q8_0, 127}, {TensorType::Q4_K, 7.5f}, {TensorType::Q6_K, 32}};
+  for (const auto& c : cases) {
+    std::vector<uint8_t> q(tensor_row_bytes(c.type, 4096));
+    std::vector<float> back(4096);
+    scalar_kernels().quantize_fn(c.type)(x.data(), q.data(), 4096);
+    scalar_kernels().dequantize_fn(c.type)(q.data(), back.data(), 4096);
+    double err = 0, ref = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      err += (back[i] - x[i]) * (back[i] - x[i]);
+      ref += x[i] * x[i];
+    }
+    EXPECT_LT(std::sqrt(err / ref), 1.2 / c.steps) << tensor_type_name(c.type);
+    // The SIMD kernels agree with the scalar ones on these blocks too.
+    for (const KernelTable* t : available_kernels()) {
+      std::vector<float> simd(4096);
+      t->dequantize_fn(c.type)(q.data(), simd.data(), 4096);
+      EXPECT_EQ(simd, back) << t->name << " " << tensor_type_name(c.type);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fm

@@ -24,15 +24,15 @@ KernelTable make_scalar_table() {
   set(t, TensorType::F32, dequantize_f32, quantize_f32, vec_dot_f32);
   set(t, TensorType::F16, dequantize_f16, quantize_f16, vec_dot_f16);
   set(t, TensorType::BF16, dequantize_bf16, quantize_bf16, vec_dot_bf16);
-  set(t, TensorType::Q4_0, dequantize_q4_0, nullptr, vec_dot_q4_0);
+  set(t, TensorType::Q4_0, dequantize_q4_0, quantize_q4_0, vec_dot_q4_0);
   set(t, TensorType::Q4_1, dequantize_q4_1, nullptr, vec_dot_q4_1);
-  set(t, TensorType::Q5_0, dequantize_q5_0, nullptr, vec_dot_q5_0);
+  set(t, TensorType::Q5_0, dequantize_q5_0, quantize_q5_0, vec_dot_q5_0);
   set(t, TensorType::Q5_1, dequantize_q5_1, nullptr, vec_dot_q5_1);
   set(t, TensorType::Q8_0, dequantize_q8_0, quantize_q8_0, vec_dot_q8_0);
   set(t, TensorType::Q8_1, dequantize_q8_1, quantize_q8_1, nullptr);
-  set(t, TensorType::Q4_K, dequantize_q4_k, nullptr, vec_dot_q4_k);
+  set(t, TensorType::Q4_K, dequantize_q4_k, quantize_q4_k, vec_dot_q4_k);
   set(t, TensorType::Q5_K, dequantize_q5_k, nullptr, vec_dot_q5_k);
-  set(t, TensorType::Q6_K, dequantize_q6_k, nullptr, vec_dot_q6_k);
+  set(t, TensorType::Q6_K, dequantize_q6_k, quantize_q6_k, vec_dot_q6_k);
   set(t, TensorType::Q8_K, dequantize_q8_k, quantize_q8_k, nullptr);
   return t;
 }
