@@ -187,6 +187,22 @@ std::vector<std::string> stop_field(const json& body) {
   return out;
 }
 
+// Legacy /v1/completions shape: parallel arrays.
+json legacy_logprobs(const std::vector<json>& entries, size_t text_start) {
+  json tokens = json::array(), token_logprobs = json::array(), top = json::array(), offsets = json::array();
+  size_t offset = text_start;
+  for (const json& e : entries) {
+    tokens.push_back(e["token"]);
+    token_logprobs.push_back(e["logprob"]);
+    json alternatives = json::object();
+    for (const json& t : e["top_logprobs"]) alternatives[t["token"].get<std::string>()] = t["logprob"];
+    top.push_back(alternatives);
+    offsets.push_back(offset);
+    offset += e["token"].get<std::string>().size();
+  }
+  return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top}, {"text_offset", offsets}};
+}
+
 json logprob_entry(const Tokenizer& tok, const TokenEvent& e) {
   auto bytes_of = [](const std::string& s) {
     json b = json::array();
@@ -228,7 +244,7 @@ struct Generation {
   json delta_choice(int index, const std::string& text, const json* logprob) const {
     json c = chat ? json{{"index", index}, {"delta", {{"content", text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}
                   : json{{"index", index}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
-    if (logprob && logprobs) c["logprobs"] = chat ? json{{"content", json::array({*logprob})}} : *logprob;
+    if (logprob && logprobs) c["logprobs"] = chat ? json{{"content", json::array({*logprob})}} : legacy_logprobs({*logprob}, 0);
     return c;
   }
 };
@@ -406,7 +422,7 @@ void OpenAiApi::handle(const HttpRequest& req, std::shared_ptr<Responder> res) {
       json choices = json::array();
       for (size_t i = 0; i < results.size(); ++i) {
         const std::string text = (g->choices[i].flush(), g->choices[i].text);
-        json lp = g->logprobs ? (g->chat ? json{{"content", g->choice_logprobs[i]}} : json(g->choice_logprobs[i])) : json();
+        json lp = !g->logprobs ? json() : g->chat ? json{{"content", g->choice_logprobs[i]}} : legacy_logprobs(g->choice_logprobs[i], 0);
         if (g->chat)
           choices.push_back({{"index", i}, {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
                              {"logprobs", lp}, {"finish_reason", reason_of(i)}});

@@ -281,3 +281,13 @@ test("logprobs and top_logprobs follow the chat schema", async () => {
     assert.deepEqual(t.bytes, [...Buffer.from(t.token)]);
   }
 });
+
+test("legacy completions logprobs use parallel arrays", async () => {
+  const r = await client().completions.create({ model: MODEL, prompt: "I dreamed", max_tokens: 4, temperature: 0, logprobs: 2 });
+  const lp = r.choices[0].logprobs;
+  assert.equal(lp.tokens.length, 4);
+  assert.equal(lp.token_logprobs.length, 4);
+  assert.equal(lp.tokens.join(""), r.choices[0].text);
+  assert.equal(Object.keys(lp.top_logprobs[0]).length, 2);
+  assert.deepEqual(lp.text_offset, [0, 1, 4, 6].slice(0, 4).map((_, i) => lp.tokens.slice(0, i).join("").length));
+});
