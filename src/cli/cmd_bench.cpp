@@ -12,16 +12,18 @@
 #include "model/model.h"
 #include "runtime/scheduler.h"
 #include "runtime/session.h"
+#include "synth/model_synth.h"
 #include "tensor/bandwidth.h"
 #include "tensor/kernels/kernel_table.h"
 #include "tensor/thread_pool.h"
 
 namespace fm::cli {
-namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+namespace {
 
 // Weight bytes read to generate one token: every matrix once; the embedding table only when it is also the output.
 size_t weight_bytes_per_token(const GgufFile& file) {
@@ -120,6 +122,17 @@ int run_bench(const BenchOptions& opt) {
       std::cout << "aggregate with " << opt.concurrency << " sequences: " << report["aggregate_tokens_per_s"].get<double>() << " tok/s\n";
   }
   std::cout << report.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace fm::cli
+
+namespace fm::cli {
+
+int run_synth(const SynthOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  synthesize_model({opt.arch, opt.shape, opt.type, opt.output, opt.seed});
+  std::clog << "fmserve: wrote " << opt.output << " in " << seconds_since(t0) << " s" << std::endl;
   return 0;
 }
 

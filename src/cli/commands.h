@@ -80,6 +80,12 @@ struct BenchOptions {
 };
 int run_bench(const BenchOptions& opt);
 
+struct SynthOptions {
+  std::string arch, shape, type, output;
+  uint64_t seed = 1;
+};
+int run_synth(const SynthOptions& opt);
+
 // "f16" or "f32" as a KV cache element type; throws on anything else.
 TensorType parse_kv_type(const std::string& name);
 int default_threads(int requested);  // requested, or every core when 0

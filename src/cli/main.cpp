@@ -114,6 +114,16 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--concurrency", bench.concurrency, "Concurrent sequences through the scheduler");
   bench_cmd->add_flag("--json", bench.json, "Only the JSON line");
 
+  fm::cli::SynthOptions synth;
+  auto* model_cmd = app.add_subcommand("model", "Model files");
+  model_cmd->require_subcommand(1);
+  auto* synth_cmd = model_cmd->add_subcommand("synth", "Write a random-weight model with a real model's shapes and types");
+  synth_cmd->add_option("--arch", synth.arch, "Architecture (checked against the shape)");
+  synth_cmd->add_option("--shape", synth.shape, "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b")->required();
+  synth_cmd->add_option("--type", synth.type, "F16, Q8_0, Q4_0, Q4_K_M, Q6_K")->required();
+  synth_cmd->add_option("-o,--output", synth.output, "Output GGUF file")->required();
+  synth_cmd->add_option("--seed", synth.seed, "Random seed");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -126,6 +136,7 @@ int main(int argc, char** argv) {
     if (*template_cmd) return fm::cli::run_template(tmpl);
     if (*serve_cmd) return fm::cli::run_serve(serve);
     if (*bench_cmd) return fm::cli::run_bench(bench);
+    if (*synth_cmd) return fm::cli::run_synth(synth);
     if (*keys_cmd) {
       keys.action = *keys_create ? "create" : *keys_list ? "list" : "revoke";
       return fm::cli::run_keys(keys);

@@ -86,6 +86,26 @@ TEST(Cli, LogitsAndRunWorkOnEveryArchitecture) {
   EXPECT_EQ(checked, 6);
 }
 
+// model synth writes a real shape with llama.cpp's Q4_K_M mixture (896-wide rows fall back to Q5_0/Q8_0), and the
+// file runs.
+TEST(Cli, SynthesizedModelsHaveRealShapesAndMixtures) {
+  const std::string path = temp_path("synth.gguf");
+  CliResult synth = run_cli("model synth --arch qwen2 --shape qwen2.5-0.5b --type Q4_K_M -o " + quoted(path));
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  CliResult inspect = run_cli("inspect " + quoted(path));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("blk.0.attn_q.weight  Q5_0  [896, 896]"), std::string::npos);
+  EXPECT_NE(inspect.out.find("blk.0.ffn_down.weight  Q6_K  [4864, 896]"), std::string::npos);
+  EXPECT_NE(inspect.out.find("blk.3.ffn_down.weight  Q4_K  [4864, 896]"), std::string::npos);
+  EXPECT_NE(inspect.out.find("token_embd.weight  Q8_0  [896, 151936]"), std::string::npos);
+  EXPECT_NE(inspect.out.find("tensors (290)"), std::string::npos);
+  CliResult logits = run_cli("logits -m " + quoted(path) + " --tokens 1,2,3 --greedy 2");
+  EXPECT_EQ(logits.exit_code, 0) << logits.err;
+  CliResult wrong = run_cli("model synth --arch llama --shape qwen2.5-0.5b --type Q4_K_M -o " + quoted(path));
+  EXPECT_EQ(wrong.exit_code, 1);
+  std::remove(path.c_str());
+}
+
 TEST(Cli, InspectShowsMetadataAndTensors) {
   CliResult r = run_cli("inspect " + quoted(test::fixture_path("models/synthetic/syn-llama-Q4_K_M.gguf")));
   ASSERT_EQ(r.exit_code, 0) << r.err;

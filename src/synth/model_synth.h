@@ -1,0 +1,23 @@
+#pragma once
+// Random-weight GGUF models with the exact tensor names, shapes, metadata and quantization mixtures of real ones:
+// speed can be measured without the real weights.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fm {
+
+struct SynthRequest {
+  std::string arch;   // must match the shape's architecture when given
+  std::string shape;  // qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b
+  std::string type;   // F16, Q8_0, Q4_0, Q4_K_M, Q6_K
+  std::string output;
+  uint64_t seed = 1;
+};
+
+std::vector<std::string> synth_shapes();
+std::vector<std::string> synth_types();
+// Writes the model; throws std::invalid_argument for unknown shapes/types, std::runtime_error on I/O errors.
+void synthesize_model(const SynthRequest& request);
+
+}  // namespace fm
