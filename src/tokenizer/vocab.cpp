@@ -36,14 +36,7 @@ Vocab Vocab::from_gguf(const GgufFile& file) {
       v.kinds_[i] = (k >= 0 && k <= 6) ? static_cast<TokenKind>(k) : TokenKind::kUndefined;
     }
   }
-  v.index_.reserve(v.tokens_.size());
-  for (size_t i = 0; i < v.tokens_.size(); ++i) v.index_.emplace(v.tokens_[i], static_cast<int32_t>(i));
-
-  for (int b = 0; b < 256; ++b) {
-    char name[8];
-    std::snprintf(name, sizeof name, "<0x%02X>", b);
-    v.byte_tokens_[b] = v.find(name);
-  }
+  v.build_index();
 
   auto special_id = [&](const char* key) -> int32_t {
     int64_t id = file.get_int_or(key, -1);
@@ -80,13 +73,7 @@ Vocab Vocab::from_parts(Parts parts) {
   v.kinds_ = std::move(parts.kinds);
   v.merges_ = std::move(parts.merges);
   if (v.kinds_.size() != v.tokens_.size()) throw std::invalid_argument("vocabulary: one kind per token expected");
-  v.index_.reserve(v.tokens_.size());
-  for (size_t i = 0; i < v.tokens_.size(); ++i) v.index_.emplace(v.tokens_[i], static_cast<int32_t>(i));
-  for (int b = 0; b < 256; ++b) {
-    char name[8];
-    std::snprintf(name, sizeof name, "<0x%02X>", b);
-    v.byte_tokens_[b] = v.find(name);
-  }
+  v.build_index();
   auto check = [&](int32_t id) { return id >= -1 && id < v.size() ? id : -1; };
   v.bos_ = check(parts.bos);
   v.eos_ = check(parts.eos);
@@ -96,6 +83,17 @@ Vocab Vocab::from_parts(Parts parts) {
   v.add_eos_ = parts.add_eos && v.eos_ >= 0;
   v.add_space_prefix_ = parts.add_space_prefix;
   return v;
+}
+
+void Vocab::build_index() {
+  index_.clear();
+  index_.reserve(tokens_.size());
+  for (size_t i = 0; i < tokens_.size(); ++i) index_.emplace(tokens_[i], static_cast<int32_t>(i));
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    byte_tokens_[b] = find(name);
+  }
 }
 
 int32_t Vocab::find(std::string_view text) const {

@@ -58,6 +58,7 @@ class Vocab {
 
  private:
   Vocab() = default;
+  void build_index();  // the text -> id map and the byte-fallback tokens, after tokens_ is set
   std::string model_;
   std::string pre_;
   std::vector<std::pair<std::string, std::string>> merges_;

@@ -23,6 +23,34 @@ function createKey(folder, ...extra) {
 
 let server, base, key, otherFolderKey, imageOnlyKey, revokedKey;
 
+// Starts `fmserve serve` on a free port; resolves with the process, its URL and a live view of its log.
+async function startServer(config, threads) {
+  const child = spawn(binary, ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "-t", String(threads)], { stdio: ["ignore", "ignore", "pipe"] });
+  const state = { process: child, url: null, log: "" };
+  state.url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start in 20 s")), 20000);
+    child.stderr.on("data", (d) => {
+      state.log += d;
+      const m = state.log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${state.log}`)));
+  });
+  return state;
+}
+
+// SIGTERM, then SIGKILL after 10 s.
+function stopServer(child) {
+  child.kill("SIGTERM");
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { child.kill("SIGKILL"); resolve(); }, 10000);
+    child.on("exit", () => { clearTimeout(timer); resolve(); });
+  });
+}
+
 before(async () => {
   const config = join(work, "config.yaml");
   writeFileSync(config, `max_body_size: 1MiB
@@ -41,29 +69,10 @@ models:
   imageOnlyKey = createKey("folder1", "--scope", "yc.ai.imageGeneration.execute");
   revokedKey = createKey("folder1");
   execFileSync(binary, ["keys", "revoke", "--data-dir", dataDir, revokedKey]);
-  server = spawn(binary, ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "-t", "2"], { stdio: ["ignore", "ignore", "pipe"] });
-  base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server did not start in 20 s")), 20000);
-    let log = "";
-    server.stderr.on("data", (d) => {
-      log += d;
-      const m = log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    server.on("exit", (code) => reject(new Error(`server exited with ${code}: ${log}`)));
-  });
+  ({ process: server, url: base } = await startServer(config, 2));
 });
 
-after(async () => {
-  server.kill("SIGTERM");
-  await new Promise((resolve) => {
-    const timer = setTimeout(() => { server.kill("SIGKILL"); resolve(); }, 10000);
-    server.on("exit", () => { clearTimeout(timer); resolve(); });
-  });
-});
+after(() => stopServer(server));
 
 const client = (apiKey = key) => new OpenAI({ apiKey, baseURL: `${base}/v1`, maxRetries: 0, timeout: 60000 });
 const MODEL = "gpt://folder1/aidreams/latest";
@@ -232,17 +241,9 @@ models:
     context: 512
     branches: {latest: ${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf}
 `);
-  const small = spawn(binary, ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "-t", "1"], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  small.stderr.on("data", (d) => { log += d; });
+  const small = await startServer(config, 1);
+  const url = small.url;
   try {
-    const url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("second server did not start")), 20000);
-      const poll = setInterval(() => {
-        const m = log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
-        if (m) { clearInterval(poll); clearTimeout(timer); resolve(m[1]); }
-      }, 20);
-    });
     const post = (model, max_tokens) => fetch(`${url}/v1/completions`, {
       method: "POST", headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
       body: JSON.stringify({ model, prompt: "The little robot", max_tokens, temperature: 1 }),
@@ -257,13 +258,9 @@ models:
     assert.equal((await post("gpt://folder1/aidreams/latest", 4)).status, 200);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.equal(Number(metrics.match(/^fmserve_models_loaded (\d+)/m)[1]), 1, "the budget holds one model at a time");
-    assert.match(log, /unloading model qwen\/latest/);
+    assert.match(small.log, /unloading model qwen\/latest/);
   } finally {
-    small.kill("SIGTERM");
-    await new Promise((resolve) => {
-      const timer = setTimeout(() => { small.kill("SIGKILL"); resolve(); }, 10000);
-      small.on("exit", () => { clearTimeout(timer); resolve(); });
-    });
+    await stopServer(small.process);
   }
 });
 
