@@ -238,11 +238,33 @@ float vec_dot_q4_k(int64_t n, const void* w, const void* a) {
   return hsum_ps256(acc) - mins_total;
 }
 
+// Q5_K: chunk c (64 elements) as two registers of 5-bit values: sub-block 2c (low nibbles + bit 2c of qh) and
+// 2c+1 (high nibbles + bit 2c+1).
+inline void unpack_q5_k_chunk(const uint8_t* qs, __m256i qh, int chunk, __m256i* lo, __m256i* hi) {
+  const __m256i low_mask = _mm256_set1_epi8(0xF), bit4 = _mm256_set1_epi8(0x10);
+  const __m256i m0 = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
+  const __m256i m1 = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
+  const __m256i h0 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m0), m0), bit4);
+  const __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m1), m1), bit4);
+  const __m256i q = load_256(qs + 32 * chunk);
+  *lo = _mm256_or_si256(_mm256_and_si256(q, low_mask), h0);
+  *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), h1);
+}
+
+// Q6_K: one 128-element half as four registers of unsigned 6-bit values (elements 0-31, 32-63, 64-95, 96-127).
+inline void unpack_q6_k_half(const uint8_t* ql, const uint8_t* qh_bytes, __m256i q[4]) {
+  const __m256i low_mask = _mm256_set1_epi8(0xF), high_mask = _mm256_set1_epi8(0x30);
+  const __m256i ql0 = load_256(ql), ql1 = load_256(ql + 32), qh = load_256(qh_bytes);
+  q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_mask));
+  q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_mask));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask), _mm256_and_si256(qh, high_mask));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
+                         _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_mask));
+}
+
 float vec_dot_q5_k(int64_t n, const void* w, const void* a) {
   const BlockQ5_K* x = static_cast<const BlockQ5_K*>(w);
   const BlockQ8_K* y = static_cast<const BlockQ8_K*>(a);
-  const __m256i low_mask = _mm256_set1_epi8(0xF);
-  const __m256i bit4 = _mm256_set1_epi8(0x10);
   __m256 acc = _mm256_setzero_ps();
   float mins_total = 0;
   for (int64_t blk = 0; blk < n / kQK_K; ++blk) {
@@ -251,13 +273,8 @@ float vec_dot_q5_k(int64_t n, const void* w, const void* a) {
     const __m256i qh = load_256(x[blk].qh);
     __m256i sumi = _mm256_setzero_si256();
     for (int chunk = 0; chunk < 4; ++chunk) {
-      const __m256i m0 = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
-      const __m256i m1 = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
-      const __m256i h0 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m0), m0), bit4);
-      const __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, m1), m1), bit4);
-      const __m256i q = load_256(x[blk].qs + 32 * chunk);
-      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low_mask), h0);
-      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), h1);
+      __m256i lo, hi;
+      unpack_q5_k_chunk(x[blk].qs, qh, chunk, &lo, &hi);
       const int8_t* yq = y[blk].qs + 64 * chunk;
       sumi = _mm256_add_epi32(sumi, scaled_dot_u8_i8(lo, load_256(yq), sc[2 * chunk], sc[2 * chunk]));
       sumi = _mm256_add_epi32(sumi, scaled_dot_u8_i8(hi, load_256(yq + 32), sc[2 * chunk + 1], sc[2 * chunk + 1]));
@@ -271,24 +288,14 @@ float vec_dot_q5_k(int64_t n, const void* w, const void* a) {
 float vec_dot_q6_k(int64_t n, const void* w, const void* a) {
   const BlockQ6_K* x = static_cast<const BlockQ6_K*>(w);
   const BlockQ8_K* y = static_cast<const BlockQ8_K*>(a);
-  const __m256i low_mask = _mm256_set1_epi8(0xF);
-  const __m256i high_mask = _mm256_set1_epi8(0x30);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t blk = 0; blk < n / kQK_K; ++blk) {
     const int8_t* sc = x[blk].scales;
     __m256i sumi = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
-      const __m256i ql0 = load_256(x[blk].ql + 64 * half);
-      const __m256i ql1 = load_256(x[blk].ql + 64 * half + 32);
-      const __m256i qh = load_256(x[blk].qh + 32 * half);
       // Unsigned 6-bit values; the -32 offset is applied below through the activation sums.
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(ql0, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_mask)),
-          _mm256_or_si256(_mm256_and_si256(ql1, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_mask)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask), _mm256_and_si256(qh, high_mask)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
-                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_mask)),
-      };
+      __m256i q[4];
+      unpack_q6_k_half(x[blk].ql + 64 * half, x[blk].qh + 32 * half, q);
       for (int k = 0; k < 4; ++k) {
         const int8_t* yq = y[blk].qs + 128 * half + 32 * k;
         const int s = 8 * half + 2 * k;
@@ -393,7 +400,6 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n) {
 
 void dequantize_q5_k(const void* src, float* dst, int64_t n) {
   const BlockQ5_K* b = static_cast<const BlockQ5_K*>(src);
-  const __m256i low_mask = _mm256_set1_epi8(0xF), bit4 = _mm256_set1_epi8(0x10);
   for (int64_t blk = 0; blk < n / kQK_K; ++blk) {
     const float d = fp16_to_fp32(b[blk].d), dmin = fp16_to_fp32(b[blk].dmin);
     const __m256i qh = load_256(b[blk].qh);
@@ -401,33 +407,23 @@ void dequantize_q5_k(const void* src, float* dst, int64_t n) {
       uint8_t sc0, m0, sc1, m1;
       kquant_scale_min(2 * chunk, b[blk].scales, &sc0, &m0);
       kquant_scale_min(2 * chunk + 1, b[blk].scales, &sc1, &m1);
-      const __m256i bit0 = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
-      const __m256i bit1 = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
-      const __m256i h0 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit0), bit0), bit4);
-      const __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit1), bit1), bit4);
-      const __m256i q = load_256(b[blk].qs + 32 * chunk);
+      __m256i lo, hi;
+      unpack_q5_k_chunk(b[blk].qs, qh, chunk, &lo, &hi);
       float* y = dst + blk * kQK_K + 64 * chunk;
-      store_affine_u8(_mm256_or_si256(_mm256_and_si256(q, low_mask), h0), d * sc0, -dmin * m0, y);
-      store_affine_u8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), h1), d * sc1, -dmin * m1, y + 32);
+      store_affine_u8(lo, d * sc0, -dmin * m0, y);
+      store_affine_u8(hi, d * sc1, -dmin * m1, y + 32);
     }
   }
 }
 
 void dequantize_q6_k(const void* src, float* dst, int64_t n) {
   const BlockQ6_K* b = static_cast<const BlockQ6_K*>(src);
-  const __m256i low_mask = _mm256_set1_epi8(0xF), high_mask = _mm256_set1_epi8(0x30), offset = _mm256_set1_epi8(32);
+  const __m256i offset = _mm256_set1_epi8(32);
   for (int64_t blk = 0; blk < n / kQK_K; ++blk) {
     const float d = fp16_to_fp32(b[blk].d);
     for (int half = 0; half < 2; ++half) {
-      const __m256i ql0 = load_256(b[blk].ql + 64 * half), ql1 = load_256(b[blk].ql + 64 * half + 32);
-      const __m256i qh = load_256(b[blk].qh + 32 * half);
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(ql0, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_mask)),
-          _mm256_or_si256(_mm256_and_si256(ql1, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_mask)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask), _mm256_and_si256(qh, high_mask)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
-                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_mask)),
-      };
+      __m256i q[4];
+      unpack_q6_k_half(b[blk].ql + 64 * half, b[blk].qh + 32 * half, q);
       for (int k = 0; k < 4; ++k) {
         // Two 16-element sub-blocks with their own scales share one register.
         float tmp[32];
