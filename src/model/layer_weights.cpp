@@ -17,9 +17,10 @@ HParams read_decoder_hparams(const GgufFile& file, const std::string& arch, Rope
 
 IoWeights bind_io(WeightBinder& b, const HParams& hp) {
   IoWeights io;
-  io.tok_embd = b.matrix("token_embd.weight", hp.n_embd, hp.n_vocab);
+  io.tok_embd = b.lookup_matrix("token_embd.weight", hp.n_embd, hp.n_vocab);
   io.output_norm = b.vector("output_norm.weight", hp.n_embd);
-  io.output = b.optional_matrix("output.weight", hp.n_embd, hp.n_vocab).value_or(io.tok_embd);
+  auto output = b.optional_matrix("output.weight", hp.n_embd, hp.n_vocab);
+  io.output = output ? *output : b.also_for_products(io.tok_embd);
   return io;
 }
 

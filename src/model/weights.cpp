@@ -1,13 +1,55 @@
 #include "model/weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
 
 #include "gguf/gguf_file.h"
 #include "tensor/kernels/kernel_table.h"
 
 namespace fm {
+namespace {
 
-std::optional<MatrixView> WeightBinder::optional_matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const {
+// The packed copy is what the kernels read; the file's pages of the matrix go back to the page cache (they are
+// clean, so a later read, e.g. an embedding row, just faults them in again).
+void release_pages(const uint8_t* data, size_t bytes) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
+
+void WeightBinder::attach_packed(MatrixView& m, bool release_file_pages) {
+  if (!best_kernels().packed_matmul || !PackedMatrix::packable(m.type, m.n_cols)) return;
+  auto it = packed_.find(m.data);
+  if (it == packed_.end()) {
+    it = packed_.emplace(m.data, PackedMatrix::pack(m.type, m.n_cols, m.n_rows, m.data, m.row_bytes)).first;
+    if (release_file_pages) release_pages(m.data, m.row_bytes * static_cast<size_t>(m.n_rows));
+  }
+  m.packed = it->second.get();
+}
+
+std::optional<MatrixView> WeightBinder::optional_matrix(const std::string& name, int64_t n_cols, int64_t n_rows) {
+  auto m = bind(name, n_cols, n_rows);
+  if (m) attach_packed(*m, true);
+  return m;
+}
+
+MatrixView WeightBinder::lookup_matrix(const std::string& name, int64_t n_cols, int64_t n_rows) {
+  auto m = bind(name, n_cols, n_rows);
+  if (!m) throw GgufError("missing tensor '" + name + "'");
+  return *m;
+}
+
+MatrixView WeightBinder::also_for_products(MatrixView m) {
+  attach_packed(m, false);
+  return m;
+}
+
+std::optional<MatrixView> WeightBinder::bind(const std::string& name, int64_t n_cols, int64_t n_rows) const {
   const GgufTensorInfo* t = file_.find_tensor(name);
   if (!t) return std::nullopt;
   if (t->ne[0] != n_cols || t->n_rows() != n_rows || t->ne[2] != 1 || t->ne[3] != 1)
@@ -26,7 +68,7 @@ std::optional<MatrixView> WeightBinder::optional_matrix(const std::string& name,
 }
 
 std::vector<MatrixView> WeightBinder::experts(const std::string& name, int64_t n_cols, int64_t n_rows,
-                                             int64_t n_expert) const {
+                                             int64_t n_expert) {
   const GgufTensorInfo* t = file_.find_tensor(name);
   if (!t) throw GgufError("missing tensor '" + name + "'");
   if (t->ne[0] != n_cols || t->ne[1] != n_rows || t->ne[2] != n_expert || t->ne[3] != 1)
@@ -37,12 +79,14 @@ std::vector<MatrixView> WeightBinder::experts(const std::string& name, int64_t n
                     ", which fmserve cannot compute with yet");
   std::vector<MatrixView> out;
   const size_t row_bytes = tensor_row_bytes(t->type, n_cols);
-  for (int64_t e = 0; e < n_expert; ++e)
+  for (int64_t e = 0; e < n_expert; ++e) {
     out.push_back({t->type, n_cols, n_rows, t->data + static_cast<size_t>(e * n_rows) * row_bytes, row_bytes});
+    attach_packed(out.back(), true);
+  }
   return out;
 }
 
-MatrixView WeightBinder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) const {
+MatrixView WeightBinder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) {
   auto m = optional_matrix(name, n_cols, n_rows);
   if (!m) throw GgufError("missing tensor '" + name + "'");
   return *m;

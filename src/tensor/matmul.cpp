@@ -18,6 +18,10 @@ void* ScratchBuffer::reserve(size_t bytes) {
 
 void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok, float* y) {
   const KernelTable& k = *c.kernels;
+  if (w.packed && k.packed_matmul) {
+    k.packed_matmul(c, *w.packed, x, n_tok, y);
+    return;
+  }
   const TensorType act_type = vec_dot_type(w.type);
   const VecDotFn dot = k.vec_dot_fn(w.type);
   const QuantizeRowFn quantize = k.quantize_fn(act_type);

@@ -11,6 +11,7 @@ namespace fm {
 
 struct KernelTable;
 class ThreadPool;
+class PackedMatrix;
 
 // A 2-D weight matrix as laid out in the file: n_rows rows of n_cols elements each.
 struct MatrixView {
@@ -19,6 +20,8 @@ struct MatrixView {
   int64_t n_rows = 0;
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;
+  // The same matrix repacked for the GEMM kernels, if the model packed it; used when the kernel table can.
+  const PackedMatrix* packed = nullptr;
 
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };

@@ -14,6 +14,11 @@ using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 // Dot product of one weight row (n elements) with one activation row of the matching vec_dot_type.
 using VecDotFn = float (*)(int64_t n, const void* weight_row, const void* act_row);
 
+struct Compute;
+class PackedMatrix;
+// Product with a weight matrix repacked at load (tensor/packed_matrix.h); y: [n_tok, n_rows].
+using PackedMatmulFn = void (*)(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y);
+
 constexpr int kTypeSlots = 32;  // indexed by TensorType id
 
 struct KernelTable {
@@ -21,6 +26,7 @@ struct KernelTable {
   DequantizeRowFn dequantize[kTypeSlots] = {};
   QuantizeRowFn quantize[kTypeSlots] = {};
   VecDotFn vec_dot[kTypeSlots] = {};
+  PackedMatmulFn packed_matmul = nullptr;  // set by targets that have packed GEMM kernels
 
   DequantizeRowFn dequantize_fn(TensorType t) const { return dequantize[static_cast<uint32_t>(t)]; }
   QuantizeRowFn quantize_fn(TensorType t) const { return quantize[static_cast<uint32_t>(t)]; }

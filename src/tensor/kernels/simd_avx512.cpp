@@ -4,8 +4,14 @@
 #include "tensor/kernels/simd_kernels-inl.h"
 
 namespace fm {
+void packed_matmul_avx512(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y);
+
 const KernelTable& avx512_kernels() {
-  static const KernelTable table = avx512::make_table("avx512");
+  static const KernelTable table = [] {
+    KernelTable t = avx512::make_table("avx512");
+    t.packed_matmul = packed_matmul_avx512;
+    return t;
+  }();
   return table;
 }
 }  // namespace fm

@@ -1,0 +1,334 @@
+// GEMM on packed weights (tensor/packed_matrix.h) for AVX-512 VNNI. One output register holds 16 rows of one
+// token; a micro-kernel computes 16 rows x up to 8 tokens, decoding each weight tile once and reusing it for every
+// token. Quantized weights are multiplied with 8-bit activations by vpdpbusd (exact int32 block sums); each block
+// sum is then scaled in float: acc += isum * (w_scale * a_scale) - w_min * (a_scale * sum(a)).
+// Every token's result is computed by the same sequence of float operations whatever the number of tokens in the
+// call, so a sequence decoded alone and inside a batch gets bit-identical logits.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <utility>
+
+#include "tensor/fp16.h"
+#include "tensor/kernels/kernel_table.h"
+#include "tensor/matmul.h"
+#include "tensor/packed_matrix.h"
+#include "tensor/quant_blocks.h"
+#include "tensor/thread_pool.h"
+
+namespace fm {
+namespace {
+
+constexpr int kMaxTokTile = 8;      // tokens per micro-kernel call
+constexpr int64_t kTokChunk = 64;   // tokens whose activations stay in L2 while a thread walks its row groups
+
+// Quantized activations: rows of Q8_0 or Q8_K blocks plus per-32-column float scales and scaled sums.
+struct ActView {
+  const uint8_t* blocks = nullptr;
+  size_t row_bytes = 0;
+  int64_t nb = 0;             // 32-column blocks per row
+  const float* d = nullptr;     // [n_tok][nb] activation scale of each block
+  const float* ds32 = nullptr;  // [n_tok][nb] scale * sum of the block's values
+  const float* ds16 = nullptr;  // [n_tok][2 nb] the same per 16 columns (k-quant activations only)
+};
+
+template <bool kQ8K>
+inline const uint8_t* act_q(const ActView& a, int64_t t, int64_t b) {
+  const uint8_t* row = a.blocks + static_cast<size_t>(t) * a.row_bytes;
+  if constexpr (kQ8K) return row + (b / 8) * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + (b % 8) * 32;
+  else return row + b * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs);
+}
+
+inline __m512i bcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+inline __m512i load512(const uint8_t* p) { return _mm512_loadu_si512(p); }
+inline __m512 f16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 u8x16(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+inline __m512 i8x16(const uint8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Nibble tile -> 8 registers of 4 columns x 16 rows (register j = columns 4j..4j+3).
+inline void unpack_nibbles(const uint8_t* tile, __m512i w[8]) {
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  for (int p = 0; p < 4; ++p) {
+    const __m512i v = load512(tile + 64 * p);
+    w[2 * p] = _mm512_and_si512(v, low);
+    w[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+  }
+}
+
+// Decoders: for block jb of a header unit, the 8 weight registers, and per sub-block the row scales and the
+// "min" (what multiplies the activation sum, including the format's offset).
+struct DecQ8 {
+  static constexpr int kTileBytes = 512, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
+  static constexpr bool kActQ8K = false;
+  using Unit = const uint8_t*;
+  static Unit unit(const uint8_t* h) { return h; }
+  static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
+    for (int j = 0; j < 8; ++j) w[j] = load512(tile + 64 * j);
+    sc[0] = f16x16(h);
+    mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(128.f));
+  }
+};
+
+struct DecQ4 {
+  static constexpr int kTileBytes = 256, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
+  static constexpr bool kActQ8K = false;
+  using Unit = const uint8_t*;
+  static Unit unit(const uint8_t* h) { return h; }
+  static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
+    unpack_nibbles(tile, w);
+    sc[0] = f16x16(h);
+    mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(8.f));
+  }
+};
+
+struct DecQ5 {
+  static constexpr int kTileBytes = 320, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
+  static constexpr bool kActQ8K = false;
+  using Unit = const uint8_t*;
+  static Unit unit(const uint8_t* h) { return h; }
+  static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
+    unpack_nibbles(tile, w);
+    const __m512i bit4 = _mm512_set1_epi8(0x10);
+    for (int j = 0; j < 8; ++j) {
+      uint64_t bits;
+      std::memcpy(&bits, tile + 256 + 8 * j, 8);
+      w[j] = _mm512_mask_add_epi8(w[j], _cvtu64_mask64(bits), w[j], bit4);
+    }
+    sc[0] = f16x16(h);
+    mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(16.f));
+  }
+};
+
+struct DecQ4K {
+  static constexpr int kTileBytes = 256, kHeaderBytes = 320, kBlocksPerUnit = 8, kSubs = 1;
+  static constexpr bool kActQ8K = true;
+  struct Unit {
+    __m512 d, dmin;
+    const uint8_t* h;
+  };
+  static Unit unit(const uint8_t* h) { return {f16x16(h), f16x16(h + 32), h}; }
+  static void block(const uint8_t* tile, const Unit& u, int jb, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
+    unpack_nibbles(tile, w);
+    sc[0] = _mm512_mul_ps(u.d, u8x16(u.h + 64 + 16 * jb));
+    mn[0] = _mm512_mul_ps(u.dmin, u8x16(u.h + 192 + 16 * jb));
+  }
+};
+
+struct DecQ6K {
+  static constexpr int kTileBytes = 384, kHeaderBytes = 288, kBlocksPerUnit = 8, kSubs = 2;
+  static constexpr bool kActQ8K = true;
+  struct Unit {
+    __m512 d;
+    const uint8_t* h;
+  };
+  static Unit unit(const uint8_t* h) { return {f16x16(h), h}; }
+  static void block(const uint8_t* tile, const Unit& u, int jb, __m512i w[8], __m512 sc[2], __m512 mn[2]) {
+    unpack_nibbles(tile, w);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    for (int hreg = 0; hreg < 2; ++hreg) {
+      const __m512i hb = load512(tile + 256 + 64 * hreg);
+      // w |= (shifted & 0x30): vpternlog with A=w, B=shifted, C=mask -> A | (B & C) = 0xF8.
+      w[4 * hreg + 0] = _mm512_ternarylogic_epi32(w[4 * hreg + 0], _mm512_slli_epi16(hb, 4), m30, 0xF8);
+      w[4 * hreg + 1] = _mm512_ternarylogic_epi32(w[4 * hreg + 1], _mm512_slli_epi16(hb, 2), m30, 0xF8);
+      w[4 * hreg + 2] = _mm512_ternarylogic_epi32(w[4 * hreg + 2], hb, m30, 0xF8);
+      w[4 * hreg + 3] = _mm512_ternarylogic_epi32(w[4 * hreg + 3], _mm512_srli_epi16(hb, 2), m30, 0xF8);
+    }
+    const __m512 k32 = _mm512_set1_ps(32.f);
+    for (int s = 0; s < 2; ++s) {
+      sc[s] = _mm512_mul_ps(u.d, i8x16(u.h + 32 + 16 * (2 * jb + s)));
+      mn[s] = _mm512_mul_ps(sc[s], k32);
+    }
+  }
+};
+
+template <class D, int T>
+void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, int64_t ldy, __mmask16 rows) {
+  constexpr int kPer = 8 / D::kSubs;  // weight registers per sub-block
+  const int64_t nb = a.nb;
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const uint8_t* headers = group + nb * D::kTileBytes;
+  for (int64_t u = 0; u < nb / D::kBlocksPerUnit; ++u) {
+    const auto unit = D::unit(headers + u * D::kHeaderBytes);
+    for (int jb = 0; jb < D::kBlocksPerUnit; ++jb) {
+      const int64_t b = u * D::kBlocksPerUnit + jb;
+      __m512i w[8];
+      __m512 sc[D::kSubs], mn[D::kSubs];
+      D::block(group + b * D::kTileBytes, unit, jb, w, sc, mn);
+      for (int s = 0; s < D::kSubs; ++s) {
+        for (int t = 0; t < T; ++t) {
+          const uint8_t* q = act_q<D::kActQ8K>(a, t0 + t, b) + s * 4 * kPer;
+          // Integer sums are exact, so the chain split (for latency when few tokens share a tile) is free.
+          __m512i is0 = _mm512_setzero_si512(), is1 = _mm512_setzero_si512();
+          for (int j = 0; j < kPer; j += 2) {
+            is0 = _mm512_dpbusd_epi32(is0, w[s * kPer + j], bcast4(q + 4 * j));
+            is1 = _mm512_dpbusd_epi32(is1, w[s * kPer + j + 1], bcast4(q + 4 * j + 4));
+          }
+          const int64_t row = (t0 + t) * nb + b;
+          const float dsum = D::kSubs == 1 ? a.ds32[row] : a.ds16[2 * row + s];
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(is0, is1)),
+                                   _mm512_mul_ps(sc[s], _mm512_set1_ps(a.d[row])), acc[t]);
+          acc[t] = _mm512_fnmadd_ps(mn[s], _mm512_set1_ps(dsum), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, acc[t]);
+}
+
+template <int T>
+void f16_tile(const uint8_t* group, int64_t n_cols, const float* x, int64_t t0, float* y, int64_t ldy,
+              __mmask16 rows) {
+  __m512 a0[T], a1[T];
+  for (int t = 0; t < T; ++t) a0[t] = a1[t] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n_cols; k += 2) {
+    const __m512 w0 = f16x16(group + k * 32), w1 = f16x16(group + k * 32 + 32);
+    for (int t = 0; t < T; ++t) {
+      const float* xt = x + (t0 + t) * n_cols + k;
+      a0[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[0]), a0[t]);
+      a1[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xt[1]), a1[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, _mm512_add_ps(a0[t], a1[t]));
+}
+
+using QuantTileFn = void (*)(const uint8_t*, const ActView&, int64_t, float*, int64_t, __mmask16);
+using F16TileFn = void (*)(const uint8_t*, int64_t, const float*, int64_t, float*, int64_t, __mmask16);
+
+template <class D, int... Ts>
+constexpr std::array<QuantTileFn, kMaxTokTile + 1> quant_tiles(std::integer_sequence<int, Ts...>) {
+  return {nullptr, &quant_tile<D, Ts + 1>...};
+}
+template <int... Ts>
+constexpr std::array<F16TileFn, kMaxTokTile + 1> f16_tiles(std::integer_sequence<int, Ts...>) {
+  return {nullptr, &f16_tile<Ts + 1>...};
+}
+
+const std::array<QuantTileFn, kMaxTokTile + 1>& quant_tile_table(PackedFormat f) {
+  using Seq = std::make_integer_sequence<int, kMaxTokTile>;
+  static const auto q8 = quant_tiles<DecQ8>(Seq{});
+  static const auto q4 = quant_tiles<DecQ4>(Seq{});
+  static const auto q5 = quant_tiles<DecQ5>(Seq{});
+  static const auto q4k = quant_tiles<DecQ4K>(Seq{});
+  static const auto q6k = quant_tiles<DecQ6K>(Seq{});
+  switch (f) {
+    case PackedFormat::kQ4: return q4;
+    case PackedFormat::kQ5: return q5;
+    case PackedFormat::kQ4K: return q4k;
+    case PackedFormat::kQ6K: return q6k;
+    default: return q8;
+  }
+}
+
+// Calls tile(group, t0, n) over all row groups and token tiles: threads take ranges of groups; inside a range,
+// tokens go in chunks so a chunk's activations stay cached while the range's weights are walked.
+template <typename Tile>
+void for_each_tile(const Compute& c, const PackedMatrix& w, int64_t n_tok, Tile&& tile) {
+  const int64_t threads = c.pool->size();
+  const int64_t grain = std::max<int64_t>(1, w.n_groups / (threads * 4));
+  c.pool->parallel_for(w.n_groups, grain, [&](int64_t g0, int64_t g1) {
+    for (int64_t tc = 0; tc < n_tok; tc += kTokChunk) {
+      const int64_t te = std::min(n_tok, tc + kTokChunk);
+      for (int64_t g = g0; g < g1; ++g) {
+        const int64_t valid = std::min<int64_t>(kPackRows, w.n_rows - g * kPackRows);
+        const __mmask16 rows = static_cast<__mmask16>((1u << valid) - 1);
+        for (int64_t t = tc; t < te; t += kMaxTokTile)
+          tile(g, t, static_cast<int>(std::min<int64_t>(kMaxTokTile, te - t)), rows);
+      }
+    }
+  });
+}
+
+void matmul_f16(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y) {
+  const int64_t K = w.n_cols;
+  // F16 weights take activations rounded to f16, as ggml's F16 dot product does.
+  float* xr = static_cast<float*>(c.scratch->reserve(sizeof(float) * static_cast<size_t>(n_tok * K)));
+  c.pool->parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1) {
+    for (int64_t i = t0 * K; i < t1 * K; i += 16) {
+      const __m512 v = _mm512_loadu_ps(x + i);
+      _mm512_storeu_ps(xr + i, _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    }
+  });
+  static const auto tiles = f16_tiles(std::make_integer_sequence<int, kMaxTokTile>{});
+  for_each_tile(c, w, n_tok, [&](int64_t g, int64_t t0, int n, __mmask16 rows) {
+    tiles[n](w.group(g), K, xr, t0, y + g * kPackRows, w.n_rows, rows);
+  });
+}
+
+void prepare_activations(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, ActView* a) {
+  const bool q8k = w.format == PackedFormat::kQ4K || w.format == PackedFormat::kQ6K;
+  const TensorType act_type = q8k ? TensorType::Q8_K : TensorType::Q8_0;
+  const QuantizeRowFn quantize = c.kernels->quantize_fn(act_type);
+  const int64_t K = w.n_cols, nb = K / kPackBlock;
+  a->nb = nb;
+  a->row_bytes = tensor_row_bytes(act_type, K);
+  const size_t block_bytes = (a->row_bytes * static_cast<size_t>(n_tok) + 63) & ~size_t{63};
+  const size_t floats = static_cast<size_t>(n_tok * nb) * 4;
+  uint8_t* base = static_cast<uint8_t*>(c.scratch->reserve(block_bytes + floats * sizeof(float)));
+  float* f = reinterpret_cast<float*>(base + block_bytes);
+  a->blocks = base;
+  a->d = f;
+  a->ds32 = f + n_tok * nb;
+  a->ds16 = f + 2 * n_tok * nb;
+  float* d = f;
+  float* ds32 = f + n_tok * nb;
+  float* ds16 = f + 2 * n_tok * nb;
+  c.pool->parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      uint8_t* row = base + static_cast<size_t>(t) * a->row_bytes;
+      quantize(x + t * K, row, K);
+      if (q8k) {
+        const BlockQ8_K* blk = reinterpret_cast<const BlockQ8_K*>(row);
+        for (int64_t b = 0; b < nb; ++b) {
+          const BlockQ8_K& s = blk[b / 8];
+          const int j = static_cast<int>(b % 8);
+          d[t * nb + b] = s.d;
+          ds16[2 * (t * nb + b)] = s.d * static_cast<float>(s.bsums[2 * j]);
+          ds16[2 * (t * nb + b) + 1] = s.d * static_cast<float>(s.bsums[2 * j + 1]);
+          ds32[t * nb + b] = s.d * static_cast<float>(s.bsums[2 * j] + s.bsums[2 * j + 1]);
+        }
+      } else {
+        const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(row);
+        for (int64_t b = 0; b < nb; ++b) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[b].qs));
+          const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+          const __m512i s32 = _mm512_cvtepi16_epi32(s16);
+          const float db = fp16_to_fp32(blk[b].d);
+          d[t * nb + b] = db;
+          ds32[t * nb + b] = db * static_cast<float>(_mm512_reduce_add_epi32(s32));
+        }
+      }
+    }
+  });
+}
+
+void matmul_quant(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y) {
+  ActView a;
+  prepare_activations(c, w, x, n_tok, &a);
+  const auto& tiles = quant_tile_table(w.format);
+  for_each_tile(c, w, n_tok, [&](int64_t g, int64_t t0, int n, __mmask16 rows) {
+    tiles[n](w.group(g), a, t0, y + g * kPackRows, w.n_rows, rows);
+  });
+}
+
+}  // namespace
+
+void packed_matmul_avx512(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y) {
+  if (w.format == PackedFormat::kF16) matmul_f16(c, w, x, n_tok, y);
+  else matmul_quant(c, w, x, n_tok, y);
+}
+
+}  // namespace fm

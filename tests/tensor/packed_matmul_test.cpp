@@ -1,0 +1,120 @@
+// Packed GEMM (weights repacked at load) against the file-layout kernels: same products within float rounding,
+// and every token's result independent of how many tokens share the call (the scheduler batches sequences).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "support/random_tensors.h"
+#include "tensor/kernels/kernel_table.h"
+#include "tensor/matmul.h"
+#include "tensor/packed_matrix.h"
+#include "tensor/thread_pool.h"
+
+namespace fm {
+namespace {
+
+const TensorType kPackedTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
+                                   TensorType::Q4_K, TensorType::Q6_K, TensorType::F16};
+
+const KernelTable* packed_table() {
+  for (const KernelTable* t : available_kernels())
+    if (t->packed_matmul) return t;
+  return nullptr;
+}
+
+struct Case {
+  std::vector<uint8_t> data;
+  MatrixView view;
+  std::unique_ptr<PackedMatrix> packed;
+};
+
+Case random_matrix(TensorType type, int64_t n_cols, int64_t n_rows, std::mt19937& rng) {
+  Case c;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    auto row = random_row(type, n_cols, rng);
+    c.data.insert(c.data.end(), row.begin(), row.end());
+  }
+  c.view = MatrixView{type, n_cols, n_rows, c.data.data(), tensor_row_bytes(type, n_cols)};
+  c.packed = PackedMatrix::pack(type, n_cols, n_rows, c.data.data(), c.view.row_bytes);
+  return c;
+}
+
+class PackedMatmul : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(PackedMatmul, MatchesFileLayoutKernelsWithinRounding) {
+  const KernelTable* table = packed_table();
+  if (!table) GTEST_SKIP() << "this CPU has no packed GEMM target";
+  const TensorType type = GetParam();
+  std::mt19937 rng(5);
+  ThreadPool pool(2);
+  ScratchBuffer scratch;
+  const Compute c{&pool, table, &scratch};
+  for (int64_t n_cols : {256, 768, 1536}) {
+    for (int64_t n_rows : {16, 37, 100}) {
+      Case m = random_matrix(type, n_cols, n_rows, rng);
+      ASSERT_TRUE(m.packed) << tensor_type_name(type);
+      const int64_t n_tok = 11;
+      std::vector<float> x;
+      for (int64_t t = 0; t < n_tok; ++t) {
+        auto row = random_activations(n_cols, rng);
+        x.insert(x.end(), row.begin(), row.end());
+      }
+      std::vector<float> ref(n_tok * n_rows), got(n_tok * n_rows, NAN);
+      matmul(c, m.view, x.data(), n_tok, ref.data());  // file layout
+      MatrixView packed_view = m.view;
+      packed_view.packed = m.packed.get();
+      matmul(c, packed_view, x.data(), n_tok, got.data());
+      std::vector<float> wf(n_cols);
+      for (int64_t r = 0; r < n_rows; ++r) {
+        table->dequantize_fn(type)(m.view.row(r), wf.data(), n_cols);
+        for (int64_t t = 0; t < n_tok; ++t) {
+          double magnitude = 0;
+          for (int64_t k = 0; k < n_cols; ++k) magnitude += std::fabs(wf[k] * x[t * n_cols + k]);
+          ASSERT_NEAR(got[t * n_rows + r], ref[t * n_rows + r], 1e-5 * magnitude + 1e-6)
+              << tensor_type_name(type) << " cols=" << n_cols << " rows=" << n_rows << " r=" << r << " t=" << t;
+        }
+      }
+    }
+  }
+}
+
+TEST_P(PackedMatmul, EachTokenIsIndependentOfTheBatchAroundIt) {
+  const KernelTable* table = packed_table();
+  if (!table) GTEST_SKIP() << "this CPU has no packed GEMM target";
+  const TensorType type = GetParam();
+  std::mt19937 rng(9);
+  ThreadPool pool(2);
+  ScratchBuffer scratch;
+  const Compute c{&pool, table, &scratch};
+  const int64_t n_cols = 512, n_rows = 53, n_tok = 77;  // tiles of 8 tokens with a tail, chunks of 64 with a tail
+  Case m = random_matrix(type, n_cols, n_rows, rng);
+  m.view.packed = m.packed.get();
+  std::vector<float> x;
+  for (int64_t t = 0; t < n_tok; ++t) {
+    auto row = random_activations(n_cols, rng);
+    x.insert(x.end(), row.begin(), row.end());
+  }
+  std::vector<float> batched(n_tok * n_rows), alone(n_rows);
+  matmul(c, m.view, x.data(), n_tok, batched.data());
+  for (int64_t t = 0; t < n_tok; ++t) {
+    matmul(c, m.view, x.data() + t * n_cols, 1, alone.data());
+    for (int64_t r = 0; r < n_rows; ++r)
+      ASSERT_EQ(batched[t * n_rows + r], alone[r]) << tensor_type_name(type) << " t=" << t << " r=" << r;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatmul, ::testing::ValuesIn(kPackedTypes),
+                         [](const auto& info) { return std::string(tensor_type_name(info.param)); });
+
+TEST(PackedMatrix, PacksOnlyWhatTheKernelsCover) {
+  EXPECT_TRUE(PackedMatrix::packable(TensorType::Q4_K, 512));
+  EXPECT_FALSE(PackedMatrix::packable(TensorType::Q4_K, 96));  // not whole super-blocks
+  EXPECT_TRUE(PackedMatrix::packable(TensorType::Q8_0, 96));
+  EXPECT_FALSE(PackedMatrix::packable(TensorType::F16, 100));
+  EXPECT_FALSE(PackedMatrix::packable(TensorType::Q5_K, 256));
+  EXPECT_FALSE(PackedMatrix::packable(TensorType::F32, 256));
+}
+
+}  // namespace
+}  // namespace fm
