@@ -75,56 +75,49 @@ void Rope::apply(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0) const {
 
 void attention(const Compute& c, const AttentionShape& shape, const float* q, const KvCache& cache, int64_t layer,
                int64_t pos0, int64_t n_tok, float* scores, float* out) {
-  const int64_t group = shape.n_head / shape.n_head_kv;
+  const int64_t group = shape.n_head / shape.n_head_kv, n_ctx = cache.n_ctx();
   const bool f16 = cache.type() == TensorType::F16;
-  const size_t per_thread = attention_scratch_floats(shape, cache.n_ctx());
-  // With an f16 cache, q and the softmax weights are rounded to f16 for the two products, as ggml-cpu does.
-  const VecDotFn dot = c.kernels->vec_dot_fn(cache.type());
-  c.pool->parallel_for(n_tok * shape.n_head, 1, [&](int64_t begin, int64_t end) {
-    float* s = scores + ThreadPool::current_thread_index() * per_thread;  // [n_ctx] weights
-    uint16_t* q16 = reinterpret_cast<uint16_t*>(s + cache.n_ctx());      // [head_dim]
+  const size_t elem = f16 ? 2 : 4;
+  const size_t per_thread = attention_scratch_floats(shape, n_ctx);
+  const KernelTable& k = *c.kernels;
+  const KeyScoresFn key_scores = f16 ? k.key_scores_f16 : k.key_scores_f32;
+  const ValueSumFn value_sum = f16 ? k.value_sum_f16 : k.value_sum_f32;
+  // One task per (token, KV head): the group's query heads share every key and value row read.
+  c.pool->parallel_for(n_tok * shape.n_head_kv, 1, [&](int64_t begin, int64_t end) {
+    float* s = scores + ThreadPool::current_thread_index() * per_thread;  // [group][n_ctx] weights
+    float* qr = s + group * n_ctx;                                        // [group][head_dim] queries
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t t = task / shape.n_head, h = task % shape.n_head, kv_h = h / group;
+      const int64_t t = task / shape.n_head_kv, kv_h = task % shape.n_head_kv;
       const int64_t last = pos0 + t;
       const int64_t first = shape.window > 0 ? std::max<int64_t>(0, last - shape.window + 1) : 0;
       const int64_t n_keys = last - first + 1;
-      const float* qh = q + (t * shape.n_head + h) * shape.head_dim;
-      const void* q_act = qh;
-      if (f16) {
-        for (int64_t d = 0; d < shape.head_dim; ++d) q16[d] = fp32_to_fp16(qh[d]);
-        q_act = q16;
+      const float* q_group = q + (t * shape.n_head + kv_h * group) * shape.head_dim;
+      // With an f16 cache, q and the softmax weights are rounded to f16 for the two products, as ggml-cpu does.
+      for (int64_t d = 0; d < group * shape.head_dim; ++d)
+        qr[d] = f16 ? fp16_to_fp32(fp32_to_fp16(q_group[d])) : q_group[d];
+      for (int64_t j = 0; j < n_keys;) {
+        const int64_t len = std::min(n_keys - j, cache.rows_until_wrap(layer, first + j));
+        key_scores(qr, group, shape.head_dim,
+                   static_cast<const uint8_t*>(cache.k(layer, first + j)) + kv_h * shape.head_dim * elem,
+                   cache.k_row_bytes(), len, shape.scale, s + j, n_ctx);
+        j += len;
       }
-      const size_t k_off = static_cast<size_t>(kv_h * shape.head_dim) * (f16 ? 2 : 4);
-      float max_score = -INFINITY;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        s[j] = dot(shape.head_dim, static_cast<const uint8_t*>(cache.k(layer, first + j)) + k_off, q_act) * shape.scale;
-        max_score = std::fmax(max_score, s[j]);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        s[j] = std::exp(s[j] - max_score);
-        sum += s[j];
-      }
-      const float inv_sum = static_cast<float>(1.0 / sum);
-      float* oh = out + (t * shape.n_head + h) * shape.head_dim_v;
-      for (int64_t d = 0; d < shape.head_dim_v; ++d) oh[d] = 0;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        if (f16) {
-          const float w = fp16_to_fp32(fp32_to_fp16(s[j] * inv_sum));
-          const uint16_t* vh = static_cast<const uint16_t*>(cache.v(layer, first + j)) + kv_h * shape.head_dim_v;
-          for (int64_t d = 0; d < shape.head_dim_v; ++d) oh[d] += w * fp16_to_fp32(vh[d]);
-        } else {
-          const float w = s[j] * inv_sum;
-          const float* vh = static_cast<const float*>(cache.v(layer, first + j)) + kv_h * shape.head_dim_v;
-          for (int64_t d = 0; d < shape.head_dim_v; ++d) oh[d] += w * vh[d];
-        }
+      for (int64_t i = 0; i < group; ++i) k.softmax(s + i * n_ctx, n_keys, f16);
+      float* o = out + (t * shape.n_head + kv_h * group) * shape.head_dim_v;
+      std::fill(o, o + group * shape.head_dim_v, 0.f);
+      for (int64_t j = 0; j < n_keys;) {
+        const int64_t len = std::min(n_keys - j, cache.rows_until_wrap(layer, first + j));
+        value_sum(s + j, group, n_ctx, static_cast<const uint8_t*>(cache.v(layer, first + j)) + kv_h * shape.head_dim_v * elem,
+                  cache.v_row_bytes(), len, shape.head_dim_v, o, shape.head_dim_v);
+        j += len;
       }
     }
   });
 }
 
 size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ctx) {
-  return static_cast<size_t>(n_ctx + (shape.head_dim + 1) / 2 + 16);
+  const int64_t group = shape.n_head / shape.n_head_kv;
+  return static_cast<size_t>(group * (n_ctx + shape.head_dim) + 16);
 }
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {

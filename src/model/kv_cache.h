@@ -30,6 +30,10 @@ class KvCache {
   const void* k(int64_t layer, int64_t pos) const { return k_[layer].data() + row(layer, pos) * k_row_bytes_; }
   const void* v(int64_t layer, int64_t pos) const { return v_[layer].data() + row(layer, pos) * v_row_bytes_; }
   size_t bytes() const;
+  size_t k_row_bytes() const { return k_row_bytes_; }
+  size_t v_row_bytes() const { return v_row_bytes_; }
+  // Positions from pos on whose rows are contiguous (a window ring wraps to row 0 after its last row).
+  int64_t rows_until_wrap(int64_t layer, int64_t pos) const { return rows_[layer] - static_cast<int64_t>(row(layer, pos)); }
 
  private:
   size_t row(int64_t layer, int64_t pos) const { return static_cast<size_t>(pos % rows_[layer]); }

@@ -34,6 +34,11 @@ KernelTable make_scalar_table() {
   set(t, TensorType::Q5_K, dequantize_q5_k, nullptr, vec_dot_q5_k);
   set(t, TensorType::Q6_K, dequantize_q6_k, quantize_q6_k, vec_dot_q6_k);
   set(t, TensorType::Q8_K, dequantize_q8_k, quantize_q8_k, nullptr);
+  t.key_scores_f32 = key_scores_f32;
+  t.key_scores_f16 = key_scores_f16;
+  t.value_sum_f32 = value_sum_f32;
+  t.value_sum_f16 = value_sum_f16;
+  t.softmax = softmax;
   return t;
 }
 
@@ -101,6 +106,11 @@ void fill_missing_from_scalar(KernelTable& t) {
     if (!t.quantize[k]) t.quantize[k] = s.quantize[k];
     if (!t.vec_dot[k]) t.vec_dot[k] = s.vec_dot[k];
   }
+  if (!t.key_scores_f32) t.key_scores_f32 = s.key_scores_f32;
+  if (!t.key_scores_f16) t.key_scores_f16 = s.key_scores_f16;
+  if (!t.value_sum_f32) t.value_sum_f32 = s.value_sum_f32;
+  if (!t.value_sum_f16) t.value_sum_f16 = s.value_sum_f16;
+  if (!t.softmax) t.softmax = s.softmax;
 }
 
 }  // namespace fm

@@ -2,6 +2,7 @@
 // Function tables of the CPU kernels, one per compiled SIMD target. Kernels know nothing of models:
 // they dequantize rows, quantize activation rows, and take dot products of a weight row with an
 // activation row already converted to the weight type's activation format (vec_dot_type).
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -19,6 +20,16 @@ class PackedMatrix;
 // Product with a weight matrix repacked at load (tensor/packed_matrix.h); y: [n_tok, n_rows].
 using PackedMatmulFn = void (*)(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y);
 
+// Attention over K/V cache rows (f32 or f16 elements, `stride` bytes apart) for n_q queries sharing the rows.
+// scores[i * ld + j] = scale * (q_i . key_j); q_i = q + i * dim.
+using KeyScoresFn = void (*)(const float* q, int64_t n_q, int64_t dim, const void* keys, size_t stride, int64_t n_keys,
+                             float scale, float* scores, int64_t ld);
+// out_i[d] += sum_j w[i * ld + j] * value_j[d]; out_i = out + i * out_stride.
+using ValueSumFn = void (*)(const float* w, int64_t n_q, int64_t ld, const void* values, size_t stride,
+                            int64_t n_keys, int64_t dim, float* out, int64_t out_stride);
+// x = softmax(x), then optionally rounded to f16 (ggml's f16 V product takes the weights as f16).
+using SoftmaxFn = void (*)(float* x, int64_t n, bool round_to_f16);
+
 constexpr int kTypeSlots = 32;  // indexed by TensorType id
 
 struct KernelTable {
@@ -27,6 +38,9 @@ struct KernelTable {
   QuantizeRowFn quantize[kTypeSlots] = {};
   VecDotFn vec_dot[kTypeSlots] = {};
   PackedMatmulFn packed_matmul = nullptr;  // set by targets that have packed GEMM kernels
+  KeyScoresFn key_scores_f32 = nullptr, key_scores_f16 = nullptr;
+  ValueSumFn value_sum_f32 = nullptr, value_sum_f16 = nullptr;
+  SoftmaxFn softmax = nullptr;
 
   DequantizeRowFn dequantize_fn(TensorType t) const { return dequantize[static_cast<uint32_t>(t)]; }
   QuantizeRowFn quantize_fn(TensorType t) const { return quantize[static_cast<uint32_t>(t)]; }

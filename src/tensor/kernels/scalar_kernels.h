@@ -1,5 +1,6 @@
 #pragma once
 // Declarations of the portable reference kernels (one source file per family of formats).
+#include <cstddef>
 #include <cstdint>
 
 namespace fm::scalar {
@@ -40,5 +41,15 @@ float vec_dot_q8_0(int64_t n, const void* w, const void* a);
 float vec_dot_q4_k(int64_t n, const void* w, const void* a);
 float vec_dot_q5_k(int64_t n, const void* w, const void* a);
 float vec_dot_q6_k(int64_t n, const void* w, const void* a);
+
+void key_scores_f32(const float* q, int64_t n_q, int64_t dim, const void* keys, size_t stride, int64_t n_keys,
+                    float scale, float* scores, int64_t ld);
+void key_scores_f16(const float* q, int64_t n_q, int64_t dim, const void* keys, size_t stride, int64_t n_keys,
+                    float scale, float* scores, int64_t ld);
+void value_sum_f32(const float* w, int64_t n_q, int64_t ld, const void* values, size_t stride, int64_t n_keys,
+                   int64_t dim, float* out, int64_t out_stride);
+void value_sum_f16(const float* w, int64_t n_q, int64_t ld, const void* values, size_t stride, int64_t n_keys,
+                   int64_t dim, float* out, int64_t out_stride);
+void softmax(float* x, int64_t n, bool round_to_f16);
 
 }  // namespace fm::scalar
