@@ -159,6 +159,7 @@ void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, in
   constexpr int kPer = 8 / D::kSubs;  // weight registers per sub-block
   const int64_t nb = a.nb;
   __m512 acc[T];
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   const uint8_t* headers = group + nb * D::kTileBytes;
   for (int64_t u = 0; u < nb / D::kBlocksPerUnit; ++u) {
@@ -168,24 +169,36 @@ void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, in
       __m512i w[8];
       __m512 sc[D::kSubs], mn[D::kSubs];
       D::block(group + b * D::kTileBytes, unit, jb, w, sc, mn);
+#pragma GCC unroll 2
       for (int s = 0; s < D::kSubs; ++s) {
+#pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
           const uint8_t* q = act_q<D::kActQ8K>(a, t0 + t, b) + s * 4 * kPer;
-          // Integer sums are exact, so the chain split (for latency when few tokens share a tile) is free.
-          __m512i is0 = _mm512_setzero_si512(), is1 = _mm512_setzero_si512();
-          for (int j = 0; j < kPer; j += 2) {
-            is0 = _mm512_dpbusd_epi32(is0, w[s * kPer + j], bcast4(q + 4 * j));
-            is1 = _mm512_dpbusd_epi32(is1, w[s * kPer + j + 1], bcast4(q + 4 * j + 4));
+          // Integer sums are exact, so how the chain is split does not change results: two chains hide the
+          // vpdpbusd latency when few tokens share the tile, one keeps register pressure low when many do.
+          __m512i is;
+          if constexpr (T < 4) {
+            __m512i is0 = _mm512_setzero_si512(), is1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int j = 0; j < kPer; j += 2) {
+              is0 = _mm512_dpbusd_epi32(is0, w[s * kPer + j], bcast4(q + 4 * j));
+              is1 = _mm512_dpbusd_epi32(is1, w[s * kPer + j + 1], bcast4(q + 4 * j + 4));
+            }
+            is = _mm512_add_epi32(is0, is1);
+          } else {
+            is = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int j = 0; j < kPer; ++j) is = _mm512_dpbusd_epi32(is, w[s * kPer + j], bcast4(q + 4 * j));
           }
           const int64_t row = (t0 + t) * nb + b;
           const float dsum = D::kSubs == 1 ? a.ds32[row] : a.ds16[2 * row + s];
-          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(is0, is1)),
-                                   _mm512_mul_ps(sc[s], _mm512_set1_ps(a.d[row])), acc[t]);
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[s], _mm512_set1_ps(a.d[row])), acc[t]);
           acc[t] = _mm512_fnmadd_ps(mn[s], _mm512_set1_ps(dsum), acc[t]);
         }
       }
     }
   }
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, acc[t]);
 }
 
