@@ -51,9 +51,7 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
       std::memcpy(v + t * v_dim, row + q_dim + kv_dim, sizeof(float) * v_dim);
     }
   } else {
-    matmul(c, w.wq, h, n, q);
-    matmul(c, w.wk, h, n, k);
-    matmul(c, w.wv, h, n, v);
+    matmul_shared_input(c, {&w.wq, &w.wk, &w.wv}, {q, k, v}, h, n);
   }
   if (w.bq) add_bias(q, w.bq, n, q_dim);
   if (w.bk) add_bias(k, w.bk, n, kv_dim);
@@ -88,8 +86,7 @@ void ffn_block(const Compute& c, const HParams& hp, const FfnWeights& w, FfnActi
       else geglu(row, row + F, F, a + t * F);
     }
   } else {
-    matmul(c, w.gate, h, n, a);
-    matmul(c, w.up, h, n, b);
+    matmul_shared_input(c, {&w.gate, &w.up}, {a, b}, h, n);
     if (act == FfnActivation::kSilu) swiglu(a, b, n * F, a);
     else geglu(a, b, n * F, a);
   }
@@ -141,8 +138,7 @@ void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, Forward
         }
     if (m == 0) continue;
     float *a = st.ffn_a.data(), *b = st.ffn_b.data();
-    matmul(c, w.gate[e], st.moe_in.data(), m, a);
-    matmul(c, w.up[e], st.moe_in.data(), m, b);
+    matmul_shared_input(c, {&w.gate[e], &w.up[e]}, {a, b}, st.moe_in.data(), m);
     swiglu(a, b, m * F, a);
     matmul(c, w.down[e], a, m, st.moe_in.data());
     for (int64_t i = 0; i < m; ++i) {

@@ -19,7 +19,8 @@ void* ScratchBuffer::reserve(size_t bytes) {
 void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok, float* y) {
   const KernelTable& k = *c.kernels;
   if (w.packed && k.packed_matmul) {
-    k.packed_matmul(c, *w.packed, x, n_tok, y);
+    const PackedMatrix* p = w.packed;
+    k.packed_matmul(c, &p, &y, 1, x, n_tok);
     return;
   }
   const TensorType act_type = vec_dot_type(w.type);
@@ -42,6 +43,25 @@ void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok
       for (int64_t r = r0; r < r1; ++r) yt[r] = dot(w.n_cols, w.row(r), a);
     }
   });
+}
+
+void matmul_shared_input(const Compute& c, std::initializer_list<const MatrixView*> w, std::initializer_list<float*> y,
+                         const float* x, int64_t n_tok) {
+  if (w.size() != y.size() || w.size() > 8) throw std::invalid_argument("matmul_shared_input: bad matrix count");
+  const PackedMatrix* packed[8];
+  bool all_packed = c.kernels->packed_matmul != nullptr;
+  int n = 0;
+  for (const MatrixView* m : w) {
+    if (m->n_cols != (*w.begin())->n_cols) throw std::invalid_argument("matmul_shared_input: widths differ");
+    all_packed = all_packed && m->packed;
+    packed[n++] = m->packed;
+  }
+  if (all_packed) {
+    c.kernels->packed_matmul(c, packed, y.begin(), n, x, n_tok);
+    return;
+  }
+  auto out = y.begin();
+  for (const MatrixView* m : w) matmul(c, *m, x, n_tok, *out++);
 }
 
 void dequantize_row(const KernelTable& k, const MatrixView& w, int64_t r, float* dst) {

@@ -3,6 +3,7 @@
 // are converted once per call to the weight type's activation format, then every output is one vec_dot.
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "gguf/tensor_type.h"
@@ -44,6 +45,11 @@ struct Compute {
 
 // y[t, r] = sum_k W[r, k] * x[t, k]   x: [n_tok, n_cols] f32, y: [n_tok, n_rows] f32.
 void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok, float* y);
+
+// y[i] = W[i] x for up to 8 matrices with the same number of columns applied to one input: the input is converted
+// once and all products run in one parallel pass (the attention projections, the FFN gate and up).
+void matmul_shared_input(const Compute& c, std::initializer_list<const MatrixView*> w, std::initializer_list<float*> y,
+                         const float* x, int64_t n_tok);
 
 // Copies row `r` of w into dst as f32 (embedding look-up).
 void dequantize_row(const KernelTable& k, const MatrixView& w, int64_t r, float* dst);

@@ -174,3 +174,40 @@ TEST(WeightQuantizers, RoundTripWithinOneStep) {
 
 }  // namespace
 }  // namespace fm
+
+namespace fm {
+namespace {
+
+// Activation quantizers of every table equal the scalar ones on awkward rows: zeros, NaN and infinities, halfway
+// values, and a maximum magnitude that occurs with both signs.
+TEST(Quantize, EveryTableMatchesScalarOnSpecialValues) {
+  std::vector<std::vector<float>> rows;
+  rows.push_back(std::vector<float>(512, 0.f));
+  std::vector<float> halves(512);
+  for (size_t i = 0; i < halves.size(); ++i) halves[i] = (static_cast<float>(i % 64) - 31.5f) * (i % 3 ? 1.f : -1.f);
+  rows.push_back(halves);
+  std::vector<float> specials = halves;
+  specials[5] = NAN;
+  specials[300] = INFINITY;
+  specials[40] = -INFINITY;
+  rows.push_back(specials);
+  std::vector<float> both_signs(512, 0.25f);
+  both_signs[7] = -3.f;
+  both_signs[9] = 3.f;
+  both_signs[260] = 3.f;
+  both_signs[261] = -3.f;
+  rows.push_back(both_signs);
+  for (const KernelTable* table : available_kernels()) {
+    for (TensorType t : {TensorType::Q8_0, TensorType::Q8_K}) {
+      for (const auto& x : rows) {
+        std::vector<uint8_t> ref(tensor_row_bytes(t, 512)), got(ref.size());
+        scalar_kernels().quantize_fn(t)(x.data(), ref.data(), 512);
+        table->quantize_fn(t)(x.data(), got.data(), 512);
+        EXPECT_EQ(ref, got) << table->name << " " << tensor_type_name(t);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fm

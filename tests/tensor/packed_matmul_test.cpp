@@ -104,6 +104,32 @@ TEST_P(PackedMatmul, EachTokenIsIndependentOfTheBatchAroundIt) {
   }
 }
 
+TEST(PackedMatmul, SharedInputProductsEqualSeparateProducts) {
+  const KernelTable* table = packed_table();
+  if (!table) GTEST_SKIP() << "this CPU has no packed GEMM target";
+  std::mt19937 rng(13);
+  ThreadPool pool(2);
+  ScratchBuffer scratch;
+  const Compute c{&pool, table, &scratch};
+  const int64_t n_cols = 512, n_tok = 10;
+  Case a = random_matrix(TensorType::Q5_0, n_cols, 40, rng), b = random_matrix(TensorType::Q6_K, n_cols, 24, rng),
+       f = random_matrix(TensorType::F16, n_cols, 33, rng);
+  for (Case* m : {&a, &b, &f}) m->view.packed = m->packed.get();
+  std::vector<float> x;
+  for (int64_t t = 0; t < n_tok; ++t) {
+    auto row = random_activations(n_cols, rng);
+    x.insert(x.end(), row.begin(), row.end());
+  }
+  std::vector<float> ya(n_tok * 40), yb(n_tok * 24), yf(n_tok * 33);
+  matmul_shared_input(c, {&a.view, &b.view, &f.view}, {ya.data(), yb.data(), yf.data()}, x.data(), n_tok);
+  for (Case* m : {&a, &b, &f}) {
+    std::vector<float> alone(n_tok * m->view.n_rows);
+    matmul(c, m->view, x.data(), n_tok, alone.data());
+    const std::vector<float>& shared = m == &a ? ya : (m == &b ? yb : yf);
+    EXPECT_EQ(alone, shared) << tensor_type_name(m->view.type);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(PackedTypes, PackedMatmul, ::testing::ValuesIn(kPackedTypes),
                          [](const auto& info) { return std::string(tensor_type_name(info.param)); });
 

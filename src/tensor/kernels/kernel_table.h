@@ -17,8 +17,10 @@ using VecDotFn = float (*)(int64_t n, const void* weight_row, const void* act_ro
 
 struct Compute;
 class PackedMatrix;
-// Product with a weight matrix repacked at load (tensor/packed_matrix.h); y: [n_tok, n_rows].
-using PackedMatmulFn = void (*)(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y);
+// Products of n_mats (at most 8) weight matrices repacked at load (tensor/packed_matrix.h) with one input x:
+// y[i]: [n_tok, w[i]->n_rows]. The matrices have the same number of columns.
+using PackedMatmulFn = void (*)(const Compute& c, const PackedMatrix* const* w, float* const* y, int n_mats,
+                                const float* x, int64_t n_tok);
 
 // Attention over K/V cache rows (f32 or f16 elements, `stride` bytes apart) for n_q queries sharing the rows.
 // scores[i * ld + j] = scale * (q_i . key_j); q_i = q + i * dim.

@@ -246,59 +246,34 @@ const std::array<QuantTileFn, kMaxTokTile + 1>& quant_tile_table(PackedFormat f)
   }
 }
 
-// Calls tile(group, t0, n) over all row groups and token tiles: threads take ranges of groups; inside a range,
-// tokens go in chunks so a chunk's activations stay cached while the range's weights are walked.
-template <typename Tile>
-void for_each_tile(const Compute& c, const PackedMatrix& w, int64_t n_tok, Tile&& tile) {
-  const int64_t threads = c.pool->size();
-  const int64_t grain = std::max<int64_t>(1, w.n_groups / (threads * 4));
-  c.pool->parallel_for(w.n_groups, grain, [&](int64_t g0, int64_t g1) {
-    for (int64_t tc = 0; tc < n_tok; tc += kTokChunk) {
-      const int64_t te = std::min(n_tok, tc + kTokChunk);
-      for (int64_t g = g0; g < g1; ++g) {
-        const int64_t valid = std::min<int64_t>(kPackRows, w.n_rows - g * kPackRows);
-        const __mmask16 rows = static_cast<__mmask16>((1u << valid) - 1);
-        for (int64_t t = tc; t < te; t += kMaxTokTile)
-          tile(g, t, static_cast<int>(std::min<int64_t>(kMaxTokTile, te - t)), rows);
-      }
-    }
-  });
+// Activations of one input in each format the matrices of a call need, converted once.
+struct PreparedInput {
+  ActView q8_0, q8_k;
+  const float* f16_rounded = nullptr;  // F16 weights take activations rounded to f16, as ggml's F16 dot does
+};
+
+bool uses_q8k(PackedFormat f) { return f == PackedFormat::kQ4K || f == PackedFormat::kQ6K; }
+
+size_t quantized_bytes(TensorType act_type, int64_t K, int64_t n_tok) {
+  const size_t blocks = (tensor_row_bytes(act_type, K) * static_cast<size_t>(n_tok) + 63) & ~size_t{63};
+  return blocks + static_cast<size_t>(n_tok * (K / kPackBlock)) * 4 * sizeof(float);
 }
 
-void matmul_f16(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y) {
-  const int64_t K = w.n_cols;
-  // F16 weights take activations rounded to f16, as ggml's F16 dot product does.
-  float* xr = static_cast<float*>(c.scratch->reserve(sizeof(float) * static_cast<size_t>(n_tok * K)));
-  c.pool->parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1) {
-    for (int64_t i = t0 * K; i < t1 * K; i += 16) {
-      const __m512 v = _mm512_loadu_ps(x + i);
-      _mm512_storeu_ps(xr + i, _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
-    }
-  });
-  static const auto tiles = f16_tiles(std::make_integer_sequence<int, kMaxTokTile>{});
-  for_each_tile(c, w, n_tok, [&](int64_t g, int64_t t0, int n, __mmask16 rows) {
-    tiles[n](w.group(g), K, xr, t0, y + g * kPackRows, w.n_rows, rows);
-  });
-}
-
-void prepare_activations(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, ActView* a) {
-  const bool q8k = w.format == PackedFormat::kQ4K || w.format == PackedFormat::kQ6K;
-  const TensorType act_type = q8k ? TensorType::Q8_K : TensorType::Q8_0;
+void quantize_input(const Compute& c, TensorType act_type, const float* x, int64_t K, int64_t n_tok, uint8_t* base,
+                    ActView* a) {
   const QuantizeRowFn quantize = c.kernels->quantize_fn(act_type);
-  const int64_t K = w.n_cols, nb = K / kPackBlock;
+  const bool q8k = act_type == TensorType::Q8_K;
+  const int64_t nb = K / kPackBlock;
   a->nb = nb;
   a->row_bytes = tensor_row_bytes(act_type, K);
-  const size_t block_bytes = (a->row_bytes * static_cast<size_t>(n_tok) + 63) & ~size_t{63};
-  const size_t floats = static_cast<size_t>(n_tok * nb) * 4;
-  uint8_t* base = static_cast<uint8_t*>(c.scratch->reserve(block_bytes + floats * sizeof(float)));
-  float* f = reinterpret_cast<float*>(base + block_bytes);
-  a->blocks = base;
-  a->d = f;
-  a->ds32 = f + n_tok * nb;
-  a->ds16 = f + 2 * n_tok * nb;
+  float* f = reinterpret_cast<float*>(base + ((a->row_bytes * static_cast<size_t>(n_tok) + 63) & ~size_t{63}));
   float* d = f;
   float* ds32 = f + n_tok * nb;
   float* ds16 = f + 2 * n_tok * nb;
+  a->blocks = base;
+  a->d = d;
+  a->ds32 = ds32;
+  a->ds16 = ds16;
   c.pool->parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       uint8_t* row = base + static_cast<size_t>(t) * a->row_bytes;
@@ -317,8 +292,7 @@ void prepare_activations(const Compute& c, const PackedMatrix& w, const float* x
         const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(row);
         for (int64_t b = 0; b < nb; ++b) {
           const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[b].qs));
-          const __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
-          const __m512i s32 = _mm512_cvtepi16_epi32(s16);
+          const __m512i s32 = _mm512_cvtepi16_epi32(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q));
           const float db = fp16_to_fp32(blk[b].d);
           d[t * nb + b] = db;
           ds32[t * nb + b] = db * static_cast<float>(_mm512_reduce_add_epi32(s32));
@@ -328,20 +302,73 @@ void prepare_activations(const Compute& c, const PackedMatrix& w, const float* x
   });
 }
 
-void matmul_quant(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y) {
-  ActView a;
-  prepare_activations(c, w, x, n_tok, &a);
-  const auto& tiles = quant_tile_table(w.format);
-  for_each_tile(c, w, n_tok, [&](int64_t g, int64_t t0, int n, __mmask16 rows) {
-    tiles[n](w.group(g), a, t0, y + g * kPackRows, w.n_rows, rows);
+void round_input_to_f16(const Compute& c, const float* x, int64_t K, int64_t n_tok, float* xr) {
+  c.pool->parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1) {
+    for (int64_t i = t0 * K; i < t1 * K; i += 16) {
+      const __m512 v = _mm512_loadu_ps(x + i);
+      _mm512_storeu_ps(xr + i, _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    }
   });
+}
+
+PreparedInput prepare_input(const Compute& c, const PackedMatrix* const* w, int n_mats, const float* x, int64_t n_tok) {
+  const int64_t K = w[0]->n_cols;
+  bool need_q80 = false, need_q8k = false, need_f16 = false;
+  for (int i = 0; i < n_mats; ++i) {
+    if (w[i]->format == PackedFormat::kF16) need_f16 = true;
+    else if (uses_q8k(w[i]->format)) need_q8k = true;
+    else need_q80 = true;
+  }
+  const size_t q80_bytes = need_q80 ? quantized_bytes(TensorType::Q8_0, K, n_tok) : 0;
+  const size_t q8k_bytes = need_q8k ? quantized_bytes(TensorType::Q8_K, K, n_tok) : 0;
+  const size_t f16_bytes = need_f16 ? sizeof(float) * static_cast<size_t>(n_tok * K) : 0;
+  uint8_t* base = static_cast<uint8_t*>(c.scratch->reserve(q80_bytes + q8k_bytes + f16_bytes));
+  PreparedInput in;
+  if (need_q80) quantize_input(c, TensorType::Q8_0, x, K, n_tok, base, &in.q8_0);
+  if (need_q8k) quantize_input(c, TensorType::Q8_K, x, K, n_tok, base + q80_bytes, &in.q8_k);
+  if (need_f16) {
+    float* xr = reinterpret_cast<float*>(base + q80_bytes + q8k_bytes);
+    round_input_to_f16(c, x, K, n_tok, xr);
+    in.f16_rounded = xr;
+  }
+  return in;
 }
 
 }  // namespace
 
-void packed_matmul_avx512(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y) {
-  if (w.format == PackedFormat::kF16) matmul_f16(c, w, x, n_tok, y);
-  else matmul_quant(c, w, x, n_tok, y);
+// Threads take ranges of row groups over all the matrices (as if their rows were concatenated); inside a range,
+// tokens go in chunks so a chunk's activations stay cached while the range's weights are walked.
+void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float* const* y, int n_mats, const float* x,
+                          int64_t n_tok) {
+  const PreparedInput in = prepare_input(c, w, n_mats, x, n_tok);
+  static const auto f16 = f16_tiles(std::make_integer_sequence<int, kMaxTokTile>{});
+  int64_t first_group[9] = {0};
+  for (int i = 0; i < n_mats; ++i) first_group[i + 1] = first_group[i] + w[i]->n_groups;
+  const int64_t n_groups = first_group[n_mats];
+  const int64_t grain = std::max<int64_t>(1, n_groups / (c.pool->size() * 4));
+  c.pool->parallel_for(n_groups, grain, [&](int64_t g0, int64_t g1) {
+    for (int64_t tc = 0; tc < n_tok; tc += kTokChunk) {
+      const int64_t te = std::min(n_tok, tc + kTokChunk);
+      int m = 0;
+      for (int64_t gg = g0; gg < g1; ++gg) {
+        while (gg >= first_group[m + 1]) ++m;
+        const PackedMatrix& wm = *w[m];
+        const int64_t g = gg - first_group[m];
+        const int64_t valid = std::min<int64_t>(kPackRows, wm.n_rows - g * kPackRows);
+        const __mmask16 rows = static_cast<__mmask16>((1u << valid) - 1);
+        float* ym = y[m] + g * kPackRows;
+        if (wm.format == PackedFormat::kF16) {
+          for (int64_t t = tc; t < te; t += kMaxTokTile)
+            f16[std::min<int64_t>(kMaxTokTile, te - t)](wm.group(g), wm.n_cols, in.f16_rounded, t, ym, wm.n_rows, rows);
+        } else {
+          const auto& tiles = quant_tile_table(wm.format);
+          const ActView& a = uses_q8k(wm.format) ? in.q8_k : in.q8_0;
+          for (int64_t t = tc; t < te; t += kMaxTokTile)
+            tiles[std::min<int64_t>(kMaxTokTile, te - t)](wm.group(g), a, t, ym, wm.n_rows, rows);
+        }
+      }
+    }
+  });
 }
 
 }  // namespace fm

@@ -4,7 +4,8 @@
 #include "tensor/kernels/simd_kernels-inl.h"
 
 namespace fm {
-void packed_matmul_avx512(const Compute& c, const PackedMatrix& w, const float* x, int64_t n_tok, float* y);
+void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float* const* y, int n_mats, const float* x,
+                          int64_t n_tok);
 void set_attention_avx512(KernelTable& t);
 
 const KernelTable& avx512_kernels() {

@@ -440,6 +440,65 @@ void dequantize_q6_k(const void* src, float* dst, int64_t n) {
   }
 }
 
+#ifdef FM_SIMD_AVX512
+// ---- activation quantizers, bit-identical to the scalar ones ------------------------------------------------
+// round-to-nearest-even, NaN -> 0, clamped to [lo, hi], as int8.
+inline __m128i round_clamp_i8(__m512 v, float lo, float hi) {
+  v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+  return _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v));
+}
+
+inline __m512 abs_f(__m512 v) { return _mm512_abs_ps(v); }
+
+void quantize_q8_0(const float* src, void* dst, int64_t n) {
+  BlockQ8_0* b = static_cast<BlockQ8_0*>(dst);
+  for (int64_t blk = 0; blk < n / kQK; ++blk) {
+    const __m512 x0 = _mm512_loadu_ps(src + blk * kQK), x1 = _mm512_loadu_ps(src + blk * kQK + 16);
+    // max_ps returns its second operand when the first is NaN, so NaN inputs are skipped as std::fmax does.
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(abs_f(x1), _mm512_max_ps(abs_f(x0), _mm512_setzero_ps())));
+    const float d = amax / 127.f;
+    const float id = d != 0 ? 1.f / d : 0.f;
+    b[blk].d = fp32_to_fp16(d);
+    const __m512 vid = _mm512_set1_ps(id);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b[blk].qs), round_clamp_i8(_mm512_mul_ps(x0, vid), -127.f, 127.f));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b[blk].qs + 16), round_clamp_i8(_mm512_mul_ps(x1, vid), -127.f, 127.f));
+  }
+}
+
+void quantize_q8_k(const float* src, void* dst, int64_t n) {
+  BlockQ8_K* b = static_cast<BlockQ8_K*>(dst);
+  for (int64_t blk = 0; blk < n / kQK_K; ++blk) {
+    const float* x = src + blk * kQK_K;
+    __m512 vmax = _mm512_setzero_ps();
+    for (int i = 0; i < kQK_K; i += 16) vmax = _mm512_max_ps(abs_f(_mm512_loadu_ps(x + i)), vmax);
+    const float amax = _mm512_reduce_max_ps(vmax);
+    if (amax == 0) {
+      std::memset(&b[blk], 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    // The signed value of the first element of largest magnitude.
+    float max = 0;
+    for (int i = 0; i < kQK_K; i += 16) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(abs_f(_mm512_loadu_ps(x + i)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (hit) {
+        max = x[i + __builtin_ctz(hit)];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
+    const __m512 vs = _mm512_set1_ps(iscale);
+    for (int i = 0; i < kQK_K; i += 16) {
+      const __m128i q = round_clamp_i8(_mm512_mul_ps(vs, _mm512_loadu_ps(x + i)), -128.f, 127.f);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(b[blk].qs + i), q);
+      b[blk].bsums[i / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(q)));
+    }
+    b[blk].d = 1.f / iscale;
+  }
+}
+#endif
+
 KernelTable make_table(const char* name) {
   KernelTable t;
   t.name = name;
@@ -466,6 +525,10 @@ KernelTable make_table(const char* name) {
   deq(TensorType::Q4_K, dequantize_q4_k);
   deq(TensorType::Q5_K, dequantize_q5_k);
   deq(TensorType::Q6_K, dequantize_q6_k);
+#ifdef FM_SIMD_AVX512
+  t.quantize[static_cast<uint32_t>(TensorType::Q8_0)] = quantize_q8_0;
+  t.quantize[static_cast<uint32_t>(TensorType::Q8_K)] = quantize_q8_k;
+#endif
   fill_missing_from_scalar(t);
   return t;
 }
