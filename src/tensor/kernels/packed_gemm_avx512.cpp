@@ -25,22 +25,15 @@ namespace {
 constexpr int kMaxTokTile = 8;      // tokens per micro-kernel call
 constexpr int64_t kTokChunk = 64;   // tokens whose activations stay in L2 while a thread walks its row groups
 
-// Quantized activations: rows of Q8_0 or Q8_K blocks plus per-32-column float scales and scaled sums.
+// Quantized activations, block-major so the tokens of a tile sit side by side: block b of token t has its 32
+// int8 values at q + (b * n_tok + t) * 32 and its floats {scale, scale * sum, scale * sum of each 16-half} at
+// meta + (b * n_tok + t) * 4. (Q8_0 activations leave the 16-half sums unset; only the k-quants use them.)
 struct ActView {
-  const uint8_t* blocks = nullptr;
-  size_t row_bytes = 0;
-  int64_t nb = 0;             // 32-column blocks per row
-  const float* d = nullptr;     // [n_tok][nb] activation scale of each block
-  const float* ds32 = nullptr;  // [n_tok][nb] scale * sum of the block's values
-  const float* ds16 = nullptr;  // [n_tok][2 nb] the same per 16 columns (k-quant activations only)
+  const int8_t* q = nullptr;
+  const float* meta = nullptr;
+  int64_t n_tok = 0;
+  int64_t nb = 0;  // 32-column blocks per row
 };
-
-template <bool kQ8K>
-inline const uint8_t* act_q(const ActView& a, int64_t t, int64_t b) {
-  const uint8_t* row = a.blocks + static_cast<size_t>(t) * a.row_bytes;
-  if constexpr (kQ8K) return row + (b / 8) * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs) + (b % 8) * 32;
-  else return row + b * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs);
-}
 
 inline __m512i bcast4(const uint8_t* p) {
   int32_t v;
@@ -162,6 +155,8 @@ void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, in
 #pragma GCC unroll 8
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   const uint8_t* headers = group + nb * D::kTileBytes;
+  const uint8_t* q_blk = reinterpret_cast<const uint8_t*>(a.q) + t0 * 32;
+  const float* m_blk = a.meta + t0 * 4;
   for (int64_t u = 0; u < nb / D::kBlocksPerUnit; ++u) {
     const auto unit = D::unit(headers + u * D::kHeaderBytes);
     for (int jb = 0; jb < D::kBlocksPerUnit; ++jb) {
@@ -173,7 +168,8 @@ void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, in
       for (int s = 0; s < D::kSubs; ++s) {
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
-          const uint8_t* q = act_q<D::kActQ8K>(a, t0 + t, b) + s * 4 * kPer;
+          const uint8_t* q = q_blk + t * 32 + s * 4 * kPer;
+          const float* m = m_blk + t * 4;
           // Integer sums are exact, so how the chain is split does not change results: two chains hide the
           // vpdpbusd latency when few tokens share the tile, one keeps register pressure low when many do.
           __m512i is;
@@ -190,12 +186,13 @@ void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, in
 #pragma GCC unroll 8
             for (int j = 0; j < kPer; ++j) is = _mm512_dpbusd_epi32(is, w[s * kPer + j], bcast4(q + 4 * j));
           }
-          const int64_t row = (t0 + t) * nb + b;
-          const float dsum = D::kSubs == 1 ? a.ds32[row] : a.ds16[2 * row + s];
-          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[s], _mm512_set1_ps(a.d[row])), acc[t]);
+          const float dsum = D::kSubs == 1 ? m[1] : m[2 + s];
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[s], _mm512_set1_ps(m[0])), acc[t]);
           acc[t] = _mm512_fnmadd_ps(mn[s], _mm512_set1_ps(dsum), acc[t]);
         }
       }
+      q_blk += a.n_tok * 32;
+      m_blk += a.n_tok * 4;
     }
   }
 #pragma GCC unroll 8
@@ -254,9 +251,11 @@ struct PreparedInput {
 
 bool uses_q8k(PackedFormat f) { return f == PackedFormat::kQ4K || f == PackedFormat::kQ6K; }
 
+// Block-major activations (ActView) after the row-major quantized blocks they are built from.
 size_t quantized_bytes(TensorType act_type, int64_t K, int64_t n_tok) {
-  const size_t blocks = (tensor_row_bytes(act_type, K) * static_cast<size_t>(n_tok) + 63) & ~size_t{63};
-  return blocks + static_cast<size_t>(n_tok * (K / kPackBlock)) * 4 * sizeof(float);
+  const size_t rows = (tensor_row_bytes(act_type, K) * static_cast<size_t>(n_tok) + 63) & ~size_t{63};
+  const size_t nbt = static_cast<size_t>(n_tok * (K / kPackBlock));
+  return rows + nbt * 32 + nbt * 4 * sizeof(float);
 }
 
 void quantize_input(const Compute& c, TensorType act_type, const float* x, int64_t K, int64_t n_tok, uint8_t* base,
@@ -264,38 +263,32 @@ void quantize_input(const Compute& c, TensorType act_type, const float* x, int64
   const QuantizeRowFn quantize = c.kernels->quantize_fn(act_type);
   const bool q8k = act_type == TensorType::Q8_K;
   const int64_t nb = K / kPackBlock;
-  a->nb = nb;
-  a->row_bytes = tensor_row_bytes(act_type, K);
-  float* f = reinterpret_cast<float*>(base + ((a->row_bytes * static_cast<size_t>(n_tok) + 63) & ~size_t{63}));
-  float* d = f;
-  float* ds32 = f + n_tok * nb;
-  float* ds16 = f + 2 * n_tok * nb;
-  a->blocks = base;
-  a->d = d;
-  a->ds32 = ds32;
-  a->ds16 = ds16;
+  const size_t row_bytes = tensor_row_bytes(act_type, K);
+  int8_t* q = reinterpret_cast<int8_t*>(base + ((row_bytes * static_cast<size_t>(n_tok) + 63) & ~size_t{63}));
+  float* meta = reinterpret_cast<float*>(q + n_tok * nb * 32);
+  *a = ActView{q, meta, n_tok, nb};
   c.pool->parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      uint8_t* row = base + static_cast<size_t>(t) * a->row_bytes;
+      uint8_t* row = base + static_cast<size_t>(t) * row_bytes;
       quantize(x + t * K, row, K);
-      if (q8k) {
-        const BlockQ8_K* blk = reinterpret_cast<const BlockQ8_K*>(row);
-        for (int64_t b = 0; b < nb; ++b) {
-          const BlockQ8_K& s = blk[b / 8];
+      for (int64_t b = 0; b < nb; ++b) {
+        int8_t* qb = q + (b * n_tok + t) * 32;
+        float* m = meta + (b * n_tok + t) * 4;
+        if (q8k) {
+          const BlockQ8_K& s = reinterpret_cast<const BlockQ8_K*>(row)[b / 8];
           const int j = static_cast<int>(b % 8);
-          d[t * nb + b] = s.d;
-          ds16[2 * (t * nb + b)] = s.d * static_cast<float>(s.bsums[2 * j]);
-          ds16[2 * (t * nb + b) + 1] = s.d * static_cast<float>(s.bsums[2 * j + 1]);
-          ds32[t * nb + b] = s.d * static_cast<float>(s.bsums[2 * j] + s.bsums[2 * j + 1]);
-        }
-      } else {
-        const BlockQ8_0* blk = reinterpret_cast<const BlockQ8_0*>(row);
-        for (int64_t b = 0; b < nb; ++b) {
-          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[b].qs));
-          const __m512i s32 = _mm512_cvtepi16_epi32(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q));
-          const float db = fp16_to_fp32(blk[b].d);
-          d[t * nb + b] = db;
-          ds32[t * nb + b] = db * static_cast<float>(_mm512_reduce_add_epi32(s32));
+          std::memcpy(qb, s.qs + 32 * j, 32);
+          m[0] = s.d;
+          m[1] = s.d * static_cast<float>(s.bsums[2 * j] + s.bsums[2 * j + 1]);
+          m[2] = s.d * static_cast<float>(s.bsums[2 * j]);
+          m[3] = s.d * static_cast<float>(s.bsums[2 * j + 1]);
+        } else {
+          const BlockQ8_0& s = reinterpret_cast<const BlockQ8_0*>(row)[b];
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qs));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), v);
+          const __m512i s32 = _mm512_cvtepi16_epi32(_mm256_maddubs_epi16(_mm256_set1_epi8(1), v));
+          m[0] = fp16_to_fp32(s.d);
+          m[1] = m[0] * static_cast<float>(_mm512_reduce_add_epi32(s32));
         }
       }
     }
