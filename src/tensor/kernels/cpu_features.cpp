@@ -1,6 +1,8 @@
 #include "tensor/kernels/cpu_features.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 
@@ -30,6 +32,11 @@ CpuFeatures detect() {
   f.avx512bw = zmm_state && ((ebx >> 30) & 1);
   f.avx512vl = zmm_state && ((ebx >> 31) & 1);
   f.avx512vnni = zmm_state && ((ecx >> 11) & 1);
+  const bool tile_state = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
+  if (tile_state && ((edx >> 24) & 1) && ((edx >> 25) & 1)) {
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    f.amx_int8 = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }
   return f;
 }
 

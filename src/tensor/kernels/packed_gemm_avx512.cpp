@@ -7,12 +7,15 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <array>
 #include <cstddef>
 #include <cstring>
 #include <utility>
 
 #include "tensor/fp16.h"
+#include "tensor/kernels/cpu_features.h"
 #include "tensor/kernels/kernel_table.h"
 #include "tensor/matmul.h"
 #include "tensor/packed_matrix.h"
@@ -225,6 +228,120 @@ void f16_tile(const uint8_t* group, int64_t n_cols, const float* x, int64_t t0, 
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, _mm512_add_ps(a0[t], a1[t]));
 }
 
+// ---- AMX ----------------------------------------------------------------------------------------------------
+// With AMX the block sums of 16 tokens x 16 rows come from one tile product (activations as the signed A tile,
+// the decoded weight registers as the unsigned B tile, which is their register layout); the float scaling that
+// follows is the per-token code above, so results are bit-identical to the vpdpbusd path.
+constexpr int kAmxTokens = 16;
+constexpr int kAmxMinTokens = 4;  // below this the vpdpbusd tiles are faster
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// tmm0/1: int32 sums [16 tokens][16 rows]; tmm2/3: A and B of a 32-column block; tmm4-7: A and B of its two
+// 16-column halves (Q6_K scales each half separately).
+const TileConfig& tile_config() {
+  static const TileConfig config = [] {
+    TileConfig c;
+    const int shape[8][2] = {{16, 64}, {16, 64}, {16, 32}, {8, 64}, {16, 16}, {16, 16}, {4, 64}, {4, 64}};
+    for (int t = 0; t < 8; ++t) {
+      c.rows[t] = static_cast<uint8_t>(shape[t][0]);
+      c.colsb[t] = static_cast<uint16_t>(shape[t][1]);
+    }
+    return c;
+  }();
+  return config;
+}
+
+thread_local bool t_tiles_configured = false;
+
+template <class D>
+void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* y, int64_t ldy, __mmask16 rows) {
+  if (!t_tiles_configured) {
+    _tile_loadconfig(&tile_config());
+    t_tiles_configured = true;
+  }
+  alignas(64) int32_t sums[2][kAmxTokens][16];
+  alignas(64) uint8_t wbuf[8][64];
+  const int64_t nb = a.nb;
+  __m512 acc[kAmxTokens];
+#pragma GCC unroll 16
+  for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
+  const uint8_t* headers = group + nb * D::kTileBytes;
+  // Rows past the last token read the padding after the activations; their sums are computed and dropped.
+  const uint8_t* q_blk = reinterpret_cast<const uint8_t*>(a.q) + t0 * 32;
+  const float* m_blk = a.meta + t0 * 4;
+  for (int64_t u = 0; u < nb / D::kBlocksPerUnit; ++u) {
+    const auto unit = D::unit(headers + u * D::kHeaderBytes);
+    for (int jb = 0; jb < D::kBlocksPerUnit; ++jb) {
+      const int64_t b = u * D::kBlocksPerUnit + jb;
+      __m512i w[8];
+      __m512 sc[D::kSubs], mn[D::kSubs];
+      D::block(group + b * D::kTileBytes, unit, jb, w, sc, mn);
+      for (int j = 0; j < 8; ++j) _mm512_store_si512(wbuf[j], w[j]);
+      if constexpr (D::kSubs == 1) {
+        _tile_loadd(3, wbuf, 64);
+        _tile_loadd(2, q_blk, 32);
+        _tile_zero(0);
+        _tile_dpbsud(0, 2, 3);
+        _tile_stored(0, sums[0], 64);
+      } else {
+        _tile_loadd(6, wbuf[0], 64);
+        _tile_loadd(7, wbuf[4], 64);
+        _tile_loadd(4, q_blk, 32);
+        _tile_loadd(5, q_blk + 16, 32);
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_dpbsud(0, 4, 6);
+        _tile_dpbsud(1, 5, 7);
+        _tile_stored(0, sums[0], 64);
+        _tile_stored(1, sums[1], 64);
+      }
+#pragma GCC unroll 2
+      for (int s = 0; s < D::kSubs; ++s) {
+#pragma GCC unroll 16
+        for (int t = 0; t < kAmxTokens; ++t) {
+          const float* m = m_blk + t * 4;
+          const __m512i is = _mm512_load_si512(sums[s][t]);
+          const float dsum = D::kSubs == 1 ? m[1] : m[2 + s];
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[s], _mm512_set1_ps(m[0])), acc[t]);
+          acc[t] = _mm512_fnmadd_ps(mn[s], _mm512_set1_ps(dsum), acc[t]);
+        }
+      }
+      q_blk += a.n_tok * 32;
+      m_blk += a.n_tok * 4;
+    }
+  }
+  for (int t = 0; t < n; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, acc[t]);
+}
+
+using AmxTileFn = void (*)(const uint8_t*, const ActView&, int64_t, int, float*, int64_t, __mmask16);
+
+// Q6_K's two half-block products per block cost more in tile latency than they save (bench/gemm_bench), so it
+// stays on the vpdpbusd tiles.
+AmxTileFn amx_tile_fn(PackedFormat f) {
+  switch (f) {
+    case PackedFormat::kQ4: return amx_tile<DecQ4>;
+    case PackedFormat::kQ5: return amx_tile<DecQ5>;
+    case PackedFormat::kQ4K: return amx_tile<DecQ4K>;
+    case PackedFormat::kQ8: return amx_tile<DecQ8>;
+    default: return nullptr;
+  }
+}
+
+bool use_amx() {
+  static const bool on = [] {
+    const char* env = std::getenv("FMSERVE_AMX");
+    return cpu_features().amx_int8 && !(env && std::string(env) == "0");
+  }();
+  return on;
+}
+
 using QuantTileFn = void (*)(const uint8_t*, const ActView&, int64_t, float*, int64_t, __mmask16);
 using F16TileFn = void (*)(const uint8_t*, int64_t, const float*, int64_t, float*, int64_t, __mmask16);
 
@@ -265,7 +382,8 @@ bool uses_q8k(PackedFormat f) { return f == PackedFormat::kQ4K || f == PackedFor
 size_t quantized_bytes(TensorType act_type, int64_t K, int64_t n_tok) {
   const size_t rows = (tensor_row_bytes(act_type, K) * static_cast<size_t>(n_tok) + 63) & ~size_t{63};
   const size_t nbt = static_cast<size_t>(n_tok * (K / kPackBlock));
-  return rows + nbt * 32 + nbt * 4 * sizeof(float);
+  // AMX tiles read 16 tokens of a block: pad for the rows past the last token of the last block.
+  return rows + (nbt + kAmxTokens) * 32 + (nbt + kAmxTokens) * 4 * sizeof(float);
 }
 
 void quantize_input(const Compute& c, TensorType act_type, const float* x, int64_t K, int64_t n_tok, uint8_t* base,
@@ -275,7 +393,7 @@ void quantize_input(const Compute& c, TensorType act_type, const float* x, int64
   const int64_t nb = K / kPackBlock;
   const size_t row_bytes = tensor_row_bytes(act_type, K);
   int8_t* q = reinterpret_cast<int8_t*>(base + ((row_bytes * static_cast<size_t>(n_tok) + 63) & ~size_t{63}));
-  float* meta = reinterpret_cast<float*>(q + n_tok * nb * 32);
+  float* meta = reinterpret_cast<float*>(q + (n_tok * nb + kAmxTokens) * 32);
   *a = ActView{q, meta, n_tok, nb};
   c.pool->parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
@@ -344,6 +462,7 @@ PreparedInput prepare_input(const Compute& c, const PackedMatrix* const* w, int 
 void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float* const* y, int n_mats, const float* x,
                           int64_t n_tok) {
   const PreparedInput in = prepare_input(c, w, n_mats, x, n_tok);
+  const bool amx = use_amx();
   static const auto f16 = f16_tiles(std::make_integer_sequence<int, kMaxTokTile>{});
   int64_t first_group[9] = {0};
   for (int i = 0; i < n_mats; ++i) first_group[i + 1] = first_group[i] + w[i]->n_groups;
@@ -366,8 +485,19 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
         } else {
           const auto& tiles = quant_tile_table(wm.format);
           const ActView& a = uses_q8k(wm.format) ? in.q8_k : in.q8_0;
-          for (int64_t t = tc; t < te; t += kMaxTokTile)
-            tiles[std::min<int64_t>(kMaxTokTile, te - t)](wm.group(g), a, t, ym, wm.n_rows, rows);
+          const AmxTileFn amx_fn = amx ? amx_tile_fn(wm.format) : nullptr;
+          for (int64_t t = tc; t < te;) {
+            const int64_t left = te - t;
+            if (amx_fn && left >= kAmxMinTokens) {
+              const int n = static_cast<int>(std::min<int64_t>(kAmxTokens, left));
+              amx_fn(wm.group(g), a, t, n, ym, wm.n_rows, rows);
+              t += n;
+            } else {
+              const int n = static_cast<int>(std::min<int64_t>(kMaxTokTile, left));
+              tiles[n](wm.group(g), a, t, ym, wm.n_rows, rows);
+              t += n;
+            }
+          }
         }
       }
     }
