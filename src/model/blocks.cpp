@@ -120,13 +120,6 @@ size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ctx) {
   return static_cast<size_t>(group * (n_ctx + shape.head_dim) + 16);
 }
 
-void swiglu(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.f + std::exp(-g)) * up[i];
-  }
-}
-
 namespace {
 
 // ggml-cpu's GELU table: input rounded to fp16, gelu_tanh evaluated in f32, result rounded to fp16.

@@ -46,8 +46,6 @@ void attention(const Compute& c, const AttentionShape& shape, const float* q, co
                int64_t pos0, int64_t n_tok, float* scores, float* out);
 size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ctx);
 
-// out[i] = silu(gate[i]) * up[i]; out may alias gate.
-void swiglu(const float* gate, const float* up, int64_t n, float* out);
 // out[i] = gelu_tanh(gate[i]) * up[i], with GELU read from ggml-cpu's fp16 table (as llama.cpp evaluates it).
 void geglu(const float* gate, const float* up, int64_t n, float* out);
 // Per-row RMSNorm over groups of `dim` (per-head q/k norms): x: [n_rows, dim], w: [dim], in place.

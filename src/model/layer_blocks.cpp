@@ -8,6 +8,7 @@
 
 #include "model/kv_cache.h"
 #include "tensor/kernels/kernel_table.h"
+#include "tensor/thread_pool.h"
 
 namespace fm {
 
@@ -74,6 +75,17 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
   add_inplace(x, h, n * E);
 }
 
+namespace {
+
+// SwiGLU over n rows of width F, rows split across the pool's threads.
+void swiglu_rows(const Compute& c, const float* gate, const float* up, int64_t n, int64_t F, float* out) {
+  c.pool->parallel_for(n, 1, [&](int64_t t0, int64_t t1) {
+    c.kernels->swiglu(gate + t0 * F, up + t0 * F, (t1 - t0) * F, out + t0 * F);
+  });
+}
+
+}  // namespace
+
 void ffn_block(const Compute& c, const HParams& hp, const FfnWeights& w, FfnActivation act, ForwardState& st, int64_t n) {
   const int64_t E = hp.n_embd, F = hp.n_ff;
   float *x = st.x.data(), *h = st.h.data(), *a = st.ffn_a.data(), *b = st.ffn_b.data();
@@ -82,12 +94,12 @@ void ffn_block(const Compute& c, const HParams& hp, const FfnWeights& w, FfnActi
     matmul(c, *w.gate_up, h, n, b);  // rows [gate | up] per token: [n, 2F]
     for (int64_t t = 0; t < n; ++t) {
       const float* row = b + t * 2 * F;
-      if (act == FfnActivation::kSilu) swiglu(row, row + F, F, a + t * F);
+      if (act == FfnActivation::kSilu) c.kernels->swiglu(row, row + F, F, a + t * F);
       else geglu(row, row + F, F, a + t * F);
     }
   } else {
     matmul_shared_input(c, {&w.gate, &w.up}, {a, b}, h, n);
-    if (act == FfnActivation::kSilu) swiglu(a, b, n * F, a);
+    if (act == FfnActivation::kSilu) swiglu_rows(c, a, b, n, F, a);
     else geglu(a, b, n * F, a);
   }
   matmul(c, w.down, a, n, h);
@@ -139,7 +151,7 @@ void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, Forward
     if (m == 0) continue;
     float *a = st.ffn_a.data(), *b = st.ffn_b.data();
     matmul_shared_input(c, {&w.gate[e], &w.up[e]}, {a, b}, st.moe_in.data(), m);
-    swiglu(a, b, m * F, a);
+    swiglu_rows(c, a, b, m, F, a);
     matmul(c, w.down[e], a, m, st.moe_in.data());
     for (int64_t i = 0; i < m; ++i) {
       const int64_t t = members[i] / n_used;

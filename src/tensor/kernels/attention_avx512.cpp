@@ -6,6 +6,7 @@
 
 #include "tensor/kernels/kernel_table.h"
 #include "tensor/kernels/scalar_kernels.h"
+#include "tensor/kernels/vector_exp_avx512.h"
 
 namespace fm {
 namespace {
@@ -86,25 +87,6 @@ void value_sum(const float* w, int64_t n_q, int64_t ld, const void* values, size
   for (; i < n_q; ++i) value_rows<kF16, 1>(w + i * ld, ld, v, stride, n_keys, dim, out + i * out_stride, out_stride);
 }
 
-// exp(x) for x <= 0: x = n ln2 + f with |f| <= ln2/2, exp(f) by its Taylor series to degree 7 (relative error
-// below 1e-8), scaled by 2^n. Inputs below -87.3 give about 1e-38 (they only occur as weights next to 1).
-inline __m512 exp_nonpositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), f);
-  __m512 p = _mm512_set1_ps(1.f / 5040);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 720));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 120));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 24));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 6));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
-  return _mm512_scalef_ps(p, n);
-}
-
 void softmax(float* x, int64_t n, bool round_to_f16) {
   const int64_t n16 = n & ~int64_t{15};
   const __mmask16 tail = static_cast<__mmask16>((1u << (n - n16)) - 1);
@@ -114,12 +96,12 @@ void softmax(float* x, int64_t n, bool round_to_f16) {
   const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
   __m512 sum = _mm512_setzero_ps();
   for (int64_t i = 0; i < n16; i += 16) {
-    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(x + i), max));
+    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(x + i), max));
     _mm512_storeu_ps(x + i, e);
     sum = _mm512_add_ps(sum, e);
   }
   if (tail) {
-    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + n16), max));
+    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + n16), max));
     _mm512_mask_storeu_ps(x + n16, tail, e);
     sum = _mm512_mask_add_ps(sum, tail, sum, e);
   }

@@ -39,6 +39,7 @@ KernelTable make_scalar_table() {
   t.value_sum_f32 = value_sum_f32;
   t.value_sum_f16 = value_sum_f16;
   t.softmax = softmax;
+  t.swiglu = swiglu;
   return t;
 }
 
@@ -111,6 +112,7 @@ void fill_missing_from_scalar(KernelTable& t) {
   if (!t.value_sum_f32) t.value_sum_f32 = s.value_sum_f32;
   if (!t.value_sum_f16) t.value_sum_f16 = s.value_sum_f16;
   if (!t.softmax) t.softmax = s.softmax;
+  if (!t.swiglu) t.swiglu = s.swiglu;
 }
 
 }  // namespace fm

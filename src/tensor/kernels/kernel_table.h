@@ -31,6 +31,8 @@ using ValueSumFn = void (*)(const float* w, int64_t n_q, int64_t ld, const void*
                             int64_t n_keys, int64_t dim, float* out, int64_t out_stride);
 // x = softmax(x), then optionally rounded to f16 (ggml's f16 V product takes the weights as f16).
 using SoftmaxFn = void (*)(float* x, int64_t n, bool round_to_f16);
+// out[i] = silu(gate[i]) * up[i]; out may alias gate.
+using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 
 constexpr int kTypeSlots = 32;  // indexed by TensorType id
 
@@ -43,6 +45,7 @@ struct KernelTable {
   KeyScoresFn key_scores_f32 = nullptr, key_scores_f16 = nullptr;
   ValueSumFn value_sum_f32 = nullptr, value_sum_f16 = nullptr;
   SoftmaxFn softmax = nullptr;
+  SwigluFn swiglu = nullptr;
 
   DequantizeRowFn dequantize_fn(TensorType t) const { return dequantize[static_cast<uint32_t>(t)]; }
   QuantizeRowFn quantize_fn(TensorType t) const { return quantize[static_cast<uint32_t>(t)]; }

@@ -1,4 +1,4 @@
-// Reference attention kernels over K/V cache rows of f32 or f16 elements.
+// Reference attention kernels over K/V cache rows of f32 or f16 elements, and the FFN's SwiGLU.
 #include <cmath>
 
 #include "tensor/fp16.h"
@@ -69,6 +69,13 @@ void softmax(float* x, int64_t n, bool round_to_f16) {
   for (int64_t i = 0; i < n; ++i) {
     x[i] *= inv_sum;
     if (round_to_f16) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+  }
+}
+
+void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.f + std::exp(-g)) * up[i];
   }
 }
 

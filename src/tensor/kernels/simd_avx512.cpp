@@ -7,12 +7,14 @@ namespace fm {
 void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float* const* y, int n_mats, const float* x,
                           int64_t n_tok);
 void set_attention_avx512(KernelTable& t);
+void set_activations_avx512(KernelTable& t);
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table = [] {
     KernelTable t = avx512::make_table("avx512");
     t.packed_matmul = packed_matmul_avx512;
     set_attention_avx512(t);
+    set_activations_avx512(t);
     return t;
   }();
   return table;
