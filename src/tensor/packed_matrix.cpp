@@ -2,9 +2,12 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <thread>
+#include <vector>
 
 #include "tensor/quant_blocks.h"
 
@@ -193,12 +196,26 @@ std::unique_ptr<PackedMatrix> PackedMatrix::pack(TensorType type, int64_t n_cols
   if (total >= kAlign) madvise(p, total, MADV_HUGEPAGE);
   std::memset(p, 0, total);
   m->data_.reset(static_cast<uint8_t*>(p));
-  for (int64_t g = 0; g < m->n_groups; ++g) {
-    const int64_t r0 = g * kPackRows;
-    const int n_valid = static_cast<int>(n_rows - r0 < kPackRows ? n_rows - r0 : kPackRows);
-    pack_group(m->format, type, n_cols, rows + static_cast<size_t>(r0) * row_bytes, row_bytes, n_valid,
-               m->data_.get() + static_cast<size_t>(g) * m->group_bytes);
+  auto pack_groups = [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t r0 = g * kPackRows;
+      const int n_valid = static_cast<int>(n_rows - r0 < kPackRows ? n_rows - r0 : kPackRows);
+      pack_group(m->format, type, n_cols, rows + static_cast<size_t>(r0) * row_bytes, row_bytes, n_valid,
+                 m->data_.get() + static_cast<size_t>(g) * m->group_bytes);
+    }
+  };
+  // Loading a model packs every matrix once; large ones are split over the machine's cores.
+  const int64_t threads = std::min<int64_t>(std::max(1u, std::thread::hardware_concurrency()), 8);
+  if (threads == 1 || m->bytes() < (size_t{4} << 20)) {
+    pack_groups(0, m->n_groups);
+    return m;
   }
+  std::vector<std::thread> workers;
+  const int64_t per = (m->n_groups + threads - 1) / threads;
+  for (int64_t i = 1; i < threads; ++i)
+    workers.emplace_back(pack_groups, std::min(m->n_groups, i * per), std::min(m->n_groups, (i + 1) * per));
+  pack_groups(0, std::min(m->n_groups, per));
+  for (auto& w : workers) w.join();
   return m;
 }
 
