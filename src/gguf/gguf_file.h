@@ -54,6 +54,9 @@ class GgufFile {
   size_t alignment() const { return alignment_; }
   size_t data_offset() const { return data_offset_; }
   size_t file_size() const { return size_; }
+  // True when the bytes are a read-only mapping of the file (open()), whose clean pages the kernel can drop and
+  // re-read; false for caller-owned bytes (parse()).
+  bool is_file_mapping() const { return mapping_ != nullptr; }
 
   // Metadata in file order.
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }

@@ -24,10 +24,13 @@ void release_pages(const uint8_t* data, size_t bytes) {
 
 void WeightBinder::attach_packed(MatrixView& m, bool release_file_pages) {
   if (!best_kernels().packed_matmul || !PackedMatrix::packable(m.type, m.n_cols)) return;
-  auto it = packed_.find(m.data);
+  // Tied matrices (the same tensor bound twice) share one packed copy; tensors of a hostile file may overlap
+  // with different shapes, so the key is the whole view.
+  const PackKey key{m.data, m.type, m.n_cols, m.n_rows};
+  auto it = packed_.find(key);
   if (it == packed_.end()) {
-    it = packed_.emplace(m.data, PackedMatrix::pack(m.type, m.n_cols, m.n_rows, m.data, m.row_bytes)).first;
-    if (release_file_pages) release_pages(m.data, m.row_bytes * static_cast<size_t>(m.n_rows));
+    it = packed_.emplace(key, PackedMatrix::pack(m.type, m.n_cols, m.n_rows, m.data, m.row_bytes)).first;
+    if (release_file_pages && file_.is_file_mapping()) release_pages(m.data, m.row_bytes * static_cast<size_t>(m.n_rows));
   }
   m.packed = it->second.get();
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tensor/matmul.h"
@@ -40,7 +41,8 @@ class WeightBinder {
 
   const GgufFile& file_;
   std::deque<std::vector<float>> owned_;
-  std::map<const uint8_t*, std::unique_ptr<PackedMatrix>> packed_;  // by source data (tied matrices pack once)
+  using PackKey = std::tuple<const uint8_t*, TensorType, int64_t, int64_t>;  // data, type, columns, rows
+  std::map<PackKey, std::unique_ptr<PackedMatrix>> packed_;
 };
 
 }  // namespace fm

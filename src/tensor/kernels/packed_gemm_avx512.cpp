@@ -75,7 +75,6 @@ inline void unpack_nibbles(const uint8_t* tile, __m512i w[8]) {
 // "min" (what multiplies the activation sum, including the format's offset).
 struct DecQ8 {
   static constexpr int kTileBytes = 512, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
-  static constexpr bool kActQ8K = false;
   using Unit = const uint8_t*;
   static Unit unit(const uint8_t* h) { return h; }
   static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
@@ -87,7 +86,6 @@ struct DecQ8 {
 
 struct DecQ4 {
   static constexpr int kTileBytes = 256, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
-  static constexpr bool kActQ8K = false;
   using Unit = const uint8_t*;
   static Unit unit(const uint8_t* h) { return h; }
   static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
@@ -99,7 +97,6 @@ struct DecQ4 {
 
 struct DecQ5 {
   static constexpr int kTileBytes = 320, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
-  static constexpr bool kActQ8K = false;
   using Unit = const uint8_t*;
   static Unit unit(const uint8_t* h) { return h; }
   static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
@@ -117,7 +114,6 @@ struct DecQ5 {
 
 struct DecQ4K {
   static constexpr int kTileBytes = 256, kHeaderBytes = 320, kBlocksPerUnit = 8, kSubs = 1;
-  static constexpr bool kActQ8K = true;
   struct Unit {
     __m512 d, dmin;
     const uint8_t* h;
@@ -132,7 +128,6 @@ struct DecQ4K {
 
 struct DecQ6K {
   static constexpr int kTileBytes = 384, kHeaderBytes = 288, kBlocksPerUnit = 8, kSubs = 2;
-  static constexpr bool kActQ8K = true;
   struct Unit {
     __m512 d;
     const uint8_t* h;
