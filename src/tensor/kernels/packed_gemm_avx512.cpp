@@ -1,17 +1,19 @@
-// GEMM on packed weights (tensor/packed_matrix.h) for AVX-512 VNNI. One output register holds 16 rows of one
-// token; a micro-kernel computes 16 rows x up to 8 tokens, decoding each weight tile once and reusing it for every
-// token. Quantized weights are multiplied with 8-bit activations by vpdpbusd (exact int32 block sums); each block
-// sum is then scaled in float: acc += isum * (w_scale * a_scale) - w_min * (a_scale * sum(a)).
+// GEMM on packed weights (tensor/packed_matrix.h) for AVX-512 VNNI, with AMX tiles where the CPU has them.
+// One output register holds 16 rows of one token; a micro-kernel computes 16 rows x up to 8 tokens, decoding each
+// weight tile once and reusing it for every token. Quantized weights are multiplied with 8-bit activations by
+// vpdpbusd (exact int32 block sums); each block sum is then scaled in float:
+//   acc += isum * (w_scale * a_scale) - w_min * (a_scale * sum(a)).
 // Every token's result is computed by the same sequence of float operations whatever the number of tokens in the
-// call, so a sequence decoded alone and inside a batch gets bit-identical logits.
+// call (the AMX int8 tiles produce the same exact block sums and share the float code), so a sequence decoded
+// alone and inside a batch gets bit-identical logits.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 #include <array>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "tensor/fp16.h"
@@ -25,15 +27,16 @@
 namespace fm {
 namespace {
 
-constexpr int kMaxTokTile = 8;
-// Weights are streamed from memory once per call when few tokens share it (decode); the hardware prefetchers
+constexpr int kMaxTokTile = 8;      // tokens per vpdpbusd micro-kernel call
+constexpr int64_t kTokChunk = 64;   // tokens whose activations stay in L2 while a thread walks its row groups
+
+// Weights are streamed from memory once per call when few tokens share them (decode); the hardware prefetchers
 // alone leave a core's streams ~25% below the bandwidth it reaches with software prefetches this far ahead
-// (measured with bench/gemm_bench on a 150k-row matrix).
-// With more tokens per tile the kernels are compute-bound and the prefetches only cost issue slots.
+// (measured with bench/gemm_bench on a 150k-row matrix). With more tokens per tile the kernels are
+// compute-bound and the prefetches only cost issue slots.
 constexpr int kPrefetchAhead = 8192;
 constexpr int kPrefetchTokens = 2;
-inline void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }      // tokens per micro-kernel call
-constexpr int64_t kTokChunk = 64;   // tokens whose activations stay in L2 while a thread walks its row groups
+inline void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
 // Quantized activations, block-major so the tokens of a tile sit side by side: block b of token t has its 32
 // int8 values at q + (b * n_tok + t) * 32 and its floats {scale, scale * sum, scale * sum of each 16-half} at
