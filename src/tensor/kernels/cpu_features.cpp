@@ -36,9 +36,6 @@ CpuFeatures detect() {
   if (tile_state && ((edx >> 24) & 1) && ((edx >> 25) & 1)) {
     constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
     f.amx_int8 = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-    unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
-    __cpuid_count(7, 1, a1, b1, c1, d1);
-    f.amx_bf16 = f.amx_int8 && ((edx >> 22) & 1) && ((a1 >> 5) & 1) && f.avx512bw;
   }
   return f;
 }

@@ -7,7 +7,6 @@ struct CpuFeatures {
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false;
   // AMX tiles with int8 products, enabled for this process (Linux grants the tile state on request).
   bool amx_int8 = false;
-  bool amx_bf16 = false;  // AMX bf16 tiles and the AVX-512 BF16 conversions
 };
 
 const CpuFeatures& cpu_features();

@@ -256,14 +256,13 @@ const TileConfig& tile_config() {
   return config;
 }
 
-// Tile layout loaded on this thread: 0 none, 1 the int8 layout above, 2 the bf16 layout below.
-thread_local int t_tile_layout = 0;
+thread_local bool t_tiles_configured = false;
 
 template <class D>
 void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* y, int64_t ldy, __mmask16 rows) {
-  if (t_tile_layout != 1) {
+  if (!t_tiles_configured) {
     _tile_loadconfig(&tile_config());
-    t_tile_layout = 1;
+    t_tiles_configured = true;
   }
   alignas(64) int32_t sums[2][kAmxTokens][16];
   alignas(64) uint8_t wbuf[8][64];
@@ -317,93 +316,6 @@ void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* 
     }
   }
   for (int t = 0; t < n; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, acc[t]);
-}
-
-
-// ---- F16 weights on AMX bf16 tiles ------------------------------------------------------------------------------
-// An f16 value (11 significant bits) is exactly hi + lo with hi, lo bf16 (8 bits each), and so is an activation
-// rounded to f16. w.x = hi.xh + hi.xl + lo.xh + lo.xl: the first three products are summed in fp32 by
-// TDPBF16PS (each product is exact); the last is below 2^-16 of the product and dropped. Every token of an F16
-// product goes through these tiles, whatever the batch, so results stay batch-independent.
-// Tiles: tmm0 sums [16 tokens][16 rows] fp32; tmm1/2 A = xh/xl [16 tokens][32 columns]; tmm3/4 B = hi/lo of a
-// 32-column block as 16 rows of column pairs x 16 weight rows.
-const TileConfig& bf16_tile_config() {
-  static const TileConfig config = [] {
-    TileConfig c;
-    for (int t = 0; t < 5; ++t) {
-      c.rows[t] = 16;
-      c.colsb[t] = 64;
-    }
-    return c;
-  }();
-  return config;
-}
-
-bool use_amx_bf16() {
-  static const bool on = [] {
-    const char* env = std::getenv("FMSERVE_AMX");
-    return cpu_features().amx_bf16 && !(env && std::string(env) == "0");
-  }();
-  return on;
-}
-
-// hi = bf16(v) (round to nearest even), lo = bf16(v - hi), both exact splits for f16-representable v.
-inline void split_bf16(__m512 v, __m256i* hi, __m256i* lo) {
-  *hi = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
-  const __m512 hi_f = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(*hi), 16));
-  *lo = reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_sub_ps(v, hi_f)));
-}
-
-// Converts a group's f16 tiles (column k of 16 rows at k*32 bytes) into B tiles: per 32-column block, 1 KiB of hi
-// then 1 KiB of lo, row kk = the 16 weight rows' (column 2kk, column 2kk+1) pairs.
-void group_to_bf16_tiles(const uint8_t* group, int64_t n_cols, uint8_t* out) {
-  // Interleave two 16-lane halves (a = even columns, b = odd columns) into pairs.
-  const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  for (int64_t b = 0; b < n_cols / kPackBlock; ++b) {
-    uint8_t* hi_tile = out + b * 2048;
-    uint8_t* lo_tile = hi_tile + 1024;
-    for (int kk = 0; kk < 16; ++kk) {
-      const int64_t k = b * kPackBlock + 2 * kk;
-      __m256i he, le, ho, lo;
-      split_bf16(f16x16(group + k * 32), &he, &le);
-      split_bf16(f16x16(group + k * 32 + 32), &ho, &lo);
-      _mm512_store_si512(hi_tile + kk * 64,
-                         _mm512_permutexvar_epi16(pairs, _mm512_inserti64x4(_mm512_castsi256_si512(he), ho, 1)));
-      _mm512_store_si512(lo_tile + kk * 64,
-                         _mm512_permutexvar_epi16(pairs, _mm512_inserti64x4(_mm512_castsi256_si512(le), lo, 1)));
-    }
-  }
-}
-
-// Activations of F16 products for the bf16 tiles: xh, xl [n_tok + 16 padding rows][K].
-struct Bf16Input {
-  const uint16_t* hi = nullptr;
-  const uint16_t* lo = nullptr;
-};
-
-void bf16_tile(const uint8_t* b_tiles, int64_t n_cols, const Bf16Input& x, int64_t t0, int n, float* y, int64_t ldy,
-               __mmask16 rows) {
-  if (t_tile_layout != 2) {
-    _tile_loadconfig(&bf16_tile_config());
-    t_tile_layout = 2;
-  }
-  const size_t stride = static_cast<size_t>(n_cols) * 2;
-  const uint16_t* xh = x.hi + t0 * n_cols;
-  const uint16_t* xl = x.lo + t0 * n_cols;
-  _tile_zero(0);
-  for (int64_t b = 0; b < n_cols / kPackBlock; ++b) {
-    _tile_loadd(1, xh + b * kPackBlock, stride);
-    _tile_loadd(2, xl + b * kPackBlock, stride);
-    _tile_loadd(3, b_tiles + b * 2048, 64);
-    _tile_loadd(4, b_tiles + b * 2048 + 1024, 64);
-    _tile_dpbf16ps(0, 1, 3);
-    _tile_dpbf16ps(0, 2, 3);
-    _tile_dpbf16ps(0, 1, 4);
-  }
-  alignas(64) float sums[kAmxTokens][16];
-  _tile_stored(0, sums, 64);
-  for (int t = 0; t < n; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, _mm512_load_ps(sums[t]));
 }
 
 using AmxTileFn = void (*)(const uint8_t*, const ActView&, int64_t, int, float*, int64_t, __mmask16);
@@ -460,9 +372,6 @@ const std::array<QuantTileFn, kMaxTokTile + 1>& quant_tile_table(PackedFormat f)
 struct PreparedInput {
   ActView q8_0, q8_k;
   const float* f16_rounded = nullptr;  // F16 weights take activations rounded to f16, as ggml's F16 dot does
-  Bf16Input bf16;                      // the same split for the AMX bf16 tiles
-  uint8_t* bf16_tiles = nullptr;       // per thread: a group's weights as bf16 tiles
-  size_t bf16_tiles_bytes = 0;         // per thread
 };
 
 bool uses_q8k(PackedFormat f) { return f == PackedFormat::kQ4K || f == PackedFormat::kQ6K; }
@@ -521,18 +430,6 @@ void round_input_to_f16(const Compute& c, const float* x, int64_t K, int64_t n_t
   });
 }
 
-void split_input_bf16(const Compute& c, const float* x, int64_t K, int64_t n_tok, uint16_t* hi, uint16_t* lo) {
-  c.pool->parallel_for(n_tok, 4, [&](int64_t t0, int64_t t1) {
-    for (int64_t i = t0 * K; i < t1 * K; i += 16) {
-      const __m512 v = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-      __m256i h, l;
-      split_bf16(v, &h, &l);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi + i), h);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + i), l);
-    }
-  });
-}
-
 PreparedInput prepare_input(const Compute& c, const PackedMatrix* const* w, int n_mats, const float* x, int64_t n_tok) {
   const int64_t K = w[0]->n_cols;
   bool need_q80 = false, need_q8k = false, need_f16 = false;
@@ -543,28 +440,12 @@ PreparedInput prepare_input(const Compute& c, const PackedMatrix* const* w, int 
   }
   const size_t q80_bytes = need_q80 ? quantized_bytes(TensorType::Q8_0, K, n_tok) : 0;
   const size_t q8k_bytes = need_q8k ? quantized_bytes(TensorType::Q8_K, K, n_tok) : 0;
-  const bool bf16 = need_f16 && use_amx_bf16();
-  // bf16: xh and xl with 16 padding rows (tiles read 16 tokens), then one tile buffer per thread.
-  const size_t split_bytes = ((static_cast<size_t>((n_tok + kAmxTokens) * K) * 2 + 63) & ~size_t{63});
-  const size_t tiles_bytes = static_cast<size_t>(K / kPackBlock) * 2048;
-  const size_t f16_bytes = !need_f16 ? 0
-                           : bf16  ? 2 * split_bytes + tiles_bytes * static_cast<size_t>(c.pool->size())
-                                   : sizeof(float) * static_cast<size_t>(n_tok * K);
+  const size_t f16_bytes = need_f16 ? sizeof(float) * static_cast<size_t>(n_tok * K) : 0;
   uint8_t* base = static_cast<uint8_t*>(c.scratch->reserve(q80_bytes + q8k_bytes + f16_bytes));
   PreparedInput in;
   if (need_q80) quantize_input(c, TensorType::Q8_0, x, K, n_tok, base, &in.q8_0);
   if (need_q8k) quantize_input(c, TensorType::Q8_K, x, K, n_tok, base + q80_bytes, &in.q8_k);
-  if (bf16) {
-    uint8_t* p = base + q80_bytes + q8k_bytes;
-    uint16_t* hi = reinterpret_cast<uint16_t*>(p);
-    uint16_t* lo = reinterpret_cast<uint16_t*>(p + split_bytes);
-    std::memset(hi + n_tok * K, 0, static_cast<size_t>(kAmxTokens * K) * 2);  // padding rows: finite values
-    std::memset(lo + n_tok * K, 0, static_cast<size_t>(kAmxTokens * K) * 2);
-    split_input_bf16(c, x, K, n_tok, hi, lo);
-    in.bf16 = Bf16Input{hi, lo};
-    in.bf16_tiles = p + 2 * split_bytes;
-    in.bf16_tiles_bytes = tiles_bytes;
-  } else if (need_f16) {
+  if (need_f16) {
     float* xr = reinterpret_cast<float*>(base + q80_bytes + q8k_bytes);
     round_input_to_f16(c, x, K, n_tok, xr);
     in.f16_rounded = xr;
@@ -596,13 +477,7 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
         const int64_t valid = std::min<int64_t>(kPackRows, wm.n_rows - g * kPackRows);
         const __mmask16 rows = static_cast<__mmask16>((1u << valid) - 1);
         float* ym = y[m] + g * kPackRows;
-        if (wm.format == PackedFormat::kF16 && in.bf16_tiles) {
-          uint8_t* tiles = in.bf16_tiles + in.bf16_tiles_bytes * static_cast<size_t>(ThreadPool::current_thread_index());
-          group_to_bf16_tiles(wm.group(g), wm.n_cols, tiles);
-          for (int64_t t = tc; t < te; t += kAmxTokens)
-            bf16_tile(tiles, wm.n_cols, in.bf16, t, static_cast<int>(std::min<int64_t>(kAmxTokens, te - t)), ym,
-                      wm.n_rows, rows);
-        } else if (wm.format == PackedFormat::kF16) {
+        if (wm.format == PackedFormat::kF16) {
           for (int64_t t = tc; t < te; t += kMaxTokTile)
             f16[std::min<int64_t>(kMaxTokTile, te - t)](wm.group(g), wm.n_cols, in.f16_rounded, t, ym, wm.n_rows, rows);
         } else {
