@@ -465,7 +465,9 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
   int64_t first_group[9] = {0};
   for (int i = 0; i < n_mats; ++i) first_group[i + 1] = first_group[i] + w[i]->n_groups;
   const int64_t n_groups = first_group[n_mats];
-  const int64_t grain = std::max<int64_t>(1, n_groups / (c.pool->size() * 4));
+  // Decode is memory-bound: a thread idle at the end leaves its share of the bandwidth unused, so ranges are small.
+  const int64_t ranges_per_thread = n_tok <= kPrefetchTokens ? 16 : 4;
+  const int64_t grain = std::max<int64_t>(1, n_groups / (c.pool->size() * ranges_per_thread));
   c.pool->parallel_for(n_groups, grain, [&](int64_t g0, int64_t g1) {
     for (int64_t tc = 0; tc < n_tok; tc += kTokChunk) {
       const int64_t te = std::min(n_tok, tc + kTokChunk);
