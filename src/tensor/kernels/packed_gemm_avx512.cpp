@@ -258,7 +258,8 @@ const TileConfig& tile_config() {
 
 thread_local bool t_tiles_configured = false;
 
-template <class D>
+// N (8 or 16) token rows are scaled; n <= N of them are stored.
+template <class D, int N>
 void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* y, int64_t ldy, __mmask16 rows) {
   if (!t_tiles_configured) {
     _tile_loadconfig(&tile_config());
@@ -267,9 +268,9 @@ void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* 
   alignas(64) int32_t sums[2][kAmxTokens][16];
   alignas(64) uint8_t wbuf[8][64];
   const int64_t nb = a.nb;
-  __m512 acc[kAmxTokens];
+  __m512 acc[N];
 #pragma GCC unroll 16
-  for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
+  for (int t = 0; t < N; ++t) acc[t] = _mm512_setzero_ps();
   const uint8_t* headers = group + nb * D::kTileBytes;
   // Rows past the last token read the padding after the activations; their sums are computed and dropped.
   const uint8_t* q_blk = reinterpret_cast<const uint8_t*>(a.q) + t0 * 32;
@@ -303,7 +304,7 @@ void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* 
 #pragma GCC unroll 2
       for (int s = 0; s < D::kSubs; ++s) {
 #pragma GCC unroll 16
-        for (int t = 0; t < kAmxTokens; ++t) {
+        for (int t = 0; t < N; ++t) {
           const float* m = m_blk + t * 4;
           const __m512i is = _mm512_load_si512(sums[s][t]);
           const float dsum = D::kSubs == 1 ? m[1] : m[2 + s];
@@ -322,12 +323,13 @@ using AmxTileFn = void (*)(const uint8_t*, const ActView&, int64_t, int, float*,
 
 // Q6_K's two half-block products per block cost more in tile latency than they save (bench/gemm_bench), so it
 // stays on the vpdpbusd tiles.
+template <int N>
 AmxTileFn amx_tile_fn(PackedFormat f) {
   switch (f) {
-    case PackedFormat::kQ4: return amx_tile<DecQ4>;
-    case PackedFormat::kQ5: return amx_tile<DecQ5>;
-    case PackedFormat::kQ4K: return amx_tile<DecQ4K>;
-    case PackedFormat::kQ8: return amx_tile<DecQ8>;
+    case PackedFormat::kQ4: return amx_tile<DecQ4, N>;
+    case PackedFormat::kQ5: return amx_tile<DecQ5, N>;
+    case PackedFormat::kQ4K: return amx_tile<DecQ4K, N>;
+    case PackedFormat::kQ8: return amx_tile<DecQ8, N>;
     default: return nullptr;
   }
 }
@@ -485,12 +487,13 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
         } else {
           const auto& tiles = quant_tile_table(wm.format);
           const ActView& a = uses_q8k(wm.format) ? in.q8_k : in.q8_0;
-          const AmxTileFn amx_fn = amx ? amx_tile_fn(wm.format) : nullptr;
+          const AmxTileFn amx_full = amx ? amx_tile_fn<kAmxTokens>(wm.format) : nullptr;
+          const AmxTileFn amx_half = amx ? amx_tile_fn<kAmxTokens / 2>(wm.format) : nullptr;
           for (int64_t t = tc; t < te;) {
             const int64_t left = te - t;
-            if (amx_fn && left >= kAmxMinTokens) {
+            if (amx_full && left >= kAmxMinTokens) {
               const int n = static_cast<int>(std::min<int64_t>(kAmxTokens, left));
-              amx_fn(wm.group(g), a, t, n, ym, wm.n_rows, rows);
+              (n <= kAmxTokens / 2 ? amx_half : amx_full)(wm.group(g), a, t, n, ym, wm.n_rows, rows);
               t += n;
             } else {
               const int n = static_cast<int>(std::min<int64_t>(kMaxTokTile, left));
