@@ -136,22 +136,22 @@ struct DecQ6K {
     const uint8_t* h;
   };
   static Unit unit(const uint8_t* h) { return {f16x16(h), h}; }
-  static void block(const uint8_t* tile, const Unit& u, int jb, __m512i w[8], __m512 sc[2], __m512 mn[2]) {
-    unpack_nibbles(tile, w);
-    const __m512i m30 = _mm512_set1_epi8(0x30);
-    for (int hreg = 0; hreg < 2; ++hreg) {
-      const __m512i hb = load512(tile + 256 + 64 * hreg);
-      // w |= (shifted & 0x30): vpternlog with A=w, B=shifted, C=mask -> A | (B & C) = 0xF8.
-      w[4 * hreg + 0] = _mm512_ternarylogic_epi32(w[4 * hreg + 0], _mm512_slli_epi16(hb, 4), m30, 0xF8);
-      w[4 * hreg + 1] = _mm512_ternarylogic_epi32(w[4 * hreg + 1], _mm512_slli_epi16(hb, 2), m30, 0xF8);
-      w[4 * hreg + 2] = _mm512_ternarylogic_epi32(w[4 * hreg + 2], hb, m30, 0xF8);
-      w[4 * hreg + 3] = _mm512_ternarylogic_epi32(w[4 * hreg + 3], _mm512_srli_epi16(hb, 2), m30, 0xF8);
+  // Q6_K scales each 16-column half separately: one half at a time (weight registers for columns 16s..16s+15),
+  // so only four weight registers are live.
+  static void half(const uint8_t* tile, const Unit& u, int jb, int s, __m512i w[4], __m512* sc, __m512* mn) {
+    const __m512i low = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    for (int p = 0; p < 2; ++p) {
+      const __m512i v = load512(tile + 64 * (2 * s + p));
+      w[2 * p] = _mm512_and_si512(v, low);
+      w[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
     }
-    const __m512 k32 = _mm512_set1_ps(32.f);
-    for (int s = 0; s < 2; ++s) {
-      sc[s] = _mm512_mul_ps(u.d, i8x16(u.h + 32 + 16 * (2 * jb + s)));
-      mn[s] = _mm512_mul_ps(sc[s], k32);
-    }
+    const __m512i hb = load512(tile + 256 + 64 * s);
+    w[0] = _mm512_ternarylogic_epi32(w[0], _mm512_slli_epi16(hb, 4), m30, 0xF8);
+    w[1] = _mm512_ternarylogic_epi32(w[1], _mm512_slli_epi16(hb, 2), m30, 0xF8);
+    w[2] = _mm512_ternarylogic_epi32(w[2], hb, m30, 0xF8);
+    w[3] = _mm512_ternarylogic_epi32(w[3], _mm512_srli_epi16(hb, 2), m30, 0xF8);
+    *sc = _mm512_mul_ps(u.d, i8x16(u.h + 32 + 16 * (2 * jb + s)));
+    *mn = _mm512_mul_ps(*sc, _mm512_set1_ps(32.f));
   }
 };
 
@@ -169,13 +169,19 @@ void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, in
     const auto unit = D::unit(headers + u * D::kHeaderBytes);
     for (int jb = 0; jb < D::kBlocksPerUnit; ++jb) {
       const int64_t b = u * D::kBlocksPerUnit + jb;
-      __m512i w[8];
-      __m512 sc[D::kSubs], mn[D::kSubs];
       if constexpr (T <= kPrefetchTokens)
         for (int l = 0; l < D::kTileBytes; l += 64) prefetch(group + b * D::kTileBytes + kPrefetchAhead + l);
-      D::block(group + b * D::kTileBytes, unit, jb, w, sc, mn);
 #pragma GCC unroll 2
       for (int s = 0; s < D::kSubs; ++s) {
+        // Weight registers of this sub-block: the whole block at once, or one half of it (Q6_K).
+        __m512i w[8];
+        __m512 sc[D::kSubs], mn[D::kSubs];
+        const __m512i* ws = w;
+        if constexpr (D::kSubs == 1) {
+          D::block(group + b * D::kTileBytes, unit, jb, w, sc, mn);
+        } else {
+          D::half(group + b * D::kTileBytes, unit, jb, s, w, &sc[s], &mn[s]);
+        }
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
           const uint8_t* q = q_blk + t * 32 + s * 4 * kPer;
@@ -187,14 +193,14 @@ void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, in
             __m512i is0 = _mm512_setzero_si512(), is1 = _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int j = 0; j < kPer; j += 2) {
-              is0 = _mm512_dpbusd_epi32(is0, w[s * kPer + j], bcast4(q + 4 * j));
-              is1 = _mm512_dpbusd_epi32(is1, w[s * kPer + j + 1], bcast4(q + 4 * j + 4));
+              is0 = _mm512_dpbusd_epi32(is0, ws[j], bcast4(q + 4 * j));
+              is1 = _mm512_dpbusd_epi32(is1, ws[j + 1], bcast4(q + 4 * j + 4));
             }
             is = _mm512_add_epi32(is0, is1);
           } else {
             is = _mm512_setzero_si512();
 #pragma GCC unroll 8
-            for (int j = 0; j < kPer; ++j) is = _mm512_dpbusd_epi32(is, w[s * kPer + j], bcast4(q + 4 * j));
+            for (int j = 0; j < kPer; ++j) is = _mm512_dpbusd_epi32(is, ws[j], bcast4(q + 4 * j));
           }
           const float dsum = D::kSubs == 1 ? m[1] : m[2 + s];
           acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[s], _mm512_set1_ps(m[0])), acc[t]);
@@ -241,13 +247,12 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// tmm0/1: int32 sums [16 tokens][16 rows]; tmm2/3: A and B of a 32-column block; tmm4-7: A and B of its two
-// 16-column halves (Q6_K scales each half separately).
+// tmm0: int32 sums [16 tokens][16 rows]; tmm2/3: A (activations) and B (weights) of a 32-column block.
 const TileConfig& tile_config() {
   static const TileConfig config = [] {
     TileConfig c;
-    const int shape[8][2] = {{16, 64}, {16, 64}, {16, 32}, {8, 64}, {16, 16}, {16, 16}, {4, 64}, {4, 64}};
-    for (int t = 0; t < 8; ++t) {
+    const int shape[4][2] = {{16, 64}, {0, 0}, {16, 32}, {8, 64}};
+    for (int t = 0; t < 4; ++t) {
       c.rows[t] = static_cast<uint8_t>(shape[t][0]);
       c.colsb[t] = static_cast<uint16_t>(shape[t][1]);
     }
@@ -265,7 +270,8 @@ void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* 
     _tile_loadconfig(&tile_config());
     t_tiles_configured = true;
   }
-  alignas(64) int32_t sums[2][kAmxTokens][16];
+  static_assert(D::kSubs == 1, "AMX tiles take whole 32-column blocks");
+  alignas(64) int32_t sums[kAmxTokens][16];
   alignas(64) uint8_t wbuf[8][64];
   const int64_t nb = a.nb;
   __m512 acc[N];
@@ -283,34 +289,17 @@ void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* 
       __m512 sc[D::kSubs], mn[D::kSubs];
       D::block(group + b * D::kTileBytes, unit, jb, w, sc, mn);
       for (int j = 0; j < 8; ++j) _mm512_store_si512(wbuf[j], w[j]);
-      if constexpr (D::kSubs == 1) {
-        _tile_loadd(3, wbuf, 64);
-        _tile_loadd(2, q_blk, 32);
-        _tile_zero(0);
-        _tile_dpbsud(0, 2, 3);
-        _tile_stored(0, sums[0], 64);
-      } else {
-        _tile_loadd(6, wbuf[0], 64);
-        _tile_loadd(7, wbuf[4], 64);
-        _tile_loadd(4, q_blk, 32);
-        _tile_loadd(5, q_blk + 16, 32);
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_dpbsud(0, 4, 6);
-        _tile_dpbsud(1, 5, 7);
-        _tile_stored(0, sums[0], 64);
-        _tile_stored(1, sums[1], 64);
-      }
-#pragma GCC unroll 2
-      for (int s = 0; s < D::kSubs; ++s) {
+      _tile_loadd(3, wbuf, 64);
+      _tile_loadd(2, q_blk, 32);
+      _tile_zero(0);
+      _tile_dpbsud(0, 2, 3);
+      _tile_stored(0, sums, 64);
 #pragma GCC unroll 16
-        for (int t = 0; t < N; ++t) {
-          const float* m = m_blk + t * 4;
-          const __m512i is = _mm512_load_si512(sums[s][t]);
-          const float dsum = D::kSubs == 1 ? m[1] : m[2 + s];
-          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[s], _mm512_set1_ps(m[0])), acc[t]);
-          acc[t] = _mm512_fnmadd_ps(mn[s], _mm512_set1_ps(dsum), acc[t]);
-        }
+      for (int t = 0; t < N; ++t) {
+        const float* m = m_blk + t * 4;
+        const __m512i is = _mm512_load_si512(sums[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[0], _mm512_set1_ps(m[0])), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(mn[0], _mm512_set1_ps(m[1]), acc[t]);
       }
       q_blk += a.n_tok * 32;
       m_blk += a.n_tok * 4;
@@ -321,8 +310,8 @@ void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* 
 
 using AmxTileFn = void (*)(const uint8_t*, const ActView&, int64_t, int, float*, int64_t, __mmask16);
 
-// Q6_K's two half-block products per block cost more in tile latency than they save (bench/gemm_bench), so it
-// stays on the vpdpbusd tiles.
+// Q6_K would need two half-block products per block, which cost more in tile latency than they save
+// (measured with bench/gemm_bench), so it stays on the vpdpbusd tiles.
 template <int N>
 AmxTileFn amx_tile_fn(PackedFormat f) {
   switch (f) {
