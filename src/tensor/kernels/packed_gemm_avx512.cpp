@@ -219,16 +219,19 @@ template <int T>
 void f16_tile(const uint8_t* group, int64_t n_cols, const float* x, int64_t t0, float* y, int64_t ldy,
               __mmask16 rows) {
   __m512 a0[T], a1[T];
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) a0[t] = a1[t] = _mm512_setzero_ps();
   for (int64_t k = 0; k < n_cols; k += 2) {
     if constexpr (T <= kPrefetchTokens) prefetch(group + k * 32 + kPrefetchAhead);
     const __m512 w0 = f16x16(group + k * 32), w1 = f16x16(group + k * 32 + 32);
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const float* xt = x + (t0 + t) * n_cols + k;
       a0[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[0]), a0[t]);
       a1[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xt[1]), a1[t]);
     }
   }
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, _mm512_add_ps(a0[t], a1[t]));
 }
 
