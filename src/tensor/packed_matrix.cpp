@@ -155,18 +155,6 @@ bool format_for(TensorType type, PackedFormat* f) {
 
 }  // namespace
 
-PackedLayout packed_layout(PackedFormat f) {
-  switch (f) {
-    case PackedFormat::kQ8: return {512, 32, 1};
-    case PackedFormat::kQ4: return {256, 32, 1};
-    case PackedFormat::kQ5: return {320, 32, 1};
-    case PackedFormat::kQ4K: return {256, 320, 8};
-    case PackedFormat::kQ6K: return {384, 288, 8};
-    case PackedFormat::kF16: return {1024, 0, 1};
-  }
-  return {};
-}
-
 bool PackedMatrix::packable(TensorType type, int64_t n_cols) {
   PackedFormat f;
   if (!format_for(type, &f) || n_cols <= 0) return false;

@@ -34,7 +34,17 @@ struct PackedLayout {
   int header_bytes = 0;    // per header unit
   int blocks_per_unit = 1;  // blocks sharing one header unit (8 for the k-quants' super-blocks)
 };
-PackedLayout packed_layout(PackedFormat f);
+constexpr PackedLayout packed_layout(PackedFormat f) {
+  switch (f) {
+    case PackedFormat::kQ8: return {512, 32, 1};
+    case PackedFormat::kQ4: return {256, 32, 1};
+    case PackedFormat::kQ5: return {320, 32, 1};
+    case PackedFormat::kQ4K: return {256, 320, 8};
+    case PackedFormat::kQ6K: return {384, 288, 8};
+    case PackedFormat::kF16: return {1024, 0, 1};
+  }
+  return {};
+}
 
 // A repacked matrix: n_groups groups of group_bytes each, 64-byte aligned.
 class PackedMatrix {

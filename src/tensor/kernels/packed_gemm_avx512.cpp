@@ -76,32 +76,35 @@ inline void unpack_nibbles(const uint8_t* tile, __m512i w[8]) {
 
 // Decoders: for block jb of a header unit, the 8 weight registers, and per sub-block the row scales and the
 // "min" (what multiplies the activation sum, including the format's offset).
-struct DecQ8 {
-  static constexpr int kTileBytes = 512, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
+// The legacy formats: one f16 scale per row and block; the offset of the unsigned values (128 for Q8_0, 8 for
+// Q4_0, 16 for Q5_0) becomes the min.
+template <PackedFormat F, int kOffset>
+struct LegacyDecoder {
+  static constexpr int kTileBytes = packed_layout(F).tile_bytes, kHeaderBytes = packed_layout(F).header_bytes;
+  static constexpr int kBlocksPerUnit = 1, kSubs = 1;
   using Unit = const uint8_t*;
   static Unit unit(const uint8_t* h) { return h; }
+  static void scales(Unit h, __m512 sc[1], __m512 mn[1]) {
+    sc[0] = f16x16(h);
+    mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(static_cast<float>(kOffset)));
+  }
+};
+
+struct DecQ8 : LegacyDecoder<PackedFormat::kQ8, 128> {
   static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
     for (int j = 0; j < 8; ++j) w[j] = load512(tile + 64 * j);
-    sc[0] = f16x16(h);
-    mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(128.f));
+    scales(h, sc, mn);
   }
 };
 
-struct DecQ4 {
-  static constexpr int kTileBytes = 256, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
-  using Unit = const uint8_t*;
-  static Unit unit(const uint8_t* h) { return h; }
+struct DecQ4 : LegacyDecoder<PackedFormat::kQ4, 8> {
   static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
     unpack_nibbles(tile, w);
-    sc[0] = f16x16(h);
-    mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(8.f));
+    scales(h, sc, mn);
   }
 };
 
-struct DecQ5 {
-  static constexpr int kTileBytes = 320, kHeaderBytes = 32, kBlocksPerUnit = 1, kSubs = 1;
-  using Unit = const uint8_t*;
-  static Unit unit(const uint8_t* h) { return h; }
+struct DecQ5 : LegacyDecoder<PackedFormat::kQ5, 16> {
   static void block(const uint8_t* tile, Unit h, int, __m512i w[8], __m512 sc[1], __m512 mn[1]) {
     unpack_nibbles(tile, w);
     const __m512i bit4 = _mm512_set1_epi8(0x10);
@@ -110,13 +113,13 @@ struct DecQ5 {
       std::memcpy(&bits, tile + 256 + 8 * j, 8);
       w[j] = _mm512_mask_add_epi8(w[j], _cvtu64_mask64(bits), w[j], bit4);
     }
-    sc[0] = f16x16(h);
-    mn[0] = _mm512_mul_ps(sc[0], _mm512_set1_ps(16.f));
+    scales(h, sc, mn);
   }
 };
 
 struct DecQ4K {
-  static constexpr int kTileBytes = 256, kHeaderBytes = 320, kBlocksPerUnit = 8, kSubs = 1;
+  static constexpr int kTileBytes = packed_layout(PackedFormat::kQ4K).tile_bytes;
+  static constexpr int kHeaderBytes = packed_layout(PackedFormat::kQ4K).header_bytes, kBlocksPerUnit = 8, kSubs = 1;
   struct Unit {
     __m512 d, dmin;
     const uint8_t* h;
@@ -130,7 +133,8 @@ struct DecQ4K {
 };
 
 struct DecQ6K {
-  static constexpr int kTileBytes = 384, kHeaderBytes = 288, kBlocksPerUnit = 8, kSubs = 2;
+  static constexpr int kTileBytes = packed_layout(PackedFormat::kQ6K).tile_bytes;
+  static constexpr int kHeaderBytes = packed_layout(PackedFormat::kQ6K).header_bytes, kBlocksPerUnit = 8, kSubs = 2;
   struct Unit {
     __m512 d;
     const uint8_t* h;
