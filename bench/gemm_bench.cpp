@@ -1,6 +1,6 @@
 // Matrix-product throughput of the kernels in use, per weight type: packed GEMM (what models use where the CPU
 // has it) against the file-layout vec_dot kernels in the same run. Prints one JSON object per line.
-//   gemm_bench [--rows R] [--cols K] [--tokens N] [--threads T] [--seconds S]
+//   gemm_bench [--rows R] [--cols K] [--tokens N] [--threads T] [--seconds S] [--type NAME]
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   int64_t rows = 4864, cols = 896, tokens = 64;
   int threads = 1;
   double budget = 1.0;
+  std::string only;  // one weight type by name, else all
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--rows") rows = std::stoll(argv[i + 1]);
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
     else if (a == "--tokens") tokens = std::stoll(argv[i + 1]);
     else if (a == "--threads") threads = std::stoi(argv[i + 1]);
     else if (a == "--seconds") budget = std::stod(argv[i + 1]);
+    else if (a == "--type") only = argv[i + 1];
   }
   const fm::KernelTable& k = fm::best_kernels();
   fm::ThreadPool pool(threads);
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
   for (auto& v : x) v = std::normal_distribution<float>(0.f, 1.f)(rng);
   for (TensorType type : {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K,
                           TensorType::F16}) {
-    if (!fm::PackedMatrix::packable(type, cols)) continue;
+    if (!fm::PackedMatrix::packable(type, cols) || (!only.empty() && only != fm::tensor_type_name(type))) continue;
     const std::vector<uint8_t> data = random_matrix(type, rows, cols, rng);
     fm::MatrixView w{type, cols, rows, data.data(), fm::tensor_row_bytes(type, cols)};
     const double file_layout = seconds_of([&] { fm::matmul(c, w, x.data(), tokens, y.data()); }, budget);

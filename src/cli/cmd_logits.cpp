@@ -42,7 +42,7 @@ int run_logits(const LogitsOptions& opt) {
     for (int i = 0; i < opt.greedy; ++i) {
       const int32_t token = argmax(last, n_vocab);
       generated.push_back(token);
-      if (i + 1 < opt.greedy) last = session.eval(&token, 1);
+      if (i + 1 < opt.greedy) last = session.decode(token);
     }
     std::cout << "{\"tokens\":[";
     for (size_t i = 0; i < generated.size(); ++i) std::cout << (i ? "," : "") << generated[i];

@@ -60,7 +60,7 @@ int run_generate(const RunOptions& opt) {
       std::cerr << "\nfmserve: context of " << session.n_ctx() << " positions is full\n";
       break;
     }
-    logits = session.eval(&token, 1);
+    logits = session.decode(token);
   }
   std::cout << decoder.flush() << std::endl;
   return 0;

@@ -1,5 +1,7 @@
 #include "model/batch.h"
 
+#include <stdexcept>
+
 #include "model/kv_cache.h"
 
 namespace fm {
@@ -17,6 +19,13 @@ void Batch::add(KvCache& cache, const int32_t* ids, int64_t n, bool all_logits, 
     for (int64_t t = all_logits ? 0 : n - 1; t < n; ++t) logit_rows.push_back(s.begin + t);
   }
   seqs.push_back(s);
+}
+
+void Batch::add_decode(KvCache& cache, int32_t token) {
+  if (n_decode != n_tokens()) throw std::logic_error("Batch: decode tokens must precede prompt tokens");
+  add(cache, &token, 1, false);
+  seqs.back().decode = true;
+  ++n_decode;
 }
 
 }  // namespace fm

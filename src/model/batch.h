@@ -16,21 +16,28 @@ struct SequenceSlice {
   int64_t pos0 = 0;         // position of the first of them (cache->n_used() when the batch is built)
   bool all_logits = false;  // logits after every token, else only after the last
   bool want_logits = true;  // false for a prefill chunk that does not end the prompt
+  bool decode = false;      // one token the model just sampled, rather than tokens of a prompt
 };
 
 struct Batch {
   std::vector<int32_t> tokens;       // [n_tokens]
   std::vector<SequenceSlice> seqs;
   std::vector<int64_t> logit_rows;   // batch rows whose logits are produced, in order
+  // Decode tokens come first (rows [0, n_decode)): products may route them through other kernels than prompt
+  // tokens (Compute::n_decode_rows), so a token's kind, not its place in a batch, decides its arithmetic.
+  int64_t n_decode = 0;
 
   int64_t n_tokens() const { return static_cast<int64_t>(tokens.size()); }
   void clear() {
     tokens.clear();
     seqs.clear();
     logit_rows.clear();
+    n_decode = 0;
   }
-  // Appends a sequence's tokens continuing `cache`.
+  // Appends a sequence's prompt tokens continuing `cache`.
   void add(KvCache& cache, const int32_t* ids, int64_t n, bool all_logits, bool want_logits = true);
+  // Appends the token a sequence just sampled (with its logits); only before any prompt tokens.
+  void add_decode(KvCache& cache, int32_t token);
 };
 
 }  // namespace fm

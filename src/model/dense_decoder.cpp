@@ -21,8 +21,9 @@ class DenseDecoder final : public Model {
     attention_ = spec.prescale_q ? AttentionOptions{&*rope_, scale, 1.f, 0} : AttentionOptions{&*rope_, 1.f, scale, 0};
   }
 
-  void forward(const Compute& c, ForwardState& st, Batch& batch, float* logits) const override {
+  void forward(const Compute& base, ForwardState& st, Batch& batch, float* logits) const override {
     check_batch(hp_, st, batch);
+    const Compute c = batch_compute(base, batch);
     const int64_t n = batch.n_tokens();
     embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, 1.f, st);
     for (int64_t l = 0; l < hp_.n_layer; ++l) {

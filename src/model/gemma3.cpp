@@ -35,8 +35,9 @@ class Gemma3Model final : public Model {
       layers_.push_back({bind_attention(binder_, hp_, l, attn), bind_ffn(binder_, hp_, l, ffn)});
   }
 
-  void forward(const Compute& c, ForwardState& st, Batch& batch, float* logits) const override {
+  void forward(const Compute& base, ForwardState& st, Batch& batch, float* logits) const override {
     check_batch(hp_, st, batch);
+    const Compute c = batch_compute(base, batch);
     const int64_t n = batch.n_tokens();
     embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, std::sqrt(static_cast<float>(hp_.n_embd)), st);
     for (int64_t l = 0; l < hp_.n_layer; ++l) {

@@ -149,10 +149,14 @@ void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, Forward
           ++m;
         }
     if (m == 0) continue;
+    // Members are in token order, so the expert's decode rows lead as they do in the batch.
+    Compute ce = c;
+    ce.n_decode_rows = 0;
+    while (ce.n_decode_rows < m && members[ce.n_decode_rows] / n_used < c.n_decode_rows) ++ce.n_decode_rows;
     float *a = st.ffn_a.data(), *b = st.ffn_b.data();
-    matmul_shared_input(c, {&w.gate[e], &w.up[e]}, {a, b}, st.moe_in.data(), m);
-    swiglu_rows(c, a, b, m, F, a);
-    matmul(c, w.down[e], a, m, st.moe_in.data());
+    matmul_shared_input(ce, {&w.gate[e], &w.up[e]}, {a, b}, st.moe_in.data(), m);
+    swiglu_rows(ce, a, b, m, F, a);
+    matmul(ce, w.down[e], a, m, st.moe_in.data());
     for (int64_t i = 0; i < m; ++i) {
       const int64_t t = members[i] / n_used;
       const float wt = weights[members[i]];
@@ -168,9 +172,16 @@ void output_logits(const Compute& c, const HParams& hp, const float* norm, const
                    const Batch& batch, float* logits) {
   const int64_t rows = static_cast<int64_t>(batch.logit_rows.size());
   if (rows == 0) return;
+  // Each decode token has one logit row and decode tokens lead the batch, so they lead the logit rows too.
   for (int64_t i = 0; i < rows; ++i)
     rms_norm(st.x.data() + batch.logit_rows[i] * hp.n_embd, norm, 1, hp.n_embd, hp.rms_eps, st.h.data() + i * hp.n_embd);
   matmul(c, output, st.h.data(), rows, logits);
+}
+
+Compute batch_compute(const Compute& c, const Batch& batch) {
+  Compute bc = c;
+  bc.n_decode_rows = batch.n_decode;
+  return bc;
 }
 
 }  // namespace fm

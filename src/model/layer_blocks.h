@@ -68,6 +68,9 @@ void output_logits(const Compute& c, const HParams& hp, const float* norm, const
 
 // Checks a batch against the state and caches before a forward pass; throws with a clear message.
 void check_batch(const HParams& hp, const ForwardState& st, const Batch& batch);
+
+// The compute context of a forward pass over `batch`: its products know which leading rows are decode tokens.
+Compute batch_compute(const Compute& c, const Batch& batch);
 // Marks the batch's tokens as stored in their caches (after the last layer).
 void commit_batch(const Batch& batch);
 

@@ -22,8 +22,9 @@ class Qwen3MoeModel final : public Model {
       layers_.push_back({bind_attention(binder_, hp_, l, {.qk_norm = true}), bind_moe(binder_, hp_, l)});
   }
 
-  void forward(const Compute& c, ForwardState& st, Batch& batch, float* logits) const override {
+  void forward(const Compute& base, ForwardState& st, Batch& batch, float* logits) const override {
     check_batch(hp_, st, batch);
+    const Compute c = batch_compute(base, batch);
     const int64_t n = batch.n_tokens();
     const AttentionOptions attn{&*rope_, 1.f, 1.f / std::sqrt(static_cast<float>(hp_.head_dim)), 0};
     embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, 1.f, st);

@@ -215,7 +215,7 @@ struct Scheduler::Impl {
     std::vector<Sequence*> order;
     for (auto& seq : running) {
       if (!seq->decoding || budget <= 0) continue;
-      batch.add(*seq->cache, &seq->next_token, 1, false);
+      batch.add_decode(*seq->cache, seq->next_token);
       order.push_back(seq.get());
       --budget;
     }

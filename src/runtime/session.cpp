@@ -29,6 +29,13 @@ const float* Session::eval(const int32_t* tokens, int64_t n) {
   return last_logits_.data();
 }
 
+const float* Session::decode(int32_t token) {
+  batch_.clear();
+  batch_.add_decode(cache_, token);
+  model_.forward(compute_, state_, batch_, last_logits_.data());
+  return last_logits_.data();
+}
+
 void Session::eval_all(const int32_t* tokens, int64_t n, float* out) {
   const int64_t n_vocab = model_.hparams().n_vocab;
   for (int64_t done = 0; done < n;) {

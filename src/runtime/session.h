@@ -22,6 +22,9 @@ class Session {
   const float* eval(const int32_t* tokens, int64_t n);
   // Appends tokens and writes the logits after each of them to out: [n, n_vocab].
   void eval_all(const int32_t* tokens, int64_t n, float* out);
+  // Appends the token just sampled from the last logits (a decode step) and returns the logits after it. Unlike
+  // eval() of one token, this takes the decode kernels, as the scheduler does for its decode tokens.
+  const float* decode(int32_t token);
 
   int64_t n_past() const { return cache_.n_used(); }
   int64_t n_ctx() const { return cache_.n_ctx(); }

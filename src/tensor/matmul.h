@@ -41,6 +41,11 @@ struct Compute {
   ThreadPool* pool = nullptr;
   const KernelTable* kernels = nullptr;
   ScratchBuffer* scratch = nullptr;  // activation conversion buffer
+  // The first n_decode_rows input rows of a product are decode tokens (one per sequence, just sampled); the rest
+  // are prompt tokens. Kernels may route the two kinds differently: decode through the kernels that stream the
+  // weights, prompts through the fastest batched ones. Each route is exact to f32 rounding but the two are not
+  // bit-identical, so a token's route depends only on its kind, never on the batch it shares.
+  int64_t n_decode_rows = 0;
 };
 
 // y[t, r] = sum_k W[r, k] * x[t, k]   x: [n_tok, n_cols] f32, y: [n_tok, n_rows] f32.

@@ -99,7 +99,7 @@ class FamilyGoldens : public ::testing::TestWithParam<GoldenCase> {
     for (int i = 0; i < n_greedy; ++i) {
       int32_t t = argmax(last, n_vocab);
       greedy->push_back(t);
-      if (i + 1 < n_greedy) last = session.eval(&t, 1);
+      if (i + 1 < n_greedy) last = session.decode(t);
     }
   }
 
@@ -191,8 +191,8 @@ TEST_P(FamilyGoldens, ChunkedPrefillAndWindowRingsAreBitIdentical) {
   for (int i = 0; i < 32; ++i) {
     const int32_t ta = argmax(la, n_vocab), tb = argmax(lb, n_vocab);
     ASSERT_EQ(ta, tb) << "step " << i;
-    la = whole.eval(&ta, 1);
-    lb = chunked.eval(&tb, 1);
+    la = whole.decode(ta);
+    lb = chunked.decode(tb);
   }
   if (GetParam().arch == "gemma3") {
     EXPECT_LT(chunked.kv_cache_bytes(), whole.kv_cache_bytes() / 2) << "sliding-window layers must not grow past the window";

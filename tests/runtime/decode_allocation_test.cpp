@@ -44,11 +44,11 @@ TEST_P(DecodeAllocations, NoHeapAllocationPerGeneratedToken) {
   const int32_t prompt[] = {1, 317, 263, 269};
   const float* logits = session.eval(prompt, 4);
   int32_t token = sampler.sample(logits, session.n_vocab());
-  logits = session.eval(&token, 1);  // first decode step may size the scratch buffers
+  logits = session.decode(token);  // first decode step may size the scratch buffers
   token = sampler.sample(logits, session.n_vocab());
   const long before = g_allocations.load();
   for (int i = 0; i < 20; ++i) {
-    logits = session.eval(&token, 1);
+    logits = session.decode(token);
     token = sampler.sample(logits, session.n_vocab());
   }
   EXPECT_EQ(g_allocations.load() - before, 0) << "heap allocations in 20 decode steps";

@@ -69,7 +69,7 @@ class SchedulerTest : public ::testing::Test {
     const float* logits = s.eval(p.data(), static_cast<int64_t>(p.size()));
     for (int i = 0; i < n; ++i) {
       out.push_back(argmax(logits, s.n_vocab()));
-      if (i + 1 < n) logits = s.eval(&out.back(), 1);
+      if (i + 1 < n) logits = s.decode(out.back());
     }
     return out;
   }

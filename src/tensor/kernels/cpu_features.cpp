@@ -35,7 +35,9 @@ CpuFeatures detect() {
   const bool tile_state = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
   if (tile_state && ((edx >> 24) & 1) && ((edx >> 25) & 1)) {
     constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-    f.amx_int8 = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+    const bool granted = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+    f.amx_int8 = granted;
+    f.amx_bf16 = granted && ((edx >> 22) & 1);
   }
   return f;
 }

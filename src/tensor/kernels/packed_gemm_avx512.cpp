@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "tensor/fp16.h"
 #include "tensor/kernels/cpu_features.h"
@@ -254,29 +255,39 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// tmm0: int32 sums [16 tokens][16 rows]; tmm2/3: A (activations) and B (weights) of a 32-column block.
-const TileConfig& tile_config() {
-  static const TileConfig config = [] {
-    TileConfig c;
-    const int shape[4][2] = {{16, 64}, {0, 0}, {16, 32}, {8, 64}};
-    for (int t = 0; t < 4; ++t) {
-      c.rows[t] = static_cast<uint8_t>(shape[t][0]);
-      c.colsb[t] = static_cast<uint16_t>(shape[t][1]);
-    }
-    return c;
-  }();
-  return config;
+// Two tile layouts; a thread loads the one its next kernel needs (loading a configuration clears the tiles, and
+// every kernel starts from zeroed or loaded sums).
+// kInt8: tmm0 int32 sums [16 tokens][16 rows]; tmm2/3: A (activations) and B (weights) of a 32-column block.
+// kBf16: tmm0-3 f32 sums of 2 token tiles x 2 row groups; tmm4/5 activations hi/lo; tmm6/7 weights hi/lo.
+enum class TileUse : uint8_t { kNone, kInt8, kBf16 };
+
+TileConfig make_tile_config(TileUse use) {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) {
+    c.rows[t] = 16;
+    c.colsb[t] = 64;
+  }
+  if (use == TileUse::kInt8) {
+    c.colsb[2] = 32;
+    c.rows[3] = 8;
+  }
+  return c;
 }
 
-thread_local bool t_tiles_configured = false;
+thread_local TileUse t_tile_use = TileUse::kNone;
+
+void configure_tiles(TileUse use) {
+  static const TileConfig int8 = make_tile_config(TileUse::kInt8), bf16 = make_tile_config(TileUse::kBf16);
+  if (t_tile_use != use) {
+    _tile_loadconfig(use == TileUse::kInt8 ? &int8 : &bf16);
+    t_tile_use = use;
+  }
+}
 
 // N (8 or 16) token rows are scaled; n <= N of them are stored.
 template <class D, int N>
 void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* y, int64_t ldy, __mmask16 rows) {
-  if (!t_tiles_configured) {
-    _tile_loadconfig(&tile_config());
-    t_tiles_configured = true;
-  }
+  configure_tiles(TileUse::kInt8);
   static_assert(D::kSubs == 1, "AMX tiles take whole 32-column blocks");
   alignas(64) int32_t sums[kAmxTokens][16];
   alignas(64) uint8_t wbuf[8][64];
@@ -330,11 +341,213 @@ AmxTileFn amx_tile_fn(PackedFormat f) {
   }
 }
 
+// ---- AMX bf16 for F16 weights ---------------------------------------------------------------------------------
+// Prompt tokens of F16 products go through bf16 tiles. An f16 value (a weight, or an activation rounded to f16
+// as the FMA kernel rounds it) splits exactly into two bf16 values: hi, the value rounded to 8 significant bits,
+// and lo = v - hi, at most 3 significant bits with |lo| <= 2^-8 |v|. The products hi*hi, hi*lo and lo*hi are exact
+// in f32; the dropped lo*lo is below 2^-16 of the product, a sixteenth of what rounding the activation to f16
+// (as ggml's F16 path and our FMA kernel do) already costs. A token's row of a tile product depends on that token
+// alone, so results do not depend on the batch.
+
+// bf16 activations of the prompt rows [row0, row0 + n) of a call, block-major so that a tile's 16 tokens are
+// contiguous: token t's block b is at data + (b * rows + t - row0) * 64, its 32 hi values then its 32 lo values.
+struct Bf16Activations {
+  const uint16_t* data = nullptr;
+  int64_t row0 = 0;
+  int64_t rows = 0;  // prompt rows plus padding for the tiles past the last one
+};
+
+// f32 bits rounded to the nearest bf16 (ties to even), still as f32 bits (finite inputs).
+inline __m512i bf16_hi_bits(__m512 v) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF)));
+  return _mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+}
+
+// One group's weights as B tiles, per 32-column block: the hi tile (16 column pairs x 16 rows x 2 bf16), then
+// the lo tile; 2 KiB per block.
+void split_f16_group(const uint8_t* group, int64_t nb, uint8_t* out) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* tile = group + b * kPackBlock * kPackRows * 2;
+    uint8_t* hi = out + b * 2048;
+    uint8_t* lo = hi + 1024;
+    for (int kp = 0; kp < 16; ++kp) {
+      const __m512 even = f16x16(tile + kp * 64), odd = f16x16(tile + kp * 64 + 32);
+      const __m512i even_hi = bf16_hi_bits(even), odd_hi = bf16_hi_bits(odd);
+      // lo has at most 3 significant bits, so its f32 form is exactly its bf16 form shifted left by 16.
+      const __m512i even_lo = _mm512_castps_si512(_mm512_sub_ps(even, _mm512_castsi512_ps(even_hi)));
+      const __m512i odd_lo = _mm512_castps_si512(_mm512_sub_ps(odd, _mm512_castsi512_ps(odd_hi)));
+      _mm512_storeu_si512(hi + kp * 64, _mm512_or_si512(odd_hi, _mm512_srli_epi32(even_hi, 16)));
+      _mm512_storeu_si512(lo + kp * 64, _mm512_or_si512(odd_lo, _mm512_srli_epi32(even_lo, 16)));
+    }
+  }
+}
+
+// Rows of activations rounded to f16 (as the FMA kernel rounds them), then split: row i of x goes to token slot
+// t0 + i of the block-major layout.
+void split_activations(const float* x, int64_t K, int64_t n, uint16_t* out, int64_t rows, int64_t t0) {
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < K; k += 16) {
+      const __m512 v = _mm512_loadu_ps(x + i * K + k);
+      const __m512 r = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      const __m512i h = bf16_hi_bits(r);
+      const __m512i l = _mm512_castps_si512(_mm512_sub_ps(r, _mm512_castsi512_ps(h)));
+      uint16_t* dst = out + ((k / kPackBlock) * rows + t0 + i) * 64 + k % kPackBlock;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi32_epi16(_mm512_srli_epi32(h, 16)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32), _mm512_cvtepi32_epi16(_mm512_srli_epi32(l, 16)));
+    }
+  }
+}
+
+// Prompt tokens are blocked so that tiles come from L1/L2: a thread splits up to kBf16Groups groups at once (each
+// split once per call), then walks the columns in panels of kBf16PanelBlocks blocks; inside a panel every 32-token
+// pair of tiles is multiplied with every pair of split groups, the f32 sums carried from panel to panel in a
+// buffer. (Tile loads from L2 cost about as much as the products here, so each loaded tile serves two others.)
+constexpr int kBf16Groups = 8;
+constexpr int64_t kBf16PanelBlocks = 8;
+
+// Where a kernel call reads and writes one group's sums: f32 rows of 16, one per token, `stride` bytes apart.
+struct SumsAt {
+  const float* in;  // nullptr: start from zero
+  float* out;
+  int64_t in_stride, out_stride;
+};
+
+// Sums of Toks x 16 tokens (tiles of a 32-token pair) times Groups groups of 16 rows over n_blocks blocks. Each
+// loaded activation tile serves every group and each loaded weight tile every token tile; sums stay in tiles.
+template <int Toks, int Groups>
+void f16_amx_panel(const uint8_t* const* wsplit, const uint16_t* act, int64_t block_step, int64_t n_blocks,
+                   const SumsAt* sums) {
+  constexpr auto c_tile = [](int tok, int grp) { return tok * 2 + grp; };
+#pragma GCC unroll 2
+  for (int j = 0; j < Toks; ++j)
+#pragma GCC unroll 2
+    for (int g = 0; g < Groups; ++g) {
+      // Tile numbers must be constants: spell out the four sums.
+      const int tile = c_tile(j, g);
+      const float* in = sums[g].in ? reinterpret_cast<const float*>(reinterpret_cast<const uint8_t*>(sums[g].in) +
+                                                                     j * kAmxTokens * sums[g].in_stride)
+                                   : nullptr;
+      if (tile == 0) { if (in) _tile_loadd(0, in, sums[g].in_stride); else _tile_zero(0); }
+      if (tile == 1) { if (in) _tile_loadd(1, in, sums[g].in_stride); else _tile_zero(1); }
+      if (tile == 2) { if (in) _tile_loadd(2, in, sums[g].in_stride); else _tile_zero(2); }
+      if (tile == 3) { if (in) _tile_loadd(3, in, sums[g].in_stride); else _tile_zero(3); }
+    }
+  for (int64_t b = 0; b < n_blocks; ++b, act += block_step) {
+    const uint8_t* w0 = wsplit[0] + b * 2048;
+    const uint8_t* w1 = Groups == 2 ? wsplit[1] + b * 2048 : nullptr;
+    // Token tile 0 with group 0 then group 1; token tile 1 with group 1 (still loaded) then group 0.
+    _tile_loadd(4, act, 128);
+    _tile_loadd(5, act + 32, 128);
+    _tile_loadd(6, w0, 64);
+    _tile_loadd(7, w0 + 1024, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(0, 4, 7);
+    _tile_dpbf16ps(0, 5, 6);
+    if constexpr (Groups == 2) {
+      _tile_loadd(6, w1, 64);
+      _tile_loadd(7, w1 + 1024, 64);
+      _tile_dpbf16ps(1, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(1, 5, 6);
+    }
+    if constexpr (Toks == 2) {
+      _tile_loadd(4, act + 16 * 64, 128);
+      _tile_loadd(5, act + 16 * 64 + 32, 128);
+      if constexpr (Groups == 2) {
+        _tile_dpbf16ps(3, 4, 6);
+        _tile_dpbf16ps(3, 4, 7);
+        _tile_dpbf16ps(3, 5, 6);
+        _tile_loadd(6, w0, 64);
+        _tile_loadd(7, w0 + 1024, 64);
+      }
+      _tile_dpbf16ps(2, 4, 6);
+      _tile_dpbf16ps(2, 4, 7);
+      _tile_dpbf16ps(2, 5, 6);
+    }
+  }
+#pragma GCC unroll 2
+  for (int j = 0; j < Toks; ++j)
+#pragma GCC unroll 2
+    for (int g = 0; g < Groups; ++g) {
+      const int tile = c_tile(j, g);
+      float* out = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(sums[g].out) + j * kAmxTokens * sums[g].out_stride);
+      if (tile == 0) _tile_stored(0, out, sums[g].out_stride);
+      if (tile == 1) _tile_stored(1, out, sums[g].out_stride);
+      if (tile == 2) _tile_stored(2, out, sums[g].out_stride);
+      if (tile == 3) _tile_stored(3, out, sums[g].out_stride);
+    }
+}
+
+// One output group of a call: its matrix's output, the group's first row there, and its valid rows.
+struct GroupOut {
+  const uint8_t* weights;
+  float* y;
+  int64_t ldy;
+  __mmask16 rows;
+};
+
+using F16AmxPanelFn = void (*)(const uint8_t* const*, const uint16_t*, int64_t, int64_t, const SumsAt*);
+
+// The prompt rows of an F16 product for up to kBf16Groups groups.
+void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16Activations& a, int64_t n_tok) {
+  configure_tiles(TileUse::kBf16);
+  static constexpr F16AmxPanelFn kPanels[2][2] = {{f16_amx_panel<1, 1>, f16_amx_panel<1, 2>},
+                                                  {f16_amx_panel<2, 1>, f16_amx_panel<2, 2>}};
+  const int64_t n = n_tok - a.row0;
+  const int64_t n_pad = (n + 2 * kAmxTokens - 1) / (2 * kAmxTokens) * (2 * kAmxTokens);
+  thread_local std::vector<uint8_t> wsplit;
+  thread_local std::vector<float> acc;
+  const size_t split_bytes = static_cast<size_t>(nb) * 2048;
+  if (wsplit.size() < split_bytes * n_groups) wsplit.resize(split_bytes * n_groups);
+  if (acc.size() < static_cast<size_t>(n_pad * 16 * n_groups)) acc.resize(static_cast<size_t>(n_pad * 16 * n_groups));
+  for (int i = 0; i < n_groups; ++i) split_f16_group(groups[i].weights, nb, wsplit.data() + i * split_bytes);
+  // The last panel stores whole tiles straight into y; tiles with missing rows or tokens go through acc.
+  const auto direct = [&](int i, int64_t t) { return groups[i].rows == 0xFFFF && n - t >= 2 * kAmxTokens; };
+  const int64_t block_step = a.rows * 64;
+  for (int64_t p = 0; p < nb; p += kBf16PanelBlocks) {
+    const int64_t n_blocks = std::min(kBf16PanelBlocks, nb - p);
+    const bool last = p + n_blocks == nb;
+    for (int64_t t = 0; t < n; t += 2 * kAmxTokens) {
+      const uint16_t* act = a.data + (p * a.rows + t) * 64;
+      for (int i = 0; i < n_groups; i += 2) {
+        const int pair = std::min(2, n_groups - i);
+        const uint8_t* w[2];
+        SumsAt sums[2];
+        for (int k = 0; k < pair; ++k) {
+          w[k] = wsplit.data() + (i + k) * split_bytes + p * 2048;
+          float* c = acc.data() + ((i + k) * n_pad + t) * 16;
+          sums[k] = SumsAt{p == 0 ? nullptr : c, c, 64, 64};
+          if (last && direct(i + k, t)) {
+            sums[k].out = groups[i + k].y + (a.row0 + t) * groups[i + k].ldy;
+            sums[k].out_stride = groups[i + k].ldy * static_cast<int64_t>(sizeof(float));
+          }
+        }
+        kPanels[n - t > kAmxTokens ? 1 : 0][pair - 1](w, act, block_step, n_blocks, sums);
+      }
+    }
+  }
+  for (int i = 0; i < n_groups; ++i) {
+    const GroupOut& g = groups[i];
+    for (int64_t t = 0; t < n; t += 2 * kAmxTokens) {
+      if (direct(i, t)) continue;
+      for (int64_t r = t; r < std::min(n, t + 2 * kAmxTokens); ++r)
+        _mm512_mask_storeu_ps(g.y + (a.row0 + r) * g.ldy, g.rows, _mm512_loadu_ps(acc.data() + (i * n_pad + r) * 16));
+    }
+  }
+}
+
+bool amx_allowed() {
+  const char* env = std::getenv("FMSERVE_AMX");
+  return !(env && std::string(env) == "0");
+}
 bool use_amx() {
-  static const bool on = [] {
-    const char* env = std::getenv("FMSERVE_AMX");
-    return cpu_features().amx_int8 && !(env && std::string(env) == "0");
-  }();
+  static const bool on = cpu_features().amx_int8 && amx_allowed();
+  return on;
+}
+bool use_amx_bf16() {
+  static const bool on = cpu_features().amx_bf16 && amx_allowed();
   return on;
 }
 
@@ -370,6 +583,7 @@ const std::array<QuantTileFn, kMaxTokTile + 1>& quant_tile_table(PackedFormat f)
 struct PreparedInput {
   ActView q8_0, q8_k;
   const float* f16_rounded = nullptr;  // F16 weights take activations rounded to f16, as ggml's F16 dot does
+  Bf16Activations f16_split;           // the same, split for the AMX bf16 tiles (prompt rows only)
 };
 
 bool uses_q8k(PackedFormat f) { return f == PackedFormat::kQ4K || f == PackedFormat::kQ6K; }
@@ -428,8 +642,14 @@ void round_input_to_f16(const Compute& c, const float* x, int64_t K, int64_t n_t
   });
 }
 
+// F16 products: decode rows (and every row without AMX bf16) take the FMA kernel, prompt rows the bf16 tiles.
+int64_t first_bf16_row(const Compute& c, int64_t n_tok) {
+  return use_amx_bf16() ? std::clamp<int64_t>(c.n_decode_rows, 0, n_tok) : n_tok;
+}
+
 PreparedInput prepare_input(const Compute& c, const PackedMatrix* const* w, int n_mats, const float* x, int64_t n_tok) {
   const int64_t K = w[0]->n_cols;
+  const int64_t bf16_row0 = first_bf16_row(c, n_tok);
   bool need_q80 = false, need_q8k = false, need_f16 = false;
   for (int i = 0; i < n_mats; ++i) {
     if (w[i]->format == PackedFormat::kF16) need_f16 = true;
@@ -438,15 +658,30 @@ PreparedInput prepare_input(const Compute& c, const PackedMatrix* const* w, int 
   }
   const size_t q80_bytes = need_q80 ? quantized_bytes(TensorType::Q8_0, K, n_tok) : 0;
   const size_t q8k_bytes = need_q8k ? quantized_bytes(TensorType::Q8_K, K, n_tok) : 0;
-  const size_t f16_bytes = need_f16 ? sizeof(float) * static_cast<size_t>(n_tok * K) : 0;
-  uint8_t* base = static_cast<uint8_t*>(c.scratch->reserve(q80_bytes + q8k_bytes + f16_bytes));
+  const size_t f16_bytes = need_f16 ? sizeof(float) * static_cast<size_t>(bf16_row0 * K) : 0;
+  // Tiles read 32 rows from their first: pad past the last prompt row.
+  const int64_t split_rows = need_f16 && bf16_row0 < n_tok ? n_tok - bf16_row0 + 2 * kAmxTokens : 0;
+  const size_t split_bytes = 2 * sizeof(uint16_t) * static_cast<size_t>(split_rows * K);
+  uint8_t* base = static_cast<uint8_t*>(c.scratch->reserve(q80_bytes + q8k_bytes + f16_bytes + split_bytes));
   PreparedInput in;
+  in.f16_split.row0 = bf16_row0;
   if (need_q80) quantize_input(c, TensorType::Q8_0, x, K, n_tok, base, &in.q8_0);
   if (need_q8k) quantize_input(c, TensorType::Q8_K, x, K, n_tok, base + q80_bytes, &in.q8_k);
-  if (need_f16) {
+  if (need_f16 && bf16_row0 > 0) {
     float* xr = reinterpret_cast<float*>(base + q80_bytes + q8k_bytes);
-    round_input_to_f16(c, x, K, n_tok, xr);
+    round_input_to_f16(c, x, K, bf16_row0, xr);
     in.f16_rounded = xr;
+  }
+  if (split_rows > 0) {
+    uint16_t* split = reinterpret_cast<uint16_t*>(base + q80_bytes + q8k_bytes + f16_bytes);
+    const int64_t n = n_tok - bf16_row0;
+    for (int64_t b = 0; b < K / kPackBlock; ++b)
+      std::memset(split + (b * split_rows + n) * 64, 0, sizeof(uint16_t) * 64 * static_cast<size_t>(split_rows - n));
+    c.pool->parallel_for(n, 4, [&](int64_t t0, int64_t t1) {
+      split_activations(x + (bf16_row0 + t0) * K, K, t1 - t0, split, split_rows, t0);
+    });
+    in.f16_split.data = split;
+    in.f16_split.rows = split_rows;
   }
   return in;
 }
@@ -466,20 +701,47 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
   // Decode is memory-bound: a thread idle at the end leaves its share of the bandwidth unused, so ranges are small.
   const int64_t ranges_per_thread = n_tok <= kPrefetchTokens ? 16 : 4;
   const int64_t grain = std::max<int64_t>(1, n_groups / (c.pool->size() * ranges_per_thread));
+  const int64_t bf16_row0 = in.f16_split.row0;
   c.pool->parallel_for(n_groups, grain, [&](int64_t g0, int64_t g1) {
+    int m = 0;
+    const auto locate = [&](int64_t gg, int64_t* g, __mmask16* rows) -> const PackedMatrix& {
+      while (gg >= first_group[m + 1]) ++m;
+      *g = gg - first_group[m];
+      const int64_t valid = std::min<int64_t>(kPackRows, w[m]->n_rows - *g * kPackRows);
+      *rows = static_cast<__mmask16>((1u << valid) - 1);
+      return *w[m];
+    };
+    // F16 prompt rows through the AMX bf16 tiles, kBf16Groups groups at a time.
+    if (bf16_row0 < n_tok) {
+      GroupOut batch[kBf16Groups];
+      int n_batch = 0;
+      m = 0;
+      for (int64_t gg = g0; gg < g1; ++gg) {
+        int64_t g;
+        __mmask16 rows;
+        const PackedMatrix& wm = locate(gg, &g, &rows);
+        if (wm.format != PackedFormat::kF16) continue;
+        batch[n_batch++] = GroupOut{wm.group(g), y[m] + g * kPackRows, wm.n_rows, rows};
+        if (n_batch == kBf16Groups || gg + 1 == g1) {
+          f16_amx_groups(batch, n_batch, wm.n_cols / kPackBlock, in.f16_split, n_tok);
+          n_batch = 0;
+        }
+      }
+      if (n_batch > 0) f16_amx_groups(batch, n_batch, w[0]->n_cols / kPackBlock, in.f16_split, n_tok);
+    }
     for (int64_t tc = 0; tc < n_tok; tc += kTokChunk) {
       const int64_t te = std::min(n_tok, tc + kTokChunk);
-      int m = 0;
+      m = 0;
       for (int64_t gg = g0; gg < g1; ++gg) {
-        while (gg >= first_group[m + 1]) ++m;
-        const PackedMatrix& wm = *w[m];
-        const int64_t g = gg - first_group[m];
-        const int64_t valid = std::min<int64_t>(kPackRows, wm.n_rows - g * kPackRows);
-        const __mmask16 rows = static_cast<__mmask16>((1u << valid) - 1);
+        int64_t g;
+        __mmask16 rows;
+        const PackedMatrix& wm = locate(gg, &g, &rows);
         float* ym = y[m] + g * kPackRows;
         if (wm.format == PackedFormat::kF16) {
-          for (int64_t t = tc; t < te; t += kMaxTokTile)
-            f16[std::min<int64_t>(kMaxTokTile, te - t)](wm.group(g), wm.n_cols, in.f16_rounded, t, ym, wm.n_rows, rows);
+          const int64_t fma_end = std::min(te, bf16_row0);
+          for (int64_t t = tc; t < fma_end; t += kMaxTokTile)
+            f16[std::min<int64_t>(kMaxTokTile, fma_end - t)](wm.group(g), wm.n_cols, in.f16_rounded, t, ym, wm.n_rows,
+                                                             rows);
         } else {
           const auto& tiles = quant_tile_table(wm.format);
           const ActView& a = uses_q8k(wm.format) ? in.q8_k : in.q8_0;
