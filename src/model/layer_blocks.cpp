@@ -172,10 +172,13 @@ void output_logits(const Compute& c, const HParams& hp, const float* norm, const
                    const Batch& batch, float* logits) {
   const int64_t rows = static_cast<int64_t>(batch.logit_rows.size());
   if (rows == 0) return;
-  // Each decode token has one logit row and decode tokens lead the batch, so they lead the logit rows too.
+  // Every logit row takes the decode kernels: a prompt usually needs one row, for which splitting the large output
+  // matrix into AMX tiles costs more than streaming it (and the route stays independent of the batch).
   for (int64_t i = 0; i < rows; ++i)
     rms_norm(st.x.data() + batch.logit_rows[i] * hp.n_embd, norm, 1, hp.n_embd, hp.rms_eps, st.h.data() + i * hp.n_embd);
-  matmul(c, output, st.h.data(), rows, logits);
+  Compute rows_as_decode = c;
+  rows_as_decode.n_decode_rows = rows;
+  matmul(rows_as_decode, output, st.h.data(), rows, logits);
 }
 
 Compute batch_compute(const Compute& c, const Batch& batch) {

@@ -32,6 +32,11 @@ CpuFeatures detect() {
   f.avx512bw = zmm_state && ((ebx >> 30) & 1);
   f.avx512vl = zmm_state && ((ebx >> 31) & 1);
   f.avx512vnni = zmm_state && ((ecx >> 11) & 1);
+  if (eax >= 1) {  // leaf 7 has sub-leaf 1
+    unsigned a1, b1, c1, d1;
+    __cpuid_count(7, 1, a1, b1, c1, d1);
+    f.avx512bf16 = zmm_state && ((a1 >> 5) & 1);
+  }
   const bool tile_state = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
   if (tile_state && ((edx >> 24) & 1) && ((edx >> 25) & 1)) {
     constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;

@@ -357,28 +357,33 @@ struct Bf16Activations {
   int64_t rows = 0;  // prompt rows plus padding for the tiles past the last one
 };
 
-// f32 bits rounded to the nearest bf16 (ties to even), still as f32 bits (finite inputs).
-inline __m512i bf16_hi_bits(__m512 v) {
-  const __m512i bits = _mm512_castps_si512(v);
-  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF)));
-  return _mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+inline __m512i m512i_of(__m512bh v) {
+  __m512i r;
+  std::memcpy(&r, &v, sizeof r);
+  return r;
 }
 
 // One group's weights as B tiles, per 32-column block: the hi tile (16 column pairs x 16 rows x 2 bf16), then
 // the lo tile; 2 KiB per block.
 void split_f16_group(const uint8_t* group, int64_t nb, uint8_t* out) {
+  // vcvtne2ps2bf16 puts the 16 even columns before the 16 odd ones; the B tile wants (even, odd) per row.
+  alignas(64) static const uint16_t kInterleave[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                                       8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i interleave = _mm512_load_si512(kInterleave);
+  const __m512i high_half = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* tile = group + b * kPackBlock * kPackRows * 2;
     uint8_t* hi = out + b * 2048;
     uint8_t* lo = hi + 1024;
     for (int kp = 0; kp < 16; ++kp) {
       const __m512 even = f16x16(tile + kp * 64), odd = f16x16(tile + kp * 64 + 32);
-      const __m512i even_hi = bf16_hi_bits(even), odd_hi = bf16_hi_bits(odd);
+      const __m512i hi_pairs = _mm512_permutexvar_epi16(interleave, m512i_of(_mm512_cvtne2ps_pbh(odd, even)));
+      const __m512 even_hi = _mm512_castsi512_ps(_mm512_slli_epi32(hi_pairs, 16));
+      const __m512 odd_hi = _mm512_castsi512_ps(_mm512_and_si512(hi_pairs, high_half));
       // lo has at most 3 significant bits, so its f32 form is exactly its bf16 form shifted left by 16.
-      const __m512i even_lo = _mm512_castps_si512(_mm512_sub_ps(even, _mm512_castsi512_ps(even_hi)));
-      const __m512i odd_lo = _mm512_castps_si512(_mm512_sub_ps(odd, _mm512_castsi512_ps(odd_hi)));
-      _mm512_storeu_si512(hi + kp * 64, _mm512_or_si512(odd_hi, _mm512_srli_epi32(even_hi, 16)));
+      const __m512i even_lo = _mm512_castps_si512(_mm512_sub_ps(even, even_hi));
+      const __m512i odd_lo = _mm512_castps_si512(_mm512_sub_ps(odd, odd_hi));
+      _mm512_storeu_si512(hi + kp * 64, hi_pairs);
       _mm512_storeu_si512(lo + kp * 64, _mm512_or_si512(odd_lo, _mm512_srli_epi32(even_lo, 16)));
     }
   }
@@ -391,11 +396,12 @@ void split_activations(const float* x, int64_t K, int64_t n, uint16_t* out, int6
     for (int64_t k = 0; k < K; k += 16) {
       const __m512 v = _mm512_loadu_ps(x + i * K + k);
       const __m512 r = _mm512_cvtph_ps(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-      const __m512i h = bf16_hi_bits(r);
-      const __m512i l = _mm512_castps_si512(_mm512_sub_ps(r, _mm512_castsi512_ps(h)));
+      const __m256bh h = _mm512_cvtneps_pbh(r);
+      const __m512 h32 = _mm512_cvtpbh_ps(h);
+      const __m256bh l = _mm512_cvtneps_pbh(_mm512_sub_ps(r, h32));  // exact: lo has at most 3 significant bits
       uint16_t* dst = out + ((k / kPackBlock) * rows + t0 + i) * 64 + k % kPackBlock;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi32_epi16(_mm512_srli_epi32(h, 16)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32), _mm512_cvtepi32_epi16(_mm512_srli_epi32(l, 16)));
+      std::memcpy(dst, &h, sizeof h);
+      std::memcpy(dst + 32, &l, sizeof l);
     }
   }
 }
@@ -547,7 +553,7 @@ bool use_amx() {
   return on;
 }
 bool use_amx_bf16() {
-  static const bool on = cpu_features().amx_bf16 && amx_allowed();
+  static const bool on = cpu_features().amx_bf16 && cpu_features().avx512bf16 && amx_allowed();
   return on;
 }
 
