@@ -503,18 +503,19 @@ void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16
                                                   {f16_amx_panel<2, 1>, f16_amx_panel<2, 2>}};
   const int64_t n = n_tok - a.row0;
   const int64_t n_pad = (n + 2 * kAmxTokens - 1) / (2 * kAmxTokens) * (2 * kAmxTokens);
-  thread_local std::vector<uint8_t> wsplit;
+  // The groups' weights are split one panel at a time, so the split tiles stay in L2 while every pair uses them.
+  constexpr size_t split_bytes = kBf16PanelBlocks * 2048;
+  alignas(64) static thread_local uint8_t wsplit[kBf16Groups * split_bytes];
   thread_local std::vector<float> acc;
-  const size_t split_bytes = static_cast<size_t>(nb) * 2048;
-  if (wsplit.size() < split_bytes * n_groups) wsplit.resize(split_bytes * n_groups);
   if (acc.size() < static_cast<size_t>(n_pad * 16 * n_groups)) acc.resize(static_cast<size_t>(n_pad * 16 * n_groups));
-  for (int i = 0; i < n_groups; ++i) split_f16_group(groups[i].weights, nb, wsplit.data() + i * split_bytes);
   // The last panel stores whole tiles straight into y; tiles with missing rows or tokens go through acc.
   const auto direct = [&](int i, int64_t t) { return groups[i].rows == 0xFFFF && n - t >= 2 * kAmxTokens; };
   const int64_t block_step = a.rows * 64;
   for (int64_t p = 0; p < nb; p += kBf16PanelBlocks) {
     const int64_t n_blocks = std::min(kBf16PanelBlocks, nb - p);
     const bool last = p + n_blocks == nb;
+    for (int i = 0; i < n_groups; ++i)
+      split_f16_group(groups[i].weights + p * kPackBlock * kPackRows * 2, n_blocks, wsplit + i * split_bytes);
     for (int64_t t = 0; t < n; t += 2 * kAmxTokens) {
       const uint16_t* act = a.data + (p * a.rows + t) * 64;
       for (int i = 0; i < n_groups; i += 2) {
@@ -522,7 +523,7 @@ void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16
         const uint8_t* w[2];
         SumsAt sums[2];
         for (int k = 0; k < pair; ++k) {
-          w[k] = wsplit.data() + (i + k) * split_bytes + p * 2048;
+          w[k] = wsplit + (i + k) * split_bytes;
           float* c = acc.data() + ((i + k) * n_pad + t) * 16;
           sums[k] = SumsAt{p == 0 ? nullptr : c, c, 64, 64};
           if (last && direct(i + k, t)) {
