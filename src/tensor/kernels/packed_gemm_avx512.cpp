@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -505,7 +507,11 @@ void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16
   const int64_t n_pad = (n + 2 * kAmxTokens - 1) / (2 * kAmxTokens) * (2 * kAmxTokens);
   // The groups' weights are split one panel at a time, so the split tiles stay in L2 while every pair uses them.
   constexpr size_t split_bytes = kBf16PanelBlocks * 2048;
-  alignas(64) static thread_local uint8_t wsplit[kBf16Groups * split_bytes];
+  // Function-scope thread_local: only threads that run F16 prompt products allocate it.
+  thread_local const std::unique_ptr<uint8_t, decltype(&std::free)> split_buffer(
+      static_cast<uint8_t*>(std::aligned_alloc(64, kBf16Groups * split_bytes)), &std::free);
+  uint8_t* wsplit = split_buffer.get();
+  if (!wsplit) throw std::bad_alloc();
   thread_local std::vector<float> acc;
   if (acc.size() < static_cast<size_t>(n_pad * 16 * n_groups)) acc.resize(static_cast<size_t>(n_pad * 16 * n_groups));
   // The last panel stores whole tiles straight into y; tiles with missing rows or tokens go through acc.
