@@ -286,59 +286,86 @@ void configure_tiles(TileUse use) {
   }
 }
 
-// N (8 or 16) token rows are scaled; n <= N of them are stored.
-template <class D, int N>
-void amx_tile(const uint8_t* group, const ActView& a, int64_t t0, int n, float* y, int64_t ldy, __mmask16 rows) {
-  configure_tiles(TileUse::kInt8);
+// A group's weights decoded once for all the AMX tiles of a chunk: per block the B tile (the 8 weight registers,
+// 512 bytes) then the row scales and mins (16 f32 each). Tile loads read them long after they were written (a
+// tile load right after vector stores to the same lines waits for those stores).
+constexpr int kAmxBlockBytes = 512 + 2 * 64;
+
+template <class D>
+void decode_group_for_amx(const uint8_t* group, int64_t nb, uint8_t* out) {
   static_assert(D::kSubs == 1, "AMX tiles take whole 32-column blocks");
-  alignas(64) int32_t sums[kAmxTokens][16];
-  alignas(64) uint8_t wbuf[8][64];
-  const int64_t nb = a.nb;
-  __m512 acc[N];
-#pragma GCC unroll 16
-  for (int t = 0; t < N; ++t) acc[t] = _mm512_setzero_ps();
   const uint8_t* headers = group + nb * D::kTileBytes;
-  // Rows past the last token read the padding after the activations; their sums are computed and dropped.
-  const uint8_t* q_blk = reinterpret_cast<const uint8_t*>(a.q) + t0 * 32;
-  const float* m_blk = a.meta + t0 * 4;
   for (int64_t u = 0; u < nb / D::kBlocksPerUnit; ++u) {
     const auto unit = D::unit(headers + u * D::kHeaderBytes);
     for (int jb = 0; jb < D::kBlocksPerUnit; ++jb) {
       const int64_t b = u * D::kBlocksPerUnit + jb;
       __m512i w[8];
-      __m512 sc[D::kSubs], mn[D::kSubs];
+      __m512 sc[1], mn[1];
       D::block(group + b * D::kTileBytes, unit, jb, w, sc, mn);
-      for (int j = 0; j < 8; ++j) _mm512_store_si512(wbuf[j], w[j]);
-      _tile_loadd(3, wbuf, 64);
-      _tile_loadd(2, q_blk, 32);
-      _tile_zero(0);
-      _tile_dpbsud(0, 2, 3);
-      _tile_stored(0, sums, 64);
+      uint8_t* o = out + b * kAmxBlockBytes;
+      for (int j = 0; j < 8; ++j) _mm512_store_si512(o + 64 * j, w[j]);
+      _mm512_store_ps(o + 512, sc[0]);
+      _mm512_store_ps(o + 576, mn[0]);
+    }
+  }
+}
+
+// N (8 or 16) token rows of one group over all blocks; n <= N of them are stored. Even blocks' tile products go to
+// tmm0, odd ones' to tmm1, and each block's sums are scaled (in float, exactly as the vpdpbusd tiles scale theirs)
+// while the next block's product runs, so the scaling does not wait on the tile store just issued.
+template <int N>
+void amx_tile(const uint8_t* decoded, const ActView& a, int64_t t0, int n, float* y, int64_t ldy, __mmask16 rows) {
+  configure_tiles(TileUse::kInt8);
+  alignas(64) int32_t sums[2][kAmxTokens][16];
+  const int64_t nb = a.nb, q_step = a.n_tok * 32, m_step = a.n_tok * 4;
+  __m512 acc[N];
+#pragma GCC unroll 16
+  for (int t = 0; t < N; ++t) acc[t] = _mm512_setzero_ps();
+  // Rows past the last token read the padding after the activations; their sums are computed and dropped.
+  const uint8_t* q = reinterpret_cast<const uint8_t*>(a.q) + t0 * 32;
+  const float* m_blk = a.meta + t0 * 4;
+  for (int64_t b = 0; b <= nb; ++b) {
+    if (b < nb) {
+      _tile_loadd(3, decoded + b * kAmxBlockBytes, 64);
+      _tile_loadd(2, q + b * q_step, 32);
+      if (b % 2 == 0) {
+        _tile_zero(0);
+        _tile_dpbsud(0, 2, 3);
+        _tile_stored(0, sums[0], 64);
+      } else {
+        _tile_zero(1);
+        _tile_dpbsud(1, 2, 3);
+        _tile_stored(1, sums[1], 64);
+      }
+    }
+    if (b > 0) {
+      const uint8_t* o = decoded + (b - 1) * kAmxBlockBytes;
+      const __m512 sc = _mm512_load_ps(o + 512), mn = _mm512_load_ps(o + 576);
+      const int32_t(*s)[16] = sums[(b - 1) % 2];
 #pragma GCC unroll 16
       for (int t = 0; t < N; ++t) {
         const float* m = m_blk + t * 4;
-        const __m512i is = _mm512_load_si512(sums[t]);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[0], _mm512_set1_ps(m[0])), acc[t]);
-        acc[t] = _mm512_fnmadd_ps(mn[0], _mm512_set1_ps(m[1]), acc[t]);
+        const __m512i is = _mm512_load_si512(s[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc, _mm512_set1_ps(m[0])), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(m[1]), acc[t]);
       }
-      q_blk += a.n_tok * 32;
-      m_blk += a.n_tok * 4;
+      m_blk += m_step;
     }
   }
   for (int t = 0; t < n; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, acc[t]);
 }
 
 using AmxTileFn = void (*)(const uint8_t*, const ActView&, int64_t, int, float*, int64_t, __mmask16);
+using AmxDecodeFn = void (*)(const uint8_t*, int64_t, uint8_t*);
 
 // Q6_K would need two half-block products per block, which cost more in tile latency than they save
 // (measured with bench/gemm_bench), so it stays on the vpdpbusd tiles.
-template <int N>
-AmxTileFn amx_tile_fn(PackedFormat f) {
+AmxDecodeFn amx_decoder(PackedFormat f) {
   switch (f) {
-    case PackedFormat::kQ4: return amx_tile<DecQ4, N>;
-    case PackedFormat::kQ5: return amx_tile<DecQ5, N>;
-    case PackedFormat::kQ4K: return amx_tile<DecQ4K, N>;
-    case PackedFormat::kQ8: return amx_tile<DecQ8, N>;
+    case PackedFormat::kQ4: return decode_group_for_amx<DecQ4>;
+    case PackedFormat::kQ5: return decode_group_for_amx<DecQ5>;
+    case PackedFormat::kQ4K: return decode_group_for_amx<DecQ4K>;
+    case PackedFormat::kQ8: return decode_group_for_amx<DecQ8>;
     default: return nullptr;
   }
 }
@@ -758,13 +785,26 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
         } else {
           const auto& tiles = quant_tile_table(wm.format);
           const ActView& a = uses_q8k(wm.format) ? in.q8_k : in.q8_0;
-          const AmxTileFn amx_full = amx ? amx_tile_fn<kAmxTokens>(wm.format) : nullptr;
-          const AmxTileFn amx_half = amx ? amx_tile_fn<kAmxTokens / 2>(wm.format) : nullptr;
+          const AmxDecodeFn decode = amx && te - tc >= kAmxMinTokens ? amx_decoder(wm.format) : nullptr;
+          uint8_t* decoded = nullptr;
+          if (decode) {
+            thread_local std::unique_ptr<uint8_t, decltype(&std::free)> buffer(nullptr, &std::free);
+            thread_local size_t capacity = 0;
+            const size_t bytes = static_cast<size_t>(a.nb) * kAmxBlockBytes;
+            if (capacity < bytes) {
+              buffer.reset(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)));
+              if (!buffer) throw std::bad_alloc();
+              capacity = bytes;
+            }
+            decoded = buffer.get();
+            decode(wm.group(g), a.nb, decoded);
+          }
           for (int64_t t = tc; t < te;) {
             const int64_t left = te - t;
-            if (amx_full && left >= kAmxMinTokens) {
+            if (decoded && left >= kAmxMinTokens) {
               const int n = static_cast<int>(std::min<int64_t>(kAmxTokens, left));
-              (n <= kAmxTokens / 2 ? amx_half : amx_full)(wm.group(g), a, t, n, ym, wm.n_rows, rows);
+              (n <= kAmxTokens / 2 ? amx_tile<kAmxTokens / 2> : amx_tile<kAmxTokens>)(decoded, a, t, n, ym, wm.n_rows,
+                                                                                     rows);
               t += n;
             } else {
               const int n = static_cast<int>(std::min<int64_t>(kMaxTokTile, left));
