@@ -13,8 +13,6 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -525,8 +523,16 @@ struct GroupOut {
 
 using F16AmxPanelFn = void (*)(const uint8_t* const*, const uint16_t*, int64_t, int64_t, const SumsAt*);
 
-// The prompt rows of an F16 product for up to kBf16Groups groups.
-void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16Activations& a, int64_t n_tok) {
+// Per-thread work space of f16_amx_groups: the split panel of kBf16Groups groups, then their f32 sums.
+constexpr size_t kBf16SplitBytes = kBf16Groups * kBf16PanelBlocks * 2048;
+size_t f16_amx_work_bytes(int64_t n_prompt) {
+  const int64_t n_pad = (n_prompt + 2 * kAmxTokens - 1) / (2 * kAmxTokens) * (2 * kAmxTokens);
+  return kBf16SplitBytes + sizeof(float) * static_cast<size_t>(n_pad * 16 * kBf16Groups);
+}
+
+// The prompt rows of an F16 product for up to kBf16Groups groups; `work`: f16_amx_work_bytes, 64-byte aligned.
+void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16Activations& a, int64_t n_tok,
+                    uint8_t* work) {
   configure_tiles(TileUse::kBf16);
   static constexpr F16AmxPanelFn kPanels[2][2] = {{f16_amx_panel<1, 1>, f16_amx_panel<1, 2>},
                                                   {f16_amx_panel<2, 1>, f16_amx_panel<2, 2>}};
@@ -534,13 +540,8 @@ void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16
   const int64_t n_pad = (n + 2 * kAmxTokens - 1) / (2 * kAmxTokens) * (2 * kAmxTokens);
   // The groups' weights are split one panel at a time, so the split tiles stay in L2 while every pair uses them.
   constexpr size_t split_bytes = kBf16PanelBlocks * 2048;
-  // Function-scope thread_local: only threads that run F16 prompt products allocate it.
-  thread_local const std::unique_ptr<uint8_t, decltype(&std::free)> split_buffer(
-      static_cast<uint8_t*>(std::aligned_alloc(64, kBf16Groups * split_bytes)), &std::free);
-  uint8_t* wsplit = split_buffer.get();
-  if (!wsplit) throw std::bad_alloc();
-  thread_local std::vector<float> acc;
-  if (acc.size() < static_cast<size_t>(n_pad * 16 * n_groups)) acc.resize(static_cast<size_t>(n_pad * 16 * n_groups));
+  uint8_t* wsplit = work;
+  float* acc = reinterpret_cast<float*>(work + kBf16SplitBytes);
   // The last panel stores whole tiles straight into y; tiles with missing rows or tokens go through acc.
   const auto direct = [&](int i, int64_t t) { return groups[i].rows == 0xFFFF && n - t >= 2 * kAmxTokens; };
   const int64_t block_step = a.rows * 64;
@@ -557,7 +558,7 @@ void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16
         SumsAt sums[2];
         for (int k = 0; k < pair; ++k) {
           w[k] = wsplit + (i + k) * split_bytes;
-          float* c = acc.data() + ((i + k) * n_pad + t) * 16;
+          float* c = acc + ((i + k) * n_pad + t) * 16;
           sums[k] = SumsAt{p == 0 ? nullptr : c, c, 64, 64};
           if (last && direct(i + k, t)) {
             sums[k].out = groups[i + k].y + (a.row0 + t) * groups[i + k].ldy;
@@ -573,7 +574,7 @@ void f16_amx_groups(const GroupOut* groups, int n_groups, int64_t nb, const Bf16
     for (int64_t t = 0; t < n; t += 2 * kAmxTokens) {
       if (direct(i, t)) continue;
       for (int64_t r = t; r < std::min(n, t + 2 * kAmxTokens); ++r)
-        _mm512_mask_storeu_ps(g.y + (a.row0 + r) * g.ldy, g.rows, _mm512_loadu_ps(acc.data() + (i * n_pad + r) * 16));
+        _mm512_mask_storeu_ps(g.y + (a.row0 + r) * g.ldy, g.rows, _mm512_loadu_ps(acc + (i * n_pad + r) * 16));
     }
   }
 }
@@ -624,6 +625,13 @@ struct PreparedInput {
   ActView q8_0, q8_k;
   const float* f16_rounded = nullptr;  // F16 weights take activations rounded to f16, as ggml's F16 dot does
   Bf16Activations f16_split;           // the same, split for the AMX bf16 tiles (prompt rows only)
+  // Work space of the AMX kernels, one slice per pool thread (ThreadPool::current_thread_index()): the F16 kernels'
+  // at offset 0, the int8 kernels' decoded weights at int8_offset.
+  uint8_t* work = nullptr;
+  size_t work_bytes = 0, int8_offset = 0;
+  uint8_t* thread_work() const {
+    return work + static_cast<size_t>(ThreadPool::current_thread_index()) * work_bytes;
+  }
 };
 
 bool uses_q8k(PackedFormat f) { return f == PackedFormat::kQ4K || f == PackedFormat::kQ6K; }
@@ -702,8 +710,19 @@ PreparedInput prepare_input(const Compute& c, const PackedMatrix* const* w, int 
   // Tiles read 32 rows from their first: pad past the last prompt row.
   const int64_t split_rows = need_f16 && bf16_row0 < n_tok ? n_tok - bf16_row0 + 2 * kAmxTokens : 0;
   const size_t split_bytes = 2 * sizeof(uint16_t) * static_cast<size_t>(split_rows * K);
-  uint8_t* base = static_cast<uint8_t*>(c.scratch->reserve(q80_bytes + q8k_bytes + f16_bytes + split_bytes));
+  const auto round64 = [](size_t bytes) { return (bytes + 63) & ~size_t{63}; };
+  const size_t f16_work = split_rows > 0 ? f16_amx_work_bytes(n_tok - bf16_row0) : 0;
+  bool int8_amx = false;
+  for (int i = 0; i < n_mats; ++i) int8_amx = int8_amx || amx_decoder(w[i]->format) != nullptr;
+  int8_amx = int8_amx && use_amx() && n_tok >= kAmxMinTokens;
+  const size_t int8_work = int8_amx ? static_cast<size_t>(K / kPackBlock) * kAmxBlockBytes : 0;
+  const size_t work_bytes = round64(f16_work) + round64(int8_work);
+  const size_t inputs = round64(q80_bytes + q8k_bytes + f16_bytes + split_bytes);
+  uint8_t* base = static_cast<uint8_t*>(c.scratch->reserve(inputs + work_bytes * c.pool->size()));
   PreparedInput in;
+  in.work = base + inputs;
+  in.work_bytes = work_bytes;
+  in.int8_offset = round64(f16_work);
   in.f16_split.row0 = bf16_row0;
   if (need_q80) quantize_input(c, TensorType::Q8_0, x, K, n_tok, base, &in.q8_0);
   if (need_q8k) quantize_input(c, TensorType::Q8_K, x, K, n_tok, base + q80_bytes, &in.q8_k);
@@ -763,11 +782,11 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
         if (wm.format != PackedFormat::kF16) continue;
         batch[n_batch++] = GroupOut{wm.group(g), y[m] + g * kPackRows, wm.n_rows, rows};
         if (n_batch == kBf16Groups || gg + 1 == g1) {
-          f16_amx_groups(batch, n_batch, wm.n_cols / kPackBlock, in.f16_split, n_tok);
+          f16_amx_groups(batch, n_batch, wm.n_cols / kPackBlock, in.f16_split, n_tok, in.thread_work());
           n_batch = 0;
         }
       }
-      if (n_batch > 0) f16_amx_groups(batch, n_batch, w[0]->n_cols / kPackBlock, in.f16_split, n_tok);
+      if (n_batch > 0) f16_amx_groups(batch, n_batch, w[0]->n_cols / kPackBlock, in.f16_split, n_tok, in.thread_work());
     }
     for (int64_t tc = 0; tc < n_tok; tc += kTokChunk) {
       const int64_t te = std::min(n_tok, tc + kTokChunk);
@@ -788,15 +807,7 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
           const AmxDecodeFn decode = amx && te - tc >= kAmxMinTokens ? amx_decoder(wm.format) : nullptr;
           uint8_t* decoded = nullptr;
           if (decode) {
-            thread_local std::unique_ptr<uint8_t, decltype(&std::free)> buffer(nullptr, &std::free);
-            thread_local size_t capacity = 0;
-            const size_t bytes = static_cast<size_t>(a.nb) * kAmxBlockBytes;
-            if (capacity < bytes) {
-              buffer.reset(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)));
-              if (!buffer) throw std::bad_alloc();
-              capacity = bytes;
-            }
-            decoded = buffer.get();
+            decoded = in.thread_work() + in.int8_offset;
             decode(wm.group(g), a.nb, decoded);
           }
           for (int64_t t = tc; t < te;) {
