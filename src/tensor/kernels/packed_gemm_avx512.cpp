@@ -353,8 +353,63 @@ void amx_tile(const uint8_t* decoded, const ActView& a, int64_t t0, int n, float
   for (int t = 0; t < n; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, acc[t]);
 }
 
+// The same products when a chunk has a single tile of tokens (batched decode, short prompts): nothing to reuse a
+// decoded buffer, so each block is decoded in registers right before its product, and the weight stream from
+// memory overlaps the tile work.
+template <class D, int N>
+void amx_tile_streaming(const uint8_t* group, const ActView& a, int64_t t0, int n, float* y, int64_t ldy,
+                        __mmask16 rows) {
+  configure_tiles(TileUse::kInt8);
+  static_assert(D::kSubs == 1, "AMX tiles take whole 32-column blocks");
+  alignas(64) int32_t sums[kAmxTokens][16];
+  alignas(64) uint8_t wbuf[8][64];
+  const int64_t nb = a.nb;
+  __m512 acc[N];
+#pragma GCC unroll 16
+  for (int t = 0; t < N; ++t) acc[t] = _mm512_setzero_ps();
+  const uint8_t* headers = group + nb * D::kTileBytes;
+  const uint8_t* q_blk = reinterpret_cast<const uint8_t*>(a.q) + t0 * 32;
+  const float* m_blk = a.meta + t0 * 4;
+  for (int64_t u = 0; u < nb / D::kBlocksPerUnit; ++u) {
+    const auto unit = D::unit(headers + u * D::kHeaderBytes);
+    for (int jb = 0; jb < D::kBlocksPerUnit; ++jb) {
+      const int64_t b = u * D::kBlocksPerUnit + jb;
+      __m512i w[8];
+      __m512 sc[1], mn[1];
+      D::block(group + b * D::kTileBytes, unit, jb, w, sc, mn);
+      for (int j = 0; j < 8; ++j) _mm512_store_si512(wbuf[j], w[j]);
+      _tile_loadd(3, wbuf, 64);
+      _tile_loadd(2, q_blk, 32);
+      _tile_zero(0);
+      _tile_dpbsud(0, 2, 3);
+      _tile_stored(0, sums, 64);
+#pragma GCC unroll 16
+      for (int t = 0; t < N; ++t) {
+        const float* m = m_blk + t * 4;
+        const __m512i is = _mm512_load_si512(sums[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[0], _mm512_set1_ps(m[0])), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(mn[0], _mm512_set1_ps(m[1]), acc[t]);
+      }
+      q_blk += a.n_tok * 32;
+      m_blk += a.n_tok * 4;
+    }
+  }
+  for (int t = 0; t < n; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy, rows, acc[t]);
+}
+
 using AmxTileFn = void (*)(const uint8_t*, const ActView&, int64_t, int, float*, int64_t, __mmask16);
 using AmxDecodeFn = void (*)(const uint8_t*, int64_t, uint8_t*);
+
+template <int N>
+AmxTileFn amx_streaming_tile(PackedFormat f) {
+  switch (f) {
+    case PackedFormat::kQ4: return amx_tile_streaming<DecQ4, N>;
+    case PackedFormat::kQ5: return amx_tile_streaming<DecQ5, N>;
+    case PackedFormat::kQ4K: return amx_tile_streaming<DecQ4K, N>;
+    case PackedFormat::kQ8: return amx_tile_streaming<DecQ8, N>;
+    default: return nullptr;
+  }
+}
 
 // Q6_K would need two half-block products per block, which cost more in tile latency than they save
 // (measured with bench/gemm_bench), so it stays on the vpdpbusd tiles.
@@ -714,7 +769,7 @@ PreparedInput prepare_input(const Compute& c, const PackedMatrix* const* w, int 
   const size_t f16_work = split_rows > 0 ? f16_amx_work_bytes(n_tok - bf16_row0) : 0;
   bool int8_amx = false;
   for (int i = 0; i < n_mats; ++i) int8_amx = int8_amx || amx_decoder(w[i]->format) != nullptr;
-  int8_amx = int8_amx && use_amx() && n_tok >= kAmxMinTokens;
+  int8_amx = int8_amx && use_amx() && n_tok > kAmxTokens;
   const size_t int8_work = int8_amx ? static_cast<size_t>(K / kPackBlock) * kAmxBlockBytes : 0;
   const size_t work_bytes = round64(f16_work) + round64(int8_work);
   const size_t inputs = round64(q80_bytes + q8k_bytes + f16_bytes + split_bytes);
@@ -804,11 +859,21 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
         } else {
           const auto& tiles = quant_tile_table(wm.format);
           const ActView& a = uses_q8k(wm.format) ? in.q8_k : in.q8_0;
-          const AmxDecodeFn decode = amx && te - tc >= kAmxMinTokens ? amx_decoder(wm.format) : nullptr;
+          // Several tiles of tokens reuse one decoded copy of the group; a single tile streams the weights.
+          const bool several_tiles = te - tc > kAmxTokens;
+          const AmxDecodeFn decode = amx && several_tiles ? amx_decoder(wm.format) : nullptr;
           uint8_t* decoded = nullptr;
           if (decode) {
             decoded = in.thread_work() + in.int8_offset;
             decode(wm.group(g), a.nb, decoded);
+          }
+          const AmxTileFn streaming = amx && !several_tiles && te - tc >= kAmxMinTokens
+                                          ? (te - tc <= kAmxTokens / 2 ? amx_streaming_tile<kAmxTokens / 2>(wm.format)
+                                                                       : amx_streaming_tile<kAmxTokens>(wm.format))
+                                          : nullptr;
+          if (streaming) {
+            streaming(wm.group(g), a, tc, static_cast<int>(te - tc), ym, wm.n_rows, rows);
+            continue;
           }
           for (int64_t t = tc; t < te;) {
             const int64_t left = te - t;
