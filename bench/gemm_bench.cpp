@@ -1,6 +1,6 @@
 // Matrix-product throughput of the kernels in use, per weight type: packed GEMM (what models use where the CPU
 // has it) against the file-layout vec_dot kernels in the same run. Prints one JSON object per line.
-//   gemm_bench [--rows R] [--cols K] [--tokens N] [--threads T] [--seconds S] [--type NAME]
+//   gemm_bench [--rows R] [--cols K] [--tokens N] [--threads T] [--seconds S] [--type NAME] [--decode 0|1]
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
   int64_t rows = 4864, cols = 896, tokens = 64;
   int threads = 1;
   double budget = 1.0;
-  std::string only;  // one weight type by name, else all
+  std::string only;    // one weight type by name, else all
+  bool decode = false;  // the tokens are decode tokens (Compute::n_decode_rows), else prompt tokens
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--rows") rows = std::stoll(argv[i + 1]);
@@ -60,11 +61,13 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::stoi(argv[i + 1]);
     else if (a == "--seconds") budget = std::stod(argv[i + 1]);
     else if (a == "--type") only = argv[i + 1];
+    else if (a == "--decode") decode = std::string(argv[i + 1]) == "1";
   }
   const fm::KernelTable& k = fm::best_kernels();
   fm::ThreadPool pool(threads);
   fm::ScratchBuffer scratch;
-  const fm::Compute c{&pool, &k, &scratch};
+  fm::Compute c{&pool, &k, &scratch};
+  if (decode) c.n_decode_rows = tokens;
   std::mt19937 rng(1);
   std::vector<float> x(static_cast<size_t>(tokens * cols)), y(static_cast<size_t>(tokens * rows));
   for (auto& v : x) v = std::normal_distribution<float>(0.f, 1.f)(rng);
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
     j["rows"] = rows;
     j["cols"] = cols;
     j["tokens"] = tokens;
+    j["decode_rows"] = decode;
     j["threads"] = threads;
     j["kernels"] = k.name;
     j["file_layout_gmacs"] = macs / file_layout / 1e9;
