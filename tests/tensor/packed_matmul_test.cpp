@@ -41,6 +41,16 @@ Case random_matrix(TensorType type, int64_t n_cols, int64_t n_rows, std::mt19937
   return c;
 }
 
+// n_tok rows of random activations, [n_tok, n_cols].
+std::vector<float> random_inputs(int64_t n_tok, int64_t n_cols, std::mt19937& rng) {
+  std::vector<float> x;
+  for (int64_t t = 0; t < n_tok; ++t) {
+    auto row = random_activations(n_cols, rng);
+    x.insert(x.end(), row.begin(), row.end());
+  }
+  return x;
+}
+
 class PackedMatmul : public ::testing::TestWithParam<TensorType> {};
 
 TEST_P(PackedMatmul, MatchesFileLayoutKernelsWithinRounding) {
@@ -57,11 +67,7 @@ TEST_P(PackedMatmul, MatchesFileLayoutKernelsWithinRounding) {
       ASSERT_TRUE(m.packed) << tensor_type_name(type);
       // 70 tokens: pairs of 16-token tiles plus a tail (AMX), tiles of 8 plus a tail (vpdpbusd / FMA).
       const int64_t n_tok = n_rows == 37 ? 70 : 11;
-      std::vector<float> x;
-      for (int64_t t = 0; t < n_tok; ++t) {
-        auto row = random_activations(n_cols, rng);
-        x.insert(x.end(), row.begin(), row.end());
-      }
+      const std::vector<float> x = random_inputs(n_tok, n_cols, rng);
       std::vector<float> ref(n_tok * n_rows), got(n_tok * n_rows, NAN);
       matmul(c, m.view, x.data(), n_tok, ref.data());  // file layout
       MatrixView packed_view = m.view;
@@ -94,11 +100,7 @@ TEST_P(PackedMatmul, EachTokenIsIndependentOfTheBatchAroundIt) {
   const int64_t n_cols = 512, n_rows = 53, n_tok = 77;  // tiles of 8 tokens with a tail, chunks of 64 with a tail
   Case m = random_matrix(type, n_cols, n_rows, rng);
   m.view.packed = m.packed.get();
-  std::vector<float> x;
-  for (int64_t t = 0; t < n_tok; ++t) {
-    auto row = random_activations(n_cols, rng);
-    x.insert(x.end(), row.begin(), row.end());
-  }
+  const std::vector<float> x = random_inputs(n_tok, n_cols, rng);
   std::vector<float> batched(n_tok * n_rows), alone(n_rows);
   matmul(c, m.view, x.data(), n_tok, batched.data());
   for (int64_t t = 0; t < n_tok; ++t) {
@@ -119,11 +121,7 @@ TEST_P(PackedMatmul, DecodeRowsAndPromptRowsEachTakeTheirOwnRoute) {
   const int64_t n_cols = 512, n_rows = 53, n_tok = 40, n_decode = 3;
   Case m = random_matrix(type, n_cols, n_rows, rng);
   m.view.packed = m.packed.get();
-  std::vector<float> x;
-  for (int64_t t = 0; t < n_tok; ++t) {
-    auto row = random_activations(n_cols, rng);
-    x.insert(x.end(), row.begin(), row.end());
-  }
+  const std::vector<float> x = random_inputs(n_tok, n_cols, rng);
   std::vector<float> mixed(n_tok * n_rows), decode(n_rows), prompt((n_tok - n_decode) * n_rows);
   c.n_decode_rows = n_decode;
   matmul(c, m.view, x.data(), n_tok, mixed.data());
@@ -149,11 +147,7 @@ TEST(PackedMatmul, SharedInputProductsEqualSeparateProducts) {
   Case a = random_matrix(TensorType::Q5_0, n_cols, 40, rng), b = random_matrix(TensorType::Q6_K, n_cols, 24, rng),
        f = random_matrix(TensorType::F16, n_cols, 33, rng);
   for (Case* m : {&a, &b, &f}) m->view.packed = m->packed.get();
-  std::vector<float> x;
-  for (int64_t t = 0; t < n_tok; ++t) {
-    auto row = random_activations(n_cols, rng);
-    x.insert(x.end(), row.begin(), row.end());
-  }
+  const std::vector<float> x = random_inputs(n_tok, n_cols, rng);
   std::vector<float> ya(n_tok * 40), yb(n_tok * 24), yf(n_tok * 33);
   matmul_shared_input(c, {&a.view, &b.view, &f.view}, {ya.data(), yb.data(), yf.data()}, x.data(), n_tok);
   for (Case* m : {&a, &b, &f}) {

@@ -162,6 +162,13 @@ struct DecQ6K {
   }
 };
 
+// The float scaling of a block's exact integer sums, shared by every quantized kernel (vpdpbusd and AMX) so their
+// results stay bit-identical: acc + isum * (w_scale * a_scale) - w_min * a_sum.
+inline __m512 add_scaled_block(__m512 acc, __m512i isum, __m512 w_scale, __m512 w_min, float a_scale, float a_sum) {
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(w_scale, _mm512_set1_ps(a_scale)), acc);
+  return _mm512_fnmadd_ps(w_min, _mm512_set1_ps(a_sum), acc);
+}
+
 template <class D, int T>
 void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, int64_t ldy, __mmask16 rows) {
   constexpr int kPer = 8 / D::kSubs;  // weight registers per sub-block
@@ -210,8 +217,7 @@ void quant_tile(const uint8_t* group, const ActView& a, int64_t t0, float* y, in
             for (int j = 0; j < kPer; ++j) is = _mm512_dpbusd_epi32(is, ws[j], bcast4(q + 4 * j));
           }
           const float dsum = D::kSubs == 1 ? m[1] : m[2 + s];
-          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[s], _mm512_set1_ps(m[0])), acc[t]);
-          acc[t] = _mm512_fnmadd_ps(mn[s], _mm512_set1_ps(dsum), acc[t]);
+          acc[t] = add_scaled_block(acc[t], is, sc[s], mn[s], m[0], dsum);
         }
       }
       q_blk += a.n_tok * 32;
@@ -307,9 +313,7 @@ void amx_tile(const uint8_t* decoded, const ActView& a, int64_t t0, int n, float
 #pragma GCC unroll 16
       for (int t = 0; t < N; ++t) {
         const float* m = m_blk + t * 4;
-        const __m512i is = _mm512_load_si512(s[t]);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc, _mm512_set1_ps(m[0])), acc[t]);
-        acc[t] = _mm512_fnmadd_ps(mn, _mm512_set1_ps(m[1]), acc[t]);
+        acc[t] = add_scaled_block(acc[t], _mm512_load_si512(s[t]), sc, mn, m[0], m[1]);
       }
       m_blk += m_step;
     }
@@ -350,9 +354,7 @@ void amx_tile_streaming(const uint8_t* group, const ActView& a, int64_t t0, int 
 #pragma GCC unroll 16
       for (int t = 0; t < N; ++t) {
         const float* m = m_blk + t * 4;
-        const __m512i is = _mm512_load_si512(sums[t]);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(sc[0], _mm512_set1_ps(m[0])), acc[t]);
-        acc[t] = _mm512_fnmadd_ps(mn[0], _mm512_set1_ps(m[1]), acc[t]);
+        acc[t] = add_scaled_block(acc[t], _mm512_load_si512(sums[t]), sc[0], mn[0], m[0], m[1]);
       }
       q_blk += a.n_tok * 32;
       m_blk += a.n_tok * 4;
