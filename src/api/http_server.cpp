@@ -102,6 +102,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void queue_chunk(std::string data, bool last) {
+    if (closed_) return;
+    pending_bytes_ += data.size();
+    if (pending_bytes_ > opt_.max_pending_output_bytes) {
+      // The client stopped reading: drop the stream rather than buffer without bound; its request is cancelled.
+      pending_.clear();
+      pending_bytes_ = 0;
+      if (opt_.on_stream_dropped) opt_.on_stream_dropped();
+      return fail_stream();
+    }
     pending_.push_back({std::move(data), last});
     if (!writing_) flush_chunks();
   }
@@ -110,6 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (writing_ || pending_.empty()) return;
     auto item = std::make_shared<std::pair<std::string, bool>>(std::move(pending_.front()));
     pending_.pop_front();
+    pending_bytes_ -= std::min(pending_bytes_, item->first.size());
     writing_ = true;
     stream_.expires_after(std::chrono::seconds(opt_.request_timeout_s));
     auto done = [self = shared_from_this(), item](beast::error_code ec, size_t) {
@@ -151,10 +161,15 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(opt_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(opt_.max_header_bytes));
-    stream_.expires_after(std::chrono::seconds(first_request_ ? opt_.request_timeout_s : opt_.idle_timeout_s));
+    // Headers must arrive within the header timeout (a follow-up request on a kept-alive connection: the idle
+    // timeout); the body then gets its own deadline. A client trickling bytes cannot hold a connection forever.
+    stream_.expires_after(std::chrono::seconds(first_request_ ? opt_.header_timeout_s : opt_.idle_timeout_s));
     first_request_ = false;
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->on_read(ec);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->on_read(ec);
+      self->stream_.expires_after(std::chrono::seconds(self->opt_.body_timeout_s));
+      http::async_read(self->stream_, self->buffer_, *self->parser_,
+                       [self](beast::error_code ec2, size_t) { self->on_read(ec2); });
     });
   }
 
@@ -163,9 +178,11 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::connection_reset || ec == asio::error::eof) {
       return close();
     }
-    if (ec == http::error::body_limit) return reject(413, "request body exceeds the limit of " + std::to_string(opt_.max_body_bytes) + " bytes", "request_too_large");
-    if (ec == http::error::header_limit) return reject(431, "request headers are too large", "headers_too_large");
-    if (ec) return reject(400, std::string("malformed HTTP request: ") + ec.message(), "bad_request");
+    const std::string target(parser_->get().target());  // parsed with the request line, before any body error
+    const std::string path = target.substr(0, target.find('?'));
+    if (ec == http::error::body_limit) return reject(path, 413, "request body exceeds the limit of " + std::to_string(opt_.max_body_bytes) + " bytes");
+    if (ec == http::error::header_limit) return reject(path, 431, "request headers are too large");
+    if (ec) return reject(path, 400, "malformed HTTP request");
 
     auto& msg = parser_->get();
     version_ = msg.version();
@@ -181,9 +198,9 @@ class Session : public std::enable_shared_from_this<Session> {
     watch_disconnect();
     try {
       handler_(req, responder);
-    } catch (const std::exception&) {
-      responder->respond(500, "application/json",
-                         std::string("{\"error\":{\"message\":\"internal error\",\"type\":\"server_error\",\"code\":\"internal_error\"}}"), {});
+    } catch (const std::exception& e) {
+      std::clog << "fmserve: handler failed: " << e.what() << std::endl;
+      responder->respond(500, "application/json", error_json(req.path, 500, "internal error"), {});
     }
   }
 
@@ -210,19 +227,19 @@ class Session : public std::enable_shared_from_this<Session> {
     close();
   }
 
-  void reject(int status, const std::string& message, const std::string& code) {
+  void reject(const std::string& path, int status, const std::string& message) {
     keep_alive_ = false;
-    nlohmann_escape_and_write(status, message, code);
+    write_full(status, "application/json", error_json(path, status, message), {});
   }
 
-  void nlohmann_escape_and_write(int status, const std::string& message, const std::string& code) {
+  std::string error_json(const std::string& path, int status, const std::string& message) const {
+    if (opt_.error_body) return opt_.error_body(path, status, message);
     std::string escaped;
     for (char c : message) {
       if (c == '"' || c == '\\') escaped += '\\';
       escaped += c;
     }
-    write_full(status, "application/json",
-               "{\"error\":{\"message\":\"" + escaped + "\",\"type\":\"invalid_request_error\",\"code\":\"" + code + "\"}}", {});
+    return "{\"error\":{\"message\":\"" + escaped + "\"}}";
   }
 
   void fail_stream() {
@@ -244,6 +261,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    closed_ = true;
     responder_.reset();  // breaks the session <-> responder cycle
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -262,6 +280,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool streaming_ = false;
   bool writing_ = false;
   std::deque<std::pair<std::string, bool>> pending_;
+  size_t pending_bytes_ = 0;  // queued, not yet handed to the socket
+  bool closed_ = false;
   std::shared_ptr<SessionResponder> responder_;
 };
 

@@ -41,9 +41,16 @@ struct HttpServerOptions {
   uint16_t port = 8080;  // 0: any free port
   size_t max_body_bytes = size_t{32} << 20;
   size_t max_header_bytes = 64 << 10;
-  int idle_timeout_s = 60;      // keep-alive connection without a request
-  int request_timeout_s = 600;  // one request, from its first byte to the end of its response
+  int header_timeout_s = 10;    // a new connection's first request headers (slow senders are cut off)
+  int body_timeout_s = 120;     // a request's body, once its headers are in
+  int idle_timeout_s = 60;      // keep-alive connection between requests (until the next request's headers)
+  int request_timeout_s = 600;  // writing one response (each write restarts it)
+  // Output queued for a client that does not read it; beyond this the stream is dropped (its request cancelled).
+  size_t max_pending_output_bytes = size_t{4} << 20;
   int io_threads = 2;
+  // The body of errors the server raises itself (413, 431, malformed requests), in the API's dialect for `path`.
+  std::function<std::string(const std::string& path, int status, const std::string& message)> error_body;
+  std::function<void()> on_stream_dropped;  // called when a slow reader's stream is dropped
 };
 
 class HttpServer {

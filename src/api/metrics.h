@@ -1,7 +1,9 @@
 #pragma once
 // Prometheus text-format metrics: requests by route and status, token counts, latency histograms; gauges from the
-// schedulers are added at scrape time.
+// schedulers are added at scrape time. Route labels come from the route table (a fixed set), never from raw paths,
+// so no client can grow the number of series.
 #include <array>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -16,6 +18,7 @@ class Metrics {
   void tokens(int64_t prompt, int64_t generated);
   void time_to_first_token(double seconds);
   void per_token_latency(double seconds);
+  void stream_dropped();  // a client too slow to read its stream was disconnected
   std::string render(const SchedulerStats& scheduler, size_t models_loaded) const;
 
  private:
@@ -29,7 +32,7 @@ class Metrics {
   };
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
-  uint64_t prompt_tokens_ = 0, generated_tokens_ = 0;
+  uint64_t prompt_tokens_ = 0, generated_tokens_ = 0, streams_dropped_ = 0;
   Histogram ttft_, token_latency_;
 };
 

@@ -94,7 +94,7 @@ int run_bench(const BenchOptions& opt) {
     int remaining = opt.concurrency;
     const auto t0 = std::chrono::steady_clock::now();
     for (int c = 0; c < opt.concurrency; ++c) {
-      auto r = std::make_shared<GenerationRequest>();
+      auto r = std::make_shared<SchedulerRequest>();
       r->prompt.assign(prompt.begin(), prompt.begin() + std::min<int64_t>(opt.pp, 16));
       r->prompt[0] = token(rng);
       r->max_tokens = opt.tg;

@@ -2,12 +2,15 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "api/api_server.h"
 #include "api/http_server.h"
 #include "api/metrics.h"
-#include "api/openai_api.h"
 #include "cli/commands.h"
+#include "service/generation_service.h"
 #include "service/model_manager.h"
+#include "service/operation_runner.h"
 #include "store/key_store.h"
+#include "store/operation_store.h"
 
 namespace fm::cli {
 
@@ -16,22 +19,38 @@ int run_serve(const ServeOptions& opt) {
   ServiceConfig config = load_service_config(opt.config);
   if (opt.max_body_bytes > 0) config.max_body_bytes = opt.max_body_bytes;
   auto keys = KeyStore::open(opt.data_dir);
+  auto operation_store = open_sqlite_operation_store(opt.data_dir);
   SchedulerOptions so;
   so.threads = default_threads(opt.threads > 0 ? opt.threads : config.threads);
   so.max_queue = config.max_queue;
   so.max_running = config.max_running;
   so.kv_budget_bytes = config.kv_budget_bytes;
   ModelManager models(config, so);
+  GenerationService generation(models);
+  OperationRunnerOptions ro;
+  ro.concurrency = config.operation_concurrency;
+  ro.retention = std::chrono::seconds(config.operation_retention_s);
+  OperationRunner operations(*operation_store, generation, ro);
   Metrics metrics;
-  OpenAiApi api(models, *keys, metrics);
+  const Api api(ApiContext{models, generation, operations, *operation_store, *keys, metrics, config.limits});
+
   HttpServerOptions ho;
   ho.host = opt.host;
   ho.port = opt.port;
   ho.max_body_bytes = config.max_body_bytes;
+  ho.header_timeout_s = config.limits.header_timeout_s;
+  ho.body_timeout_s = config.limits.body_timeout_s;
+  ho.max_pending_output_bytes = config.limits.max_stream_buffer_bytes;
+  ho.error_body = [&api](const std::string& path, int status, const std::string& message) {
+    return api.transport_error(path, status, message);
+  };
+  ho.on_stream_dropped = [&metrics] { metrics.stream_dropped(); };
   HttpServer server(ho, [&api](const HttpRequest& req, std::shared_ptr<Responder> res) { api.handle(req, std::move(res)); });
+  operations.start();  // resumes operations a previous process left unfinished
   std::clog << "fmserve: listening on http://" << opt.host << ":" << server.port() << " (" << config.models.size()
             << " models configured)" << std::endl;
   server.run(true);
+  operations.stop();  // runs in flight stay stored as pending: the next start finishes them
   models.shutdown();  // scheduler threads end while the server, metrics and models they call back into still exist
   std::clog << "fmserve: stopped" << std::endl;
   return 0;

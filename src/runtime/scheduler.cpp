@@ -27,7 +27,7 @@ const char* finish_reason_name(FinishReason r) {
 namespace {
 
 struct Group {  // the choices of one request
-  std::shared_ptr<GenerationRequest> req;
+  std::shared_ptr<SchedulerRequest> req;
   std::vector<ChoiceResult> results;
   int remaining = 0;
   size_t kv_reserved = 0;
@@ -66,7 +66,8 @@ struct Scheduler::Impl {
 
   mutable std::mutex mutex;
   std::condition_variable wake;
-  std::deque<std::shared_ptr<GenerationRequest>> queue;
+  std::deque<std::shared_ptr<SchedulerRequest>> queue;             // interactive, FIFO
+  std::deque<std::shared_ptr<SchedulerRequest>> background_queue;  // admitted only when `queue` is empty
   std::vector<std::unique_ptr<Sequence>> running;
   size_t kv_reserved = 0;
   bool stopping = false;
@@ -97,7 +98,7 @@ struct Scheduler::Impl {
     if (thread.joinable()) thread.join();
   }
 
-  int64_t rows_for(const GenerationRequest& r) const {
+  int64_t rows_for(const SchedulerRequest& r) const {
     return std::min<int64_t>(opt.n_ctx, static_cast<int64_t>(r.prompt.size()) + r.max_tokens);
   }
   size_t kv_bytes_for(int64_t rows) const {
@@ -111,11 +112,14 @@ struct Scheduler::Impl {
                                      model.kv_layer_rows(rows, opt.max_batch_tokens));
   }
 
-  // Moves queued requests into the running set while sequences and KV budget allow (FIFO, no overtaking).
+  // Moves queued requests into the running set while sequences and KV budget allow (FIFO, no overtaking;
+  // interactive requests first).
   void admit() {
     std::lock_guard<std::mutex> lock(mutex);
-    while (!queue.empty()) {
-      const auto& req = queue.front();
+    for (;;) {
+      auto& from = !queue.empty() ? queue : background_queue;
+      if (from.empty()) break;
+      const auto& req = from.front();
       const size_t need = kv_bytes_for(rows_for(*req)) * static_cast<size_t>(req->n);
       const bool fits_budget = kv_reserved + need <= opt.kv_budget_bytes || running.empty();
       if (static_cast<int>(running.size()) + req->n > opt.max_running || !fits_budget) break;
@@ -130,7 +134,7 @@ struct Scheduler::Impl {
       running.push_back(std::move(seq));
       ++counters.running;
       counters.prompt_tokens += static_cast<int64_t>(req->prompt.size());
-      queue.pop_front();
+      from.pop_front();
     }
   }
 
@@ -156,7 +160,7 @@ struct Scheduler::Impl {
 
   // Picks the next token of `seq` from its logits and delivers it; finishes the sequence when it ends.
   void advance(Sequence& seq, const float* row) {
-    const GenerationRequest& req = *seq.group->req;
+    const SchedulerRequest& req = *seq.group->req;
     const int64_t n_vocab = model.hparams().n_vocab;
     std::copy(row, row + n_vocab, penalized.begin());
     for (const auto& [token, count] : seq.counts)
@@ -203,7 +207,7 @@ struct Scheduler::Impl {
     // Drop cancelled and overdue requests before spending compute on them.
     const auto now = std::chrono::steady_clock::now();
     for (auto& seq : running) {
-      const GenerationRequest& req = *seq->group->req;
+      const SchedulerRequest& req = *seq->group->req;
       if (req.cancelled->load()) finish(*seq, FinishReason::kCancelled);
       else if (now > req.deadline) finish(*seq, FinishReason::kDeadline);
     }
@@ -285,7 +289,7 @@ struct Scheduler::Impl {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock, [&] { return stopping || !queue.empty() || !running.empty(); });
+        wake.wait(lock, [&] { return stopping || !queue.empty() || !background_queue.empty() || !running.empty(); });
         if (stopping) break;
       }
       admit();
@@ -294,10 +298,12 @@ struct Scheduler::Impl {
     // Shutdown: everything still waiting or running ends as cancelled.
     for (auto& seq : running) finish(*seq, FinishReason::kCancelled);
     running.clear();
-    std::deque<std::shared_ptr<GenerationRequest>> left;
+    std::deque<std::shared_ptr<SchedulerRequest>> left;
     {
       std::lock_guard<std::mutex> lock(mutex);
       left.swap(queue);
+      left.insert(left.end(), background_queue.begin(), background_queue.end());
+      background_queue.clear();
     }
     for (auto& req : left)
       if (req->on_finish) req->on_finish(std::vector<ChoiceResult>(static_cast<size_t>(req->n), {FinishReason::kCancelled, 0}), 0);
@@ -311,14 +317,18 @@ Scheduler::~Scheduler() = default;
 
 void Scheduler::stop() { impl_->stop(); }
 
-Scheduler::Admission Scheduler::submit(std::shared_ptr<GenerationRequest> request) {
+Scheduler::Admission Scheduler::submit(std::shared_ptr<SchedulerRequest> request) {
   if (request->prompt.empty() || request->n < 1 || request->n > options_.max_running || request->max_tokens < 1 ||
       static_cast<int64_t>(request->prompt.size()) + request->max_tokens > options_.n_ctx)
     return Admission::kTooLong;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (static_cast<int>(impl_->queue.size()) >= options_.max_queue) return Admission::kQueueFull;
-    impl_->queue.push_back(std::move(request));
+    if (request->priority == Priority::kBackground) {
+      impl_->background_queue.push_back(std::move(request));
+    } else {
+      if (static_cast<int>(impl_->queue.size()) >= options_.max_queue) return Admission::kQueueFull;
+      impl_->queue.push_back(std::move(request));
+    }
   }
   impl_->wake.notify_all();
   return Admission::kQueued;
@@ -327,8 +337,9 @@ Scheduler::Admission Scheduler::submit(std::shared_ptr<GenerationRequest> reques
 SchedulerStats Scheduler::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   SchedulerStats s = impl_->counters;
-  s.queued = static_cast<int64_t>(impl_->queue.size());
+  s.queued = static_cast<int64_t>(impl_->queue.size() + impl_->background_queue.size());
   s.kv_bytes_in_use = impl_->kv_reserved;
+  s.kv_budget_bytes = options_.kv_budget_bytes;
   return s;
 }
 

@@ -42,8 +42,13 @@ struct ChoiceResult {
   int64_t completion_tokens = 0;
 };
 
-struct GenerationRequest {
+// Interactive requests (synchronous API calls) are admitted before background ones (async operations, batch
+// jobs); background requests wait only for capacity, never count against max_queue.
+enum class Priority { kInteractive, kBackground };
+
+struct SchedulerRequest {
   std::vector<int32_t> prompt;
+  Priority priority = Priority::kInteractive;
   SamplingParams sampling;
   float presence_penalty = 0, frequency_penalty = 0;
   int64_t max_tokens = 16;
@@ -70,7 +75,7 @@ struct SchedulerOptions {
 
 struct SchedulerStats {
   int64_t queued = 0, running = 0;
-  size_t kv_bytes_in_use = 0;
+  size_t kv_bytes_in_use = 0, kv_budget_bytes = 0;
   int64_t steps = 0, tokens_generated = 0, prompt_tokens = 0;
 };
 
@@ -86,8 +91,8 @@ class Scheduler {
 
   enum class Admission { kQueued, kQueueFull, kTooLong };
   // Validates and enqueues; kTooLong when prompt + max_tokens exceeds the context (or n exceeds max_running),
-  // kQueueFull when the queue is full.
-  Admission submit(std::shared_ptr<GenerationRequest> request);
+  // kQueueFull when the interactive queue is full.
+  Admission submit(std::shared_ptr<SchedulerRequest> request);
   SchedulerStats stats() const;
   const SchedulerOptions& options() const { return options_; }
 

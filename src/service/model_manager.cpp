@@ -1,11 +1,12 @@
 #include "service/model_manager.h"
 
-#include "util/read_file.h"
+#include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
+#include <ctime>
 #include <iostream>
-#include <sstream>
+
+#include "util/read_file.h"
 
 namespace fm {
 
@@ -15,11 +16,17 @@ const char* const kDefaultChatTemplate =
 
 LoadedModel::~LoadedModel() { scheduler.reset(); }
 
-ModelManager::ModelManager(ServiceConfig config, SchedulerOptions scheduler_options)
-    : config_(std::move(config)), scheduler_options_(scheduler_options) {}
+const char* model_state_name(ModelStatus::State state) {
+  switch (state) {
+    case ModelStatus::State::kNotLoaded: return "not_loaded";
+    case ModelStatus::State::kLoading: return "loading";
+    case ModelStatus::State::kLoaded: return "loaded";
+    case ModelStatus::State::kFailed: return "failed";
+  }
+  return "failed";
+}
 
 namespace {
-
 
 std::vector<int32_t> end_of_generation_tokens(const Vocab& vocab) {
   std::vector<int32_t> out;
@@ -32,49 +39,144 @@ std::vector<int32_t> end_of_generation_tokens(const Vocab& vocab) {
   return out;
 }
 
+// The service's modelVersion format, from the file's modification time (UTC): DD.MM.YYYY.
+std::string file_date(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return {};
+  std::tm tm{};
+  gmtime_r(&st.st_mtime, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%d.%m.%Y", &tm);
+  return buf;
+}
+
 }  // namespace
 
-std::shared_ptr<LoadedModel> ModelManager::get(const std::string& name, const std::string& branch) {
+ModelManager::ModelManager(ServiceConfig config, SchedulerOptions scheduler_options)
+    : config_(std::move(config)), scheduler_options_(scheduler_options) {
+  loader_ = std::thread([this] { loader_loop(); });
+}
+
+ModelManager::~ModelManager() { shutdown(); }
+
+void ModelManager::acquire(const std::string& name, const std::string& branch, Ready ready) {
   const ModelConfig* cfg = config_.find(name);
   if (!cfg) throw ModelNotFound("model '" + name + "' does not exist");
-  auto path_it = cfg->branches.find(branch);
-  if (path_it == cfg->branches.end()) throw ModelNotFound("model '" + name + "' has no branch '" + branch + "'");
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& m : loaded_) {
-    if (m->name == name && m->branch == branch) {
-      m->last_used = std::chrono::steady_clock::now();
-      std::shared_ptr<LoadedModel> found = m;
-      evict_for(0);  // a model still busy when the budget was last exceeded may be idle now
-      return found;
+  if (!cfg->branches.count(branch)) throw ModelNotFound("model '" + name + "' has no branch '" + branch + "'");
+  std::shared_ptr<LoadedModel> found;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) {
+      ready(nullptr, std::make_exception_ptr(std::runtime_error("the server is shutting down")));
+      return;
+    }
+    for (auto& m : loaded_) {
+      if (m->name == name && m->branch == branch) {
+        m->last_used = std::chrono::steady_clock::now();
+        found = m;
+        evict_for(0);  // a model still busy when the budget was last exceeded may be idle now
+        break;
+      }
+    }
+    if (!found) {
+      const auto key = std::make_pair(name, branch);
+      auto& waiters = loading_[key];
+      if (waiters.empty()) load_queue_.push_back(key);
+      waiters.push_back(std::move(ready));
+      wake_.notify_all();
+      return;
     }
   }
+  ready(std::move(found), nullptr);
+}
+
+std::shared_ptr<LoadedModel> ModelManager::get(const std::string& name, const std::string& branch) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  std::shared_ptr<LoadedModel> model;
+  std::exception_ptr error;
+  acquire(name, branch, [&](std::shared_ptr<LoadedModel> got, std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(m);
+    model = std::move(got);
+    error = e;
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return done; });
+  if (error) std::rethrow_exception(error);
+  return model;
+}
+
+std::shared_ptr<LoadedModel> ModelManager::load(const ModelConfig& cfg, const std::string& branch) const {
+  const std::string& path = cfg.branches.at(branch);
   const auto t0 = std::chrono::steady_clock::now();
-  std::clog << "fmserve: loading model " << name << "/" << branch << " from " << path_it->second << std::endl;
+  std::clog << "fmserve: loading model " << cfg.name << "/" << branch << " from " << path << std::endl;
   auto m = std::make_shared<LoadedModel>();
-  m->name = name;
+  m->name = cfg.name;
   m->branch = branch;
-  m->config = cfg;
-  m->file = GgufFile::open(path_it->second);
+  m->config = &cfg;
+  auto v = cfg.versions.find(branch);
+  m->version = v != cfg.versions.end() ? v->second : file_date(path);
+  m->file = GgufFile::open(path);
   m->model = load_model(*m->file);
   m->tokenizer = make_tokenizer(*m->file);
   const Vocab& vocab = m->tokenizer->vocab();
   std::string source = m->file->get_string_or("tokenizer.chat_template", "");
-  if (source.empty() && !cfg->chat_template.empty()) source = read_file(cfg->chat_template);
+  if (source.empty() && !cfg.chat_template.empty()) source = read_file(cfg.chat_template);
   if (source.empty()) source = kDefaultChatTemplate;
   m->chat_template = std::make_unique<ChatTemplate>(source, vocab.bos() >= 0 ? vocab.text(vocab.bos()) : "",
                                                     vocab.eos() >= 0 ? vocab.text(vocab.eos()) : "");
   m->stop_tokens = end_of_generation_tokens(vocab);
   SchedulerOptions so = scheduler_options_;
-  so.n_ctx = std::min<int64_t>(cfg->context, m->model->hparams().n_ctx_train);
+  so.n_ctx = std::min<int64_t>(cfg.context, m->model->hparams().n_ctx_train);
   m->scheduler = std::make_unique<Scheduler>(*m->model, so);
   m->bytes = m->file->file_size() + so.kv_budget_bytes;
   m->last_used = std::chrono::steady_clock::now();
-  evict_for(m->bytes);
-  loaded_.push_back(m);
-  std::clog << "fmserve: loaded model " << name << "/" << branch << " (" << m->model->hparams().arch << ", "
+  std::clog << "fmserve: loaded model " << cfg.name << "/" << branch << " (" << m->model->hparams().arch << ", "
             << m->file->file_size() / (1 << 20) << " MiB, context " << so.n_ctx << ") in "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s" << std::endl;
   return m;
+}
+
+void ModelManager::loader_loop() {
+  for (;;) {
+    std::pair<std::string, std::string> key;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !load_queue_.empty(); });
+      if (stopping_) return;
+      key = load_queue_.front();
+      load_queue_.erase(load_queue_.begin());
+    }
+    std::shared_ptr<LoadedModel> model;
+    std::exception_ptr error;
+    try {
+      model = load(*config_.find(key.first), key.second);  // outside the lock: mapping and packing take time
+    } catch (const std::exception& e) {
+      std::clog << "fmserve: loading model " << key.first << "/" << key.second << " failed: " << e.what() << std::endl;
+      error = std::current_exception();
+    }
+    std::vector<Ready> waiters;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      waiters.swap(loading_[key]);
+      loading_.erase(key);
+      if (model && !stopping_) {
+        evict_for(model->bytes);
+        loaded_.push_back(model);
+        failures_.erase(key);
+      } else if (error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          failures_[key] = e.what();
+        }
+      }
+    }
+    for (auto& ready : waiters) ready(model, error);
+  }
 }
 
 void ModelManager::evict_for(size_t incoming) {
@@ -100,6 +202,7 @@ SchedulerStats ModelManager::stats() const {
     sum.queued += s.queued;
     sum.running += s.running;
     sum.kv_bytes_in_use += s.kv_bytes_in_use;
+    sum.kv_budget_bytes += s.kv_budget_bytes;
     sum.steps += s.steps;
     sum.tokens_generated += s.tokens_generated;
     sum.prompt_tokens += s.prompt_tokens;
@@ -107,12 +210,46 @@ SchedulerStats ModelManager::stats() const {
   return sum;
 }
 
+std::vector<ModelStatus> ModelManager::status() const {
+  std::vector<ModelStatus> out;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& cfg : config_.models) {
+    for (const auto& [branch, path] : cfg.branches) {
+      ModelStatus st;
+      st.name = cfg.name;
+      st.branch = branch;
+      const auto key = std::make_pair(cfg.name, branch);
+      const bool loaded = std::any_of(loaded_.begin(), loaded_.end(),
+                                      [&](const auto& m) { return m->name == cfg.name && m->branch == branch; });
+      struct stat file {};
+      if (loaded) st.state = ModelStatus::State::kLoaded;
+      else if (loading_.count(key)) st.state = ModelStatus::State::kLoading;
+      else if (auto f = failures_.find(key); f != failures_.end()) st.state = ModelStatus::State::kFailed, st.error = f->second;
+      else if (stat(path.c_str(), &file) != 0 || !S_ISREG(file.st_mode)) st.state = ModelStatus::State::kFailed, st.error = "cannot read '" + path + "'";
+      out.push_back(std::move(st));
+    }
+  }
+  return out;
+}
+
 void ModelManager::shutdown() {
   std::vector<std::shared_ptr<LoadedModel>> models;
+  std::map<std::pair<std::string, std::string>, std::vector<Ready>> waiting;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
     models.swap(loaded_);
   }
+  wake_.notify_all();
+  if (loader_.joinable()) loader_.join();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    waiting.swap(loading_);
+    load_queue_.clear();
+  }
+  const auto error = std::make_exception_ptr(std::runtime_error("the server is shutting down"));
+  for (auto& [key, waiters] : waiting)
+    for (auto& ready : waiters) ready(nullptr, error);
   for (auto& m : models) m->scheduler->stop();
 }
 

@@ -1,10 +1,17 @@
 #pragma once
 // Models loaded on demand from the registry (one progress line in the log per load), each with its tokenizer,
 // chat template and continuous-batching scheduler; least recently used models unload beyond the memory budget.
+// Loads run on a loader thread outside the manager's lock: a first load never stalls requests for models that
+// are already loaded, nor /health or /metrics.
 #include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "chat/chat_template.h"
@@ -18,6 +25,7 @@ namespace fm {
 
 struct LoadedModel {
   std::string name, branch;
+  std::string version;  // modelVersion: the branch's `version`, else the file's modification date (DD.MM.YYYY)
   const ModelConfig* config = nullptr;
   std::unique_ptr<GgufFile> file;
   std::unique_ptr<Model> model;
@@ -36,25 +44,50 @@ class ModelNotFound : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where one configured model branch stands, for readiness probes.
+struct ModelStatus {
+  std::string name, branch;
+  enum class State { kNotLoaded, kLoading, kLoaded, kFailed } state = State::kNotLoaded;
+  std::string error;  // the last failed load's reason, or why the file cannot be served
+};
+const char* model_state_name(ModelStatus::State state);
+
 class ModelManager {
  public:
   ModelManager(ServiceConfig config, SchedulerOptions scheduler_options);
-  // The model, loading it first if needed. Throws ModelNotFound for unknown names or branches, std::runtime_error
-  // when the file cannot be loaded.
+  ~ModelManager();  // shutdown()
+
+  // Called with the model, or with the error that stopped it loading (model is null then).
+  using Ready = std::function<void(std::shared_ptr<LoadedModel> model, std::exception_ptr error)>;
+  // Delivers the model to `ready`: at once on this thread when it is loaded; otherwise on the loader thread once
+  // it is. Throws ModelNotFound (before anything else) for unknown names or branches.
+  void acquire(const std::string& name, const std::string& branch, Ready ready);
+  // Blocking form for command-line tools and tests: the model, or the load's exception.
   std::shared_ptr<LoadedModel> get(const std::string& name, const std::string& branch);
+
   const ServiceConfig& config() const { return config_; }
-  // Scheduler statistics summed over loaded models.
-  SchedulerStats stats() const;
+  SchedulerStats stats() const;  // summed over loaded models
   size_t loaded_count() const;
-  // Stops every scheduler (cancelling their requests) while the models are still referenced here, then unloads.
+  std::vector<ModelStatus> status() const;  // every configured branch
+  // Stops every scheduler (cancelling their requests) while the models are still referenced here, then unloads;
+  // waiting acquirers get an error.
   void shutdown();
 
  private:
+  void loader_loop();
+  std::shared_ptr<LoadedModel> load(const ModelConfig& cfg, const std::string& branch) const;
   void evict_for(size_t incoming);
+
   ServiceConfig config_;
   SchedulerOptions scheduler_options_;
   mutable std::mutex mutex_;
+  std::condition_variable wake_;
   std::vector<std::shared_ptr<LoadedModel>> loaded_;
+  std::map<std::pair<std::string, std::string>, std::vector<Ready>> loading_;  // waiters per branch being loaded
+  std::vector<std::pair<std::string, std::string>> load_queue_;
+  std::map<std::pair<std::string, std::string>, std::string> failures_;  // last load error per branch
+  bool stopping_ = false;
+  std::thread loader_;
 };
 
 // ChatML, used when neither the GGUF file nor the configuration gives a chat template.

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "util/duration.h"
+
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -43,6 +45,38 @@ size_t parse_size(const std::string& origin, const YAML::Node& node) {
   return static_cast<size_t>(v * scale);
 }
 
+int64_t parse_duration(const std::string& origin, const YAML::Node& node) {
+  try {
+    return parse_duration_seconds(node.as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    fail(origin, node, e.what());
+  }
+}
+
+int positive_int(const std::string& origin, const YAML::Node& node) {
+  const int v = node.as<int>();
+  if (v < 1) fail(origin, node, "must be at least 1");
+  return v;
+}
+
+void parse_limits(const std::string& origin, const YAML::Node& node, RequestLimits& limits) {
+  if (!node.IsMap()) fail(origin, node, "'limits' must be a mapping");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (key == "max_json_depth") limits.max_json_depth = positive_int(origin, v);
+    else if (key == "max_messages") limits.max_messages = positive_int(origin, v);
+    else if (key == "max_content_parts") limits.max_content_parts = positive_int(origin, v);
+    else if (key == "max_stop_strings") limits.max_stop_strings = positive_int(origin, v);
+    else if (key == "max_tools") limits.max_tools = positive_int(origin, v);
+    else if (key == "stream_buffer") limits.max_stream_buffer_bytes = parse_size(origin, v);
+    else if (key == "header_timeout") limits.header_timeout_s = static_cast<int>(parse_duration(origin, v));
+    else if (key == "body_timeout") limits.body_timeout_s = static_cast<int>(parse_duration(origin, v));
+    else fail(origin, kv.first, "unknown limit '" + key + "'");
+  }
+  if (limits.max_json_depth > 10000) fail(origin, node, "max_json_depth must be at most 10000");
+}
+
 }  // namespace
 
 const char* model_kind_name(ModelKind kind) {
@@ -79,6 +113,12 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
     if (root["kv_budget"]) cfg.kv_budget_bytes = parse_size(origin, root["kv_budget"]);
     if (cfg.max_queue < 1 || cfg.max_running < 1) fail(origin, root, "max_queue and max_running must be at least 1");
     if (root["threads"]) cfg.threads = root["threads"].as<int>();
+    if (const YAML::Node limits = root["limits"]) parse_limits(origin, limits, cfg.limits);
+    if (const YAML::Node ops = root["operations"]) {
+      if (!ops.IsMap()) fail(origin, ops, "'operations' must be a mapping");
+      if (ops["retention"]) cfg.operation_retention_s = parse_duration(origin, ops["retention"]);
+      if (ops["concurrency"]) cfg.operation_concurrency = positive_int(origin, ops["concurrency"]);
+    }
     const YAML::Node models = root["models"];
     if (!models || !models.IsSequence()) fail(origin, root, "'models' must be a list");
     for (const YAML::Node& m : models) {
@@ -106,7 +146,13 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
         bool known = false;
         for (const char* b : kBranches) known |= branch == b;
         if (!known) fail(origin, kv.first, "unknown branch '" + branch + "' (latest, rc, deprecated)");
-        mc.branches[branch] = kv.second.as<std::string>();
+        if (kv.second.IsMap()) {  // {path: FILE, version: "01.06.2025"}
+          if (!kv.second["path"]) fail(origin, kv.second, "branch '" + branch + "' needs a 'path'");
+          mc.branches[branch] = kv.second["path"].as<std::string>();
+          if (kv.second["version"]) mc.versions[branch] = kv.second["version"].as<std::string>();
+        } else {
+          mc.branches[branch] = kv.second.as<std::string>();
+        }
       }
       if (m["chat_template"]) mc.chat_template = m["chat_template"].as<std::string>();
       cfg.models.push_back(std::move(mc));
@@ -155,7 +201,7 @@ std::optional<ModelUri> parse_model_uri(std::string_view text, std::string* erro
   }
   uri.folder = parts[0];
   uri.name = parts[1];
-  if (parts.size() == 3) {
+  if (parts.size() == 3 && !parts[2].empty()) {  // "gpt://folder/name/" means latest
     uri.branch = parts[2];
     bool known = false;
     for (const char* b : kBranches) known |= uri.branch == b;

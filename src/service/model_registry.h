@@ -19,7 +19,20 @@ struct ModelConfig {
   ModelKind kind = ModelKind::kText;
   int64_t context = 4096;
   std::map<std::string, std::string> branches;  // latest / rc / deprecated -> GGUF path
+  std::map<std::string, std::string> versions;  // branch -> modelVersion when configured (`version:`)
   std::string chat_template;                     // optional template file used when the GGUF has none
+};
+
+// Bounds on what one request may ask, so no client can exhaust the server (the `limits:` section).
+struct RequestLimits {
+  int max_json_depth = 64;        // nesting of arrays/objects in a request body
+  int max_messages = 1024;        // per request
+  int max_content_parts = 64;     // per message
+  int max_stop_strings = 4;
+  int max_tools = 128;
+  size_t max_stream_buffer_bytes = size_t{4} << 20;  // unsent output per connection before a slow reader is dropped
+  int header_timeout_s = 10;      // to receive a request's headers
+  int body_timeout_s = 120;       // to receive its body
 };
 
 struct ServiceConfig {
@@ -30,6 +43,9 @@ struct ServiceConfig {
   int max_running = 64;          // sequences a model advances together
   size_t kv_budget_bytes = size_t{1} << 30;  // KV cache memory per model; admission waits beyond it
   int threads = 0;
+  RequestLimits limits;
+  int64_t operation_retention_s = 3 * 24 * 3600;  // done operations are purged after this (`operations: retention`)
+  int operation_concurrency = 4;                  // async operations running at once
 
   const ModelConfig* find(const std::string& name) const;
 };

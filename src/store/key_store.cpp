@@ -1,9 +1,11 @@
 #include "store/key_store.h"
 
+#include "store/random_id.h"
+#include "store/sqlite_db.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <ctime>
@@ -26,12 +28,6 @@ std::string hex(const unsigned char* data, size_t n) {
   return out;
 }
 
-std::string random_hex(size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  if (RAND_bytes(buf.data(), static_cast<int>(bytes)) != 1) throw std::runtime_error("no secure random source");
-  return hex(buf.data(), bytes);
-}
-
 std::string salted_hash(const std::string& salt, const std::string& secret) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -47,38 +43,6 @@ std::string id_of_secret(const std::string& secret) {
   if (sep == std::string::npos) return {};
   return secret.substr(4, sep - 4);
 }
-
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string("key store: ") + sqlite3_errmsg(db));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement& bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("key store: ") + sqlite3_errmsg(db_));
-  }
-  std::string text(int col) const {
-    const unsigned char* t = sqlite3_column_text(stmt_, col);
-    return t ? reinterpret_cast<const char*>(t) : "";
-  }
-  int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
 
 std::vector<std::string> split_scopes(const std::string& s) {
   std::vector<std::string> out;
@@ -114,53 +78,17 @@ bool ApiKeyRecord::has_scope(const std::string& scope) const {
   return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
 }
 
-int64_t parse_duration_seconds(const std::string& text) {
-  size_t used = 0;
-  long long n = 0;
-  try {
-    n = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    throw std::invalid_argument("bad duration '" + text + "' (use e.g. 30d, 12h, 15m, 90s)");
-  }
-  const std::string unit = text.substr(used);
-  int64_t scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "m") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else if (unit == "d") scale = 86400;
-  if (scale == 0 || n <= 0 || n > (int64_t{1} << 40) / scale)
-    throw std::invalid_argument("bad duration '" + text + "' (use e.g. 30d, 12h, 15m, 90s)");
-  return n * scale;
-}
-
 std::unique_ptr<KeyStore> KeyStore::open(const std::string& data_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) throw std::runtime_error("cannot create data directory '" + data_dir + "': " + ec.message());
-  const std::string path = (std::filesystem::path(data_dir) / "keys.sqlite3").string();
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
-    const std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open key store '" + path + "': " + why);
-  }
-  std::unique_ptr<KeyStore> store(new KeyStore(db));
-  sqlite3_busy_timeout(db, 5000);
-  char* err = nullptr;
-  const char* schema =
+  auto db = std::make_unique<SqliteDb>(data_dir, "keys.sqlite3",
       "CREATE TABLE IF NOT EXISTS api_keys ("
       " id TEXT PRIMARY KEY, folder TEXT NOT NULL, scopes TEXT NOT NULL, created_at INTEGER NOT NULL,"
       " expires_at INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER NOT NULL DEFAULT 0,"
-      " salt TEXT NOT NULL, hash TEXT NOT NULL);";
-  if (sqlite3_exec(db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
-    const std::string why = err ? err : "unknown error";
-    sqlite3_free(err);
-    throw std::runtime_error("key store schema: " + why);
-  }
-  return store;
+      " salt TEXT NOT NULL, hash TEXT NOT NULL);");
+  return std::unique_ptr<KeyStore>(new KeyStore(std::move(db)));
 }
 
-KeyStore::~KeyStore() { sqlite3_close(db_); }
+KeyStore::KeyStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+KeyStore::~KeyStore() = default;
 
 KeyStore::Created KeyStore::create(const std::string& folder, std::vector<std::string> scopes, int64_t expires_in) {
   if (folder.empty() || folder.size() > 128 || folder.find_first_of(" /\t\n") != std::string::npos)
@@ -176,7 +104,7 @@ KeyStore::Created KeyStore::create(const std::string& folder, std::vector<std::s
   c.record.expires_at = expires_in > 0 ? c.record.created_at + expires_in : 0;
   c.secret = kSecretPrefix + c.record.id + "_" + random_hex(24);
   const std::string salt = random_hex(16);
-  Statement st(db_, "INSERT INTO api_keys (id, folder, scopes, created_at, expires_at, salt, hash) VALUES (?,?,?,?,?,?,?)");
+  Statement st(*db_, "INSERT INTO api_keys (id, folder, scopes, created_at, expires_at, salt, hash) VALUES (?,?,?,?,?,?,?)");
   st.bind(1, c.record.id).bind(2, folder).bind(3, join_scopes(scopes)).bind(4, c.record.created_at);
   st.bind(5, c.record.expires_at).bind(6, salt).bind(7, salted_hash(salt, c.secret));
   st.step();
@@ -184,14 +112,14 @@ KeyStore::Created KeyStore::create(const std::string& folder, std::vector<std::s
 }
 
 std::vector<ApiKeyRecord> KeyStore::list() const {
-  Statement st(db_, "SELECT id, folder, scopes, created_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, id");
+  Statement st(*db_, "SELECT id, folder, scopes, created_at, expires_at, revoked_at FROM api_keys ORDER BY created_at, id");
   std::vector<ApiKeyRecord> out;
   while (st.step()) out.push_back(record_from(st));
   return out;
 }
 
 std::optional<std::pair<ApiKeyRecord, std::pair<std::string, std::string>>> KeyStore::find(const std::string& id) const {
-  Statement st(db_, "SELECT id, folder, scopes, created_at, expires_at, revoked_at, salt, hash FROM api_keys WHERE id = ?");
+  Statement st(*db_, "SELECT id, folder, scopes, created_at, expires_at, revoked_at, salt, hash FROM api_keys WHERE id = ?");
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   return std::make_pair(record_from(st), std::make_pair(st.text(6), st.text(7)));
@@ -204,10 +132,10 @@ bool KeyStore::revoke(const std::string& key_or_id) {
   } else {
     id = key_or_id;
   }
-  Statement st(db_, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0");
+  Statement st(*db_, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0");
   st.bind(1, static_cast<int64_t>(std::time(nullptr))).bind(2, id);
   st.step();
-  return sqlite3_changes(db_) > 0;
+  return db_->changes() > 0;
 }
 
 std::optional<ApiKeyRecord> KeyStore::authenticate(const std::string& secret) const {

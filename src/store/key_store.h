@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
+#include "util/duration.h"
+
 
 namespace fm {
+
+class SqliteDb;
 
 // Scopes a key may carry (the cloud service's names).
 inline constexpr const char* kScopeFoundationModels = "yc.ai.foundationModels.execute";  // every model
@@ -47,12 +50,9 @@ class KeyStore {
   std::optional<ApiKeyRecord> authenticate(const std::string& secret) const;
 
  private:
-  explicit KeyStore(sqlite3* db) : db_(db) {}
+  explicit KeyStore(std::unique_ptr<SqliteDb> db);
   std::optional<std::pair<ApiKeyRecord, std::pair<std::string, std::string>>> find(const std::string& id) const;
-  sqlite3* db_;
+  std::unique_ptr<SqliteDb> db_;
 };
-
-// "30d", "12h", "15m", "90s" or plain seconds; throws std::invalid_argument otherwise.
-int64_t parse_duration_seconds(const std::string& text);
 
 }  // namespace fm

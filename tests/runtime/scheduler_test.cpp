@@ -25,8 +25,8 @@ struct Collector {
   std::vector<ChoiceResult> results;
   bool done = false;
 
-  std::shared_ptr<GenerationRequest> request(std::vector<int32_t> prompt, int64_t max_tokens, int n = 1) {
-    auto r = std::make_shared<GenerationRequest>();
+  std::shared_ptr<SchedulerRequest> request(std::vector<int32_t> prompt, int64_t max_tokens, int n = 1) {
+    auto r = std::make_shared<SchedulerRequest>();
     r->prompt = std::move(prompt);
     r->max_tokens = max_tokens;
     r->n = n;

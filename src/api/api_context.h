@@ -1,0 +1,22 @@
+#pragma once
+// What the route handlers work with: the wire-free services, the key store, metrics and the request limits.
+#include "api/metrics.h"
+#include "service/generation_service.h"
+#include "service/model_manager.h"
+#include "service/operation_runner.h"
+#include "store/key_store.h"
+#include "store/operation_store.h"
+
+namespace fm {
+
+struct ApiContext {
+  ModelManager& models;
+  GenerationService& generation;
+  OperationRunner& operations;
+  const OperationStore& operation_store;
+  const KeyStore& keys;
+  Metrics& metrics;
+  RequestLimits limits;
+};
+
+}  // namespace fm

@@ -1,0 +1,29 @@
+// /health (the process answers), /ready (the configured models can serve: for orchestrators' readiness probes)
+// and /metrics (Prometheus). None of them needs a key, and none waits for a model to load.
+#include "api/routes.h"
+
+namespace fm {
+
+void add_system_routes(Router& router, const ApiContext& ctx) {
+  router.add("GET", "/health", Dialect::kNative, [](const HttpRequest&, const RouteParams&, const std::shared_ptr<Reply>& reply) {
+    reply->json(200, {{"status", "ok"}});
+  });
+
+  router.add("GET", "/ready", Dialect::kNative, [&ctx](const HttpRequest&, const RouteParams&, const std::shared_ptr<Reply>& reply) {
+    bool ready = true;
+    ojson models = ojson::array();
+    for (const ModelStatus& m : ctx.models.status()) {
+      ready &= m.state != ModelStatus::State::kFailed;
+      ojson entry = {{"model", m.name}, {"branch", m.branch}, {"state", model_state_name(m.state)}};
+      if (!m.error.empty()) entry["error"] = m.error;
+      models.push_back(std::move(entry));
+    }
+    reply->json(ready ? 200 : 503, {{"ready", ready}, {"models", models}});
+  });
+
+  router.add("GET", "/metrics", Dialect::kNative, [&ctx](const HttpRequest&, const RouteParams&, const std::shared_ptr<Reply>& reply) {
+    reply->text(200, "text/plain; version=0.0.4", ctx.metrics.render(ctx.models.stats(), ctx.models.loaded_count()));
+  });
+}
+
+}  // namespace fm

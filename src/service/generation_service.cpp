@@ -1,0 +1,312 @@
+#include "service/generation_service.h"
+
+#include <condition_variable>
+#include <mutex>
+
+#include "chat/value.h"
+#include "service/choice_text.h"
+
+namespace fm {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+ServiceError unsupported(const std::string& what) {
+  return ServiceError(ErrorCode::kInvalidArgument, what + " is not supported yet", "unsupported_feature");
+}
+
+// Features that are parsed but not yet served are refused, never silently ignored.
+void check_supported(const GenerationRequest& r) {
+  if (r.format == OutputFormat::kJsonObject) throw unsupported("structured output (JSON object mode)");
+  if (r.format == OutputFormat::kJsonSchema) throw unsupported("structured output (JSON schema)");
+  if (!r.tools.empty()) throw unsupported("tool calling");
+  if (!r.tool_choice.empty() && r.tool_choice != "none" && r.tool_choice != "auto") throw unsupported("tool_choice");
+  if (r.reasoning == ReasoningMode::kEnabledHidden) throw unsupported("reasoning mode ENABLED_HIDDEN");
+  for (const Message& m : r.messages)
+    if (!m.images.empty()) throw unsupported("image input");
+}
+
+// The chat template's view of a message (Hugging Face's conventions).
+ojson template_message(const Message& m) {
+  ojson out = {{"role", m.role}, {"content", m.text}};
+  if (!m.tool_calls.empty()) {
+    ojson calls = ojson::array();
+    for (const ToolCall& c : m.tool_calls) {
+      // Templates index the arguments as a mapping; keep the text when it is not a JSON object.
+      ojson args = ojson::parse(c.arguments, nullptr, false);
+      if (!args.is_object()) args = c.arguments;
+      ojson call = {{"type", "function"}, {"function", {{"name", c.name}, {"arguments", args}}}};
+      if (!c.id.empty()) call["id"] = c.id;
+      calls.push_back(std::move(call));
+    }
+    out["tool_calls"] = std::move(calls);
+  }
+  if (!m.tool_call_id.empty()) out["tool_call_id"] = m.tool_call_id;
+  if (!m.name.empty()) out["name"] = m.name;
+  return out;
+}
+
+ServiceError model_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ServiceError& e) {
+    return e;
+  } catch (const std::exception& e) {
+    return ServiceError(ErrorCode::kUnavailable, std::string("model unavailable: ") + e.what(), "model_unavailable");
+  }
+}
+
+// One generation between submission and its last event.
+class Run {
+ public:
+  Run(GenerationRequest request, std::shared_ptr<GenerationObserver> observer, std::shared_ptr<LoadedModel> model)
+      : req_(std::move(request)), observer_(std::move(observer)), model_(std::move(model)) {
+    for (int i = 0; i < req_.n; ++i) choices_.emplace_back(&req_.stop);
+    logprobs_.resize(static_cast<size_t>(req_.n));
+    tokens_.resize(static_cast<size_t>(req_.n));
+  }
+
+  static void submit(const std::shared_ptr<Run>& run, const std::shared_ptr<GenerationHandle>& handle) {
+    const GenerationRequest& req = run->req_;
+    const LoadedModel& model = *run->model_;
+    std::vector<int32_t> prompt = build_prompt(model, req);
+    const int64_t n_ctx = model.scheduler->options().n_ctx;
+    const int64_t room = n_ctx - static_cast<int64_t>(prompt.size());
+    if (room < 1)
+      throw ServiceError(ErrorCode::kInvalidArgument, "the prompt has " + std::to_string(prompt.size()) +
+                         " tokens; the model's context is " + std::to_string(n_ctx), "context_length_exceeded");
+    int64_t max_tokens = req.max_tokens.value_or(room);
+    if (max_tokens > room) {
+      if (!req.max_tokens_is_ceiling)
+        throw ServiceError(ErrorCode::kInvalidArgument, "max_tokens " + std::to_string(max_tokens) + " exceeds the " +
+                           std::to_string(room) + " tokens left in the context of " + std::to_string(n_ctx),
+                           "context_length_exceeded");
+      max_tokens = room;
+    }
+    auto sreq = std::make_shared<SchedulerRequest>();
+    sreq->prompt = std::move(prompt);
+    sreq->priority = req.priority;
+    sreq->sampling = req.sampling;
+    sreq->presence_penalty = req.presence_penalty;
+    sreq->frequency_penalty = req.frequency_penalty;
+    sreq->max_tokens = max_tokens;
+    sreq->n = req.n;
+    sreq->top_logprobs = req.top_logprobs;
+    sreq->stop_tokens = model.stop_tokens;
+    sreq->deadline = std::chrono::steady_clock::now() + req.timeout;
+    sreq->cancelled = handle->flag();
+    sreq->on_token = [run](const TokenEvent& e) { return run->on_token(e); };
+    sreq->on_finish = [run](const std::vector<ChoiceResult>& results, int64_t prompt_tokens) {
+      run->on_finish(results, prompt_tokens);
+    };
+    const int64_t prompt_tokens = static_cast<int64_t>(sreq->prompt.size());
+    // Held until on_started has run: the scheduler's first token waits for it.
+    std::lock_guard<std::mutex> ordered(run->order_);
+    switch (model.scheduler->submit(sreq)) {
+      case Scheduler::Admission::kQueued: break;
+      case Scheduler::Admission::kTooLong:
+        throw ServiceError(ErrorCode::kInvalidArgument, "prompt plus max_tokens exceed the context, or n is too large",
+                           "context_length_exceeded");
+      case Scheduler::Admission::kQueueFull:
+        throw ServiceError(ErrorCode::kResourceExhausted, "the server is busy; retry later", "queue_full", 1);
+    }
+    run->observer_->on_started({prompt_tokens, model.version});
+  }
+
+ private:
+  bool on_token(const TokenEvent& e) {
+    std::lock_guard<std::mutex> ordered(order_);
+    const size_t c = static_cast<size_t>(e.choice);
+    const std::string piece = model_->tokenizer->token_to_piece(e.token);
+    const std::string ready = choices_[c].push(piece);
+    const TokenLogprob* lp = nullptr;
+    if (req_.top_logprobs >= 0) {
+      TokenLogprob entry{piece, e.logprob, {}};
+      for (const auto& t : e.top) entry.top.emplace_back(model_->tokenizer->token_to_piece(t.token), t.logprob);
+      logprobs_[c].push_back(std::move(entry));
+      lp = &logprobs_[c].back();
+    }
+    ++tokens_[c];
+    if (!ready.empty() || lp) observer_->on_text({e.choice, ready, lp, tokens_[c]});
+    return !choices_[c].stopped();
+  }
+
+  void on_finish(const std::vector<ChoiceResult>& results, int64_t prompt_tokens) {
+    std::lock_guard<std::mutex> ordered(order_);
+    bool cancelled = !results.empty();
+    for (const auto& r : results) {
+      if (r.reason == FinishReason::kError) {
+        observer_->on_failed(ServiceError(ErrorCode::kInternal, "generation failed", "internal_error"));
+        return;
+      }
+      cancelled &= r.reason == FinishReason::kCancelled;
+    }
+    if (results.empty() || cancelled) {
+      observer_->on_failed(ServiceError(ErrorCode::kCancelled, "the generation was cancelled", "cancelled"));
+      return;
+    }
+    GenerationResult out;
+    out.model_version = model_->version;
+    out.usage.prompt_tokens = prompt_tokens;
+    for (size_t i = 0; i < results.size(); ++i) {
+      ChoiceText& text = choices_[i];
+      const std::string rest = text.flush();
+      if (!rest.empty()) observer_->on_text({static_cast<int>(i), rest, nullptr, results[i].completion_tokens});
+      GenerationChoice choice;
+      choice.text = text.text();
+      choice.completion_tokens = results[i].completion_tokens;
+      choice.logprobs = std::move(logprobs_[i]);
+      switch (results[i].reason) {
+        case FinishReason::kStop:
+        case FinishReason::kCancelled: choice.finish = text.stopped() ? FinishStatus::kStopSequence : FinishStatus::kStop; break;
+        default: choice.finish = FinishStatus::kLength; break;  // out of tokens, context or time
+      }
+      out.usage.completion_tokens += choice.completion_tokens;
+      out.choices.push_back(std::move(choice));
+    }
+    observer_->on_finished(out);
+  }
+
+  GenerationRequest req_;
+  std::shared_ptr<GenerationObserver> observer_;
+  std::shared_ptr<LoadedModel> model_;
+  std::mutex order_;  // callbacks from the scheduler thread wait for on_started
+  std::vector<ChoiceText> choices_;
+  std::vector<std::vector<TokenLogprob>> logprobs_;
+  std::vector<int64_t> tokens_;  // per choice, generated so far
+};
+
+TokenizeResult tokens_of(const LoadedModel& model, const std::vector<int32_t>& ids) {
+  TokenizeResult out;
+  out.model_version = model.version;
+  for (int32_t id : ids) {
+    const TokenKind kind = model.tokenizer->vocab().kind(id);
+    out.tokens.push_back({id, model.tokenizer->token_to_piece(id, true), kind == TokenKind::kControl || kind == TokenKind::kUnknown});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequest& request) {
+  if (request.prompt) {
+    std::vector<int32_t> ids = model.tokenizer->encode(*request.prompt, true, false);
+    if (ids.empty()) throw invalid_argument("the prompt is empty");
+    return ids;
+  }
+  if (request.messages.empty()) throw invalid_argument("the request has no messages");
+  ChatRequest chat;
+  for (const Message& m : request.messages) chat.messages.push_back(template_message(m));
+  chat.add_generation_prompt = true;
+  if (request.reasoning == ReasoningMode::kDisabled) chat.kwargs["enable_thinking"] = false;
+  std::string text;
+  try {
+    text = model.chat_template->render(chat);
+  } catch (const std::exception& e) {
+    throw ServiceError(ErrorCode::kInvalidArgument, std::string("the model's chat template rejected the messages: ") + e.what(),
+                       "template_error");
+  }
+  std::vector<int32_t> ids = model.tokenizer->encode(text, false, true);
+  if (ids.empty()) throw invalid_argument("the prompt is empty");
+  return ids;
+}
+
+void GenerationService::with_model(const std::string& model, const std::string& branch,
+                                   std::function<void(const std::shared_ptr<LoadedModel>&)> then,
+                                   std::function<void(const ServiceError&)> fail) {
+  auto run = [then, fail](std::shared_ptr<LoadedModel> loaded, std::exception_ptr error) {
+    if (error) return fail(model_error(error));
+    try {
+      then(loaded);
+    } catch (const ServiceError& e) {
+      fail(e);
+    } catch (const std::exception&) {
+      fail(ServiceError(ErrorCode::kInternal, "internal error", "internal_error"));
+    }
+  };
+  try {
+    models_.acquire(model, branch, run);
+  } catch (const ModelNotFound& e) {
+    fail(ServiceError(ErrorCode::kNotFound, e.what(), "model_not_found"));
+  }
+}
+
+std::shared_ptr<GenerationHandle> GenerationService::start(GenerationRequest request,
+                                                          std::shared_ptr<GenerationObserver> observer,
+                                                          std::shared_ptr<GenerationHandle> handle) {
+  if (!handle) handle = std::make_shared<GenerationHandle>();
+  try {
+    check_supported(request);
+    if (request.n < 1) throw invalid_argument("n must be at least 1");
+    if (request.max_tokens && *request.max_tokens < 1) throw invalid_argument("max_tokens must be at least 1");
+  } catch (const ServiceError& e) {
+    observer->on_failed(e);
+    return handle;
+  }
+  const std::string model = request.model, branch = request.branch;
+  auto shared_request = std::make_shared<GenerationRequest>(std::move(request));
+  with_model(
+      model, branch,
+      [shared_request, observer, handle](const std::shared_ptr<LoadedModel>& loaded) {
+        Run::submit(std::make_shared<Run>(std::move(*shared_request), observer, loaded), handle);
+      },
+      [observer](const ServiceError& e) { observer->on_failed(e); });
+  return handle;
+}
+
+GenerationResult GenerationService::generate(GenerationRequest request) {
+  struct Waiter : GenerationObserver {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+    GenerationResult result;
+    std::optional<ServiceError> error;
+    void on_finished(const GenerationResult& r) override {
+      std::lock_guard<std::mutex> lock(mutex);
+      result = r;
+      done = true;
+      cv.notify_all();
+    }
+    void on_failed(const ServiceError& e) override {
+      std::lock_guard<std::mutex> lock(mutex);
+      error = e;
+      done = true;
+      cv.notify_all();
+    }
+  };
+  auto waiter = std::make_shared<Waiter>();
+  start(std::move(request), waiter);
+  std::unique_lock<std::mutex> lock(waiter->mutex);
+  waiter->cv.wait(lock, [&] { return waiter->done; });
+  if (waiter->error) throw *waiter->error;
+  return waiter->result;
+}
+
+void GenerationService::tokenize(const std::string& model, const std::string& branch, std::string text, TokenizeDone done) {
+  with_model(
+      model, branch,
+      [text = std::move(text), done](const std::shared_ptr<LoadedModel>& loaded) {
+        const TokenizeResult out = tokens_of(*loaded, loaded->tokenizer->encode(text, false, false));
+        done(&out, nullptr);
+      },
+      [done](const ServiceError& e) { done(nullptr, &e); });
+}
+
+void GenerationService::tokenize_prompt(GenerationRequest request, TokenizeDone done) {
+  try {
+    check_supported(request);
+  } catch (const ServiceError& e) {
+    return done(nullptr, &e);
+  }
+  const std::string model = request.model, branch = request.branch;
+  auto shared_request = std::make_shared<GenerationRequest>(std::move(request));
+  with_model(
+      model, branch,
+      [shared_request, done](const std::shared_ptr<LoadedModel>& loaded) {
+        const TokenizeResult out = tokens_of(*loaded, build_prompt(*loaded, *shared_request));
+        done(&out, nullptr);
+      },
+      [done](const ServiceError& e) { done(nullptr, &e); });
+}
+
+}  // namespace fm
