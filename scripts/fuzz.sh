@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (+ASan/UBSan) into build-fuzz/ and fuzzes the GGUF reader and model
-# loader for SECONDS (default 60) from a seed of the tiny test model. Usage: scripts/fuzz.sh [SECONDS]
+# Builds the libFuzzer targets with clang (+ASan/UBSan) into build-fuzz/ and runs each for SECONDS (default 60):
+# the GGUF reader + model loader (seed: the tiny test model), the HTTP API in-process (seeds: fuzz/corpus/api, one
+# valid request per route) and the chat-template engine (seeds: the real templates in ../shared/fixtures).
+# Usage: scripts/fuzz.sh [SECONDS] [gguf|api|jinja ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(gguf api jinja)
 scripts/install-deps.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DFMSERVE_SANITIZE=ON -DFMSERVE_FUZZ=ON -DFMSERVE_TESTS=OFF
-cmake --build build-fuzz -j "${FMSERVE_JOBS:-2}" --target gguf_fuzzer fuzz_write_seed
-corpus=build-fuzz/corpus/gguf
-mkdir -p "$corpus"
-build-fuzz/bin/fuzz_write_seed "$corpus/tiny_llama.gguf"
-ASAN_OPTIONS=detect_leaks=1 build-fuzz/bin/gguf_fuzzer "$corpus" -max_total_time="$seconds" -max_len=131072 \
-  -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+cmake --build build-fuzz -j "${FMSERVE_JOBS:-2}" --target gguf_fuzzer api_fuzzer jinja_fuzzer fuzz_write_seed
+export ASAN_OPTIONS=detect_leaks=1
+for target in "${targets[@]}"; do
+  corpus="build-fuzz/corpus/$target"
+  mkdir -p "$corpus" build-fuzz/artifacts
+  echo "== fuzzing $target for $seconds s =="
+  case "$target" in
+    gguf)
+      build-fuzz/bin/fuzz_write_seed "$corpus/tiny_llama.gguf"
+      build-fuzz/bin/gguf_fuzzer "$corpus" -max_total_time="$seconds" -max_len=131072 -rss_limit_mb=2048 \
+        -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ 2>&1 | tail -n 40 ;;
+    api)
+      cp fuzz/corpus/api/*.req "$corpus/"
+      build-fuzz/bin/api_fuzzer "$corpus" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=3072 \
+        -timeout=70 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ 2>&1 | tail -n 40 ;;
+    jinja)
+      for t in ../shared/fixtures/chat-templates/*.jinja; do
+        { cat "$t"; printf '\n----\n{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"kwargs":{"enable_thinking":false}}'; } \
+          > "$corpus/$(basename "$t").seed"
+      done
+      build-fuzz/bin/jinja_fuzzer "$corpus" -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 \
+        -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ 2>&1 | tail -n 40 ;;
+    *) echo "unknown fuzz target '$target'" >&2; exit 2 ;;
+  esac
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzzer $target failed" >&2; exit 1; }
+done

@@ -185,6 +185,21 @@ Value length_of(const Value& v, int line) {
   }
 }
 
+// A padding width from a template: negative pads nothing (as Python's ' ' * n), a huge one is an error rather
+// than an allocation of that size.
+size_t pad_width(int64_t width, int line) {
+  if (width <= 0) return 0;
+  if (width > (int64_t{1} << 20)) throw TemplateError("width too large", line);
+  return static_cast<size_t>(width);
+}
+
+// Python's int(x) of a float, for the values an int64 holds.
+int64_t float_to_int(double d, int line) {
+  if (std::isnan(d)) throw TemplateError("cannot convert float NaN to integer", line);
+  if (!(d > -9.3e18 && d < 9.2e18)) throw TemplateError("float too large to convert to an integer", line);
+  return static_cast<int64_t>(d);
+}
+
 // Attribute path "a.b" for selectattr / map / sort.
 Value attribute_path(const Value& v, const std::string& path, int line) {
   Value cur = v;
@@ -192,7 +207,7 @@ Value attribute_path(const Value& v, const std::string& path, int line) {
   while (start <= path.size()) {
     const size_t dot = path.find('.', start);
     const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+    bool numeric = !part.empty() && part.size() <= 18 && std::all_of(part.begin(), part.end(), ::isdigit);
     cur = numeric ? get_item(cur, Value(static_cast<int64_t>(std::stoll(part))), line) : get_item(cur, Value(part), line);
     if (dot == std::string::npos) break;
     start = dot + 1;
@@ -471,7 +486,7 @@ Value call_filter(const std::string& name, const Value& v, const CallArgs& a, Fi
     const Value indent = arg(a, 0, "indent", Value::none());
     const Value separators = arg(a, 2, "separators", Value::none());
     const bool sort_keys = arg(a, 3, "sort_keys", Value(false)).truthy();
-    const int ind = indent.is_none() ? -1 : static_cast<int>(indent.as_int());
+    const int ind = indent.is_none() ? -1 : static_cast<int>(std::min<size_t>(pad_width(indent.as_int(), line), 64));
     std::string item_sep = ind >= 0 ? "," : ", ", key_sep = ": ";
     if (separators.is_list() && separators.list_ref().size() == 2) {
       item_sep = separators.list_ref()[0].str_ref();
@@ -520,7 +535,7 @@ Value call_filter(const std::string& name, const Value& v, const CallArgs& a, Fi
     const Value width = arg(a, 0, "width", Value(int64_t{4}));
     const bool first = arg(a, 1, "first", Value(false)).truthy();
     const bool blank = arg(a, 2, "blank", Value(false)).truthy();
-    const std::string pad = width.is_string() ? width.str_ref() : std::string(static_cast<size_t>(width.as_int()), ' ');
+    const std::string pad = width.is_string() ? width.str_ref() : std::string(pad_width(width.as_int(), line), ' ');
     std::string s = v.str() + "\n";
     std::vector<std::string> lines;
     size_t start = 0;
@@ -632,9 +647,13 @@ Value call_filter(const std::string& name, const Value& v, const CallArgs& a, Fi
       if ((name == "min") ? x.compare(best) < 0 : x.compare(best) > 0) best = x;
     return best;
   }
-  if (name == "abs") return v.kind() == Value::Kind::kFloat ? Value(std::fabs(v.as_double())) : Value(static_cast<int64_t>(std::llabs(v.as_int())));
+  if (name == "abs") {
+    if (v.kind() == Value::Kind::kFloat) return Value(std::fabs(v.as_double()));
+    if (v.as_int() == INT64_MIN) throw TemplateError("integer overflow", line);
+    return Value(static_cast<int64_t>(std::llabs(v.as_int())));
+  }
   if (name == "int") {
-    if (v.kind() == Value::Kind::kFloat) return Value(static_cast<int64_t>(v.as_double()));
+    if (v.kind() == Value::Kind::kFloat) return Value(float_to_int(v.as_double(), line));
     if (v.is_number()) return Value(v.as_int());
     try {
       return Value(static_cast<int64_t>(std::stoll(v.str())));
@@ -657,7 +676,7 @@ Value call_filter(const std::string& name, const Value& v, const CallArgs& a, Fi
   }
   if (name == "wordcount") return Value(static_cast<int64_t>(py_split(v.str(), Value::none(), -1).list_ref().size()));
   if (name == "center") {
-    const int64_t width = arg(a, 0, "width", Value(int64_t{80})).as_int();
+    const int64_t width = static_cast<int64_t>(pad_width(arg(a, 0, "width", Value(int64_t{80})).as_int(), line));
     std::string s = v.str();
     const int64_t n = static_cast<int64_t>(utf8_length(s));
     if (width <= n) return Value(s);

@@ -5,7 +5,7 @@ namespace fm {
 ChatTemplate::ChatTemplate(const std::string& source, std::string bos_token, std::string eos_token)
     : template_(source), bos_token_(std::move(bos_token)), eos_token_(std::move(eos_token)) {}
 
-std::string ChatTemplate::render(const ChatRequest& request) const {
+std::string ChatTemplate::render(const ChatRequest& request, uint64_t max_steps) const {
   using jinja::Value;
   jinja::ValueDict vars;
   vars.set(Value("bos_token"), Value(bos_token_));
@@ -15,7 +15,7 @@ std::string ChatTemplate::render(const ChatRequest& request) const {
   vars.set(Value("tools"), request.tools.is_null() ? Value::none() : Value::from_json(request.tools));
   vars.set(Value("documents"), Value::none());
   vars.set(Value("add_generation_prompt"), Value(request.add_generation_prompt));
-  return template_.render(vars);
+  return template_.render(vars, max_steps);
 }
 
 }  // namespace fm

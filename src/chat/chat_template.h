@@ -23,7 +23,7 @@ class ChatTemplate {
   // source: the template text; bos/eos: the tokenizer's special token strings (may be empty).
   ChatTemplate(const std::string& source, std::string bos_token, std::string eos_token);
   // Throws jinja::TemplateError (with the template line) when the template raises or misuses a value.
-  std::string render(const ChatRequest& request) const;
+  std::string render(const ChatRequest& request, uint64_t max_steps = jinja::Template::kDefaultMaxSteps) const;
 
  private:
   jinja::Template template_;

@@ -11,14 +11,14 @@ namespace {
 struct LoopBreak {};
 struct LoopContinue {};
 
-constexpr int kMaxDepth = 256;          // macro recursion and nesting
-constexpr size_t kMaxOutput = 64 << 20;  // a template may not produce more than 64 MiB
+constexpr int kMaxDepth = 256;          // macro recursion, loops and expression evaluation, together
+constexpr size_t kMaxOutput = 64 << 20;  // a template may not produce more than 64 MiB, nor any string that long
 
 using Frame = std::unordered_map<std::string, Value>;
 
 class Renderer final : public FilterApplier {
  public:
-  explicit Renderer(const ValueDict& vars) {
+  Renderer(const ValueDict& vars, uint64_t max_steps) : max_steps_(max_steps) {
     scopes_.push_back(std::make_shared<Frame>());
     for (const auto& [k, v] : global_functions().items) (*scopes_[0])[k.str_ref()] = v;
     for (const auto& [k, v] : vars.items) (*scopes_[0])[k.str()] = v;
@@ -46,11 +46,19 @@ class Renderer final : public FilterApplier {
   void assign(const std::string& name, Value v) { (*scopes_.back())[name] = std::move(v); }
 
   void emit(std::string& out, const std::string& text) {
+    charge(text.size() / 64);
     out += text;
     if (out.size() > kMaxOutput) throw TemplateError("template output exceeds 64 MiB");
   }
 
+  // Work done so far, in evaluation steps plus copied elements: a template cannot run without bound.
+  void charge(uint64_t steps) {
+    steps_ += steps + 1;
+    if (steps_ > max_steps_) throw TemplateError("the template exceeded its evaluation budget");
+  }
+
   void exec(const Stmt& st, std::string& out) {
+    charge(0);
     switch (st.kind) {
       case Stmt::Kind::kText: emit(out, st.text); break;
       case Stmt::Kind::kOutput: emit(out, eval(*st.expr).str()); break;
@@ -118,6 +126,7 @@ class Renderer final : public FilterApplier {
     depth_guard guard(depth_, st.line);
     const int64_t n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
+      charge(1);
       scopes_.push_back(std::make_shared<Frame>());
       bind(*scopes_.back(), items[static_cast<size_t>(i)]);
       ValueDict loop;
@@ -163,6 +172,8 @@ class Renderer final : public FilterApplier {
       Value ns = lookup(st.attr_object);
       if (ns.kind() != Value::Kind::kNamespace)
         throw TemplateError("cannot assign attribute on non-namespace object '" + st.attr_object + "'", st.line);
+      // A namespace inside a namespace could form a cycle (leaked, and endless to print): not allowed.
+      if (v.holds_namespace()) throw TemplateError("a namespace attribute cannot hold a namespace", st.line);
       ns.dict_mut().set(Value(st.attr_name), std::move(v));
       return;
     }
@@ -230,6 +241,8 @@ class Renderer final : public FilterApplier {
   }
 
   Value eval(const Expr& e) {
+    charge(0);
+    depth_guard guard(depth_, e.line);
     try {
       return eval_inner(e);
     } catch (const TemplateError& err) {
@@ -269,7 +282,11 @@ class Renderer final : public FilterApplier {
         const Value v = eval(*e.a);
         if (e.name == "not") return Value(!v.truthy());
         if (v.is_undefined()) throw TemplateError("'" + v.undefined_name() + "' is undefined", e.line);
-        if (e.name == "-") return v.kind() == Value::Kind::kFloat ? Value(-v.as_double()) : Value(-v.as_int());
+        if (e.name == "-") {
+          if (v.kind() == Value::Kind::kFloat) return Value(-v.as_double());
+          if (v.as_int() == INT64_MIN) throw TemplateError("integer overflow", e.line);
+          return Value(-v.as_int());
+        }
         return v;
       }
       case Expr::Kind::kCondition:
@@ -319,7 +336,7 @@ class Renderer final : public FilterApplier {
       return l.truthy() ? l : eval(*e.b);
     }
     const Value l = eval(*e.a), r = eval(*e.b);
-    if (op == "~") return Value(l.str() + r.str());
+    if (op == "~") return Value(bounded_string(l.str() + r.str(), e.line));
     if (op == "==") return Value(l.equals(r));
     if (op == "!=") return Value(!l.equals(r));
     if (op == "in" || op == "not in") {
@@ -347,15 +364,20 @@ class Renderer final : public FilterApplier {
         if (l.is_markup() || r.is_markup())  // Markup + str escapes the plain side
           return Value::markup((l.is_markup() ? l.str_ref() : html_escape(l.str_ref())) +
                                (r.is_markup() ? r.str_ref() : html_escape(r.str_ref())));
-        return Value(l.str_ref() + r.str_ref());
+        return Value(bounded_string(l.str_ref() + r.str_ref(), e.line));
       }
       if (l.is_list() && r.is_list()) {
+        charge(l.list_ref().size() + r.list_ref().size());
         ValueList items = l.list_ref();
         items.insert(items.end(), r.list_ref().begin(), r.list_ref().end());
         return Value::list(std::move(items));
       }
     }
     if (op == "*" && (l.is_string() || l.is_list()) && r.kind() == Value::Kind::kInt) {
+      const uint64_t unit = l.is_string() ? l.str_ref().size() : l.list_ref().size();
+      const uint64_t times = r.as_int() > 0 ? static_cast<uint64_t>(r.as_int()) : 0;
+      if (unit > 0 && times > kMaxOutput / unit) throw TemplateError("repetition result too large", e.line);
+      charge(unit * times / (l.is_string() ? 64 : 1));
       if (l.is_string()) {
         std::string s;
         for (int64_t k = 0; k < r.as_int(); ++k) s += l.str_ref();
@@ -374,8 +396,12 @@ class Renderer final : public FilterApplier {
     }
     if (op == "**") {
       if (!floats && r.as_int() >= 0) {
-        int64_t result = 1;
-        for (int64_t k = 0; k < r.as_int() && k < 64; ++k) result *= l.as_int();
+        const int64_t base = l.as_int(), exponent = r.as_int();
+        if (base == 0 || base == 1) return Value(exponent == 0 ? int64_t{1} : base);
+        if (base == -1) return Value(exponent % 2 == 0 ? int64_t{1} : int64_t{-1});
+        int64_t result = 1;  // |base| >= 2 overflows within 63 steps
+        for (int64_t k = 0; k < exponent; ++k)
+          if (__builtin_mul_overflow(result, base, &result)) throw TemplateError("integer overflow", e.line);
         return Value(result);
       }
       return Value(std::pow(l.as_double(), r.as_double()));
@@ -390,25 +416,39 @@ class Renderer final : public FilterApplier {
       return Value(x - std::floor(x / y) * y);  // %
     }
     const int64_t x = l.as_int(), y = r.as_int();
-    if (op == "+") return Value(x + y);
-    if (op == "-") return Value(x - y);
-    if (op == "*") return Value(x * y);
+    int64_t result = 0;
+    bool overflow = false;
+    if (op == "+") overflow = __builtin_add_overflow(x, y, &result);
+    else if (op == "-") overflow = __builtin_sub_overflow(x, y, &result);
+    else if (op == "*") overflow = __builtin_mul_overflow(x, y, &result);
+    // Python's integers do not overflow; ours are 64-bit, so an overflow is an error rather than a wrong number.
+    if (overflow) throw TemplateError("integer overflow", e.line);
+    if (op == "+" || op == "-" || op == "*") return Value(result);
     if (y == 0) throw TemplateError("division by zero", e.line);
+    if (x == INT64_MIN && y == -1) throw TemplateError("integer overflow", e.line);
     const int64_t q = x / y - ((x % y != 0) && ((x < 0) != (y < 0)) ? 1 : 0);  // Python floors
     if (op == "//") return Value(q);
     return Value(x - q * y);
   }
 
+  std::string bounded_string(std::string s, int line) {
+    if (s.size() > kMaxOutput) throw TemplateError("string result too large", line);
+    charge(s.size() / 64);
+    return s;
+  }
+
   std::vector<std::shared_ptr<Frame>> scopes_;
   int depth_ = 0;
+  uint64_t steps_ = 0;
+  const uint64_t max_steps_;
 };
 
 }  // namespace
 
 Template::Template(const std::string& source) : body_(parse_template(source)) {}
 
-std::string Template::render(const ValueDict& variables) const {
-  Renderer renderer(variables);
+std::string Template::render(const ValueDict& variables, uint64_t max_steps) const {
+  Renderer renderer(variables, max_steps);
   std::string out;
   try {
     renderer.exec(body_, out);

@@ -37,7 +37,12 @@ struct Expr {
   ExprPtr a, b, c;       // operands: object/lhs/cond, index/rhs/then, else/slice step
   std::vector<ExprPtr> items;  // list/tuple/dict (dict: alternating key, value), call positional args
   std::vector<std::pair<std::string, ExprPtr>> kwargs;  // call keyword args
+  int depth = 1;  // nodes on the longest path down to a leaf; the parser bounds it (evaluation recurses on it)
 };
+
+// Deepest nesting the parser accepts, for expressions and for statement blocks: deeper trees would exhaust the
+// stack when evaluated or destroyed.
+inline constexpr int kMaxSyntaxDepth = 128;
 
 struct Stmt;
 using StmtPtr = std::unique_ptr<Stmt>;

@@ -216,7 +216,13 @@ class Lexer {
         case 'x': {
           const size_t digits = e == 'u' ? 4 : 2;
           if (pos_ + digits > s_.size()) throw TemplateError("bad escape in string", line_);
-          const uint32_t cp = static_cast<uint32_t>(std::stoul(s_.substr(pos_, digits), nullptr, 16));
+          uint32_t cp = 0;
+          for (size_t k = 0; k < digits; ++k) {
+            const char h = s_[pos_ + k];
+            const int nibble = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+            if (nibble < 0) throw TemplateError("bad escape in string", line_);
+            cp = cp * 16 + static_cast<uint32_t>(nibble);
+          }
           pos_ += digits;
           if (cp < 0x80) {
             out += static_cast<char>(cp);
@@ -278,8 +284,34 @@ class ExprParser {
     return e;
   }
 
+  // Records a finished node's depth (its children are final) and refuses trees too deep to evaluate safely.
+  ExprPtr seal(ExprPtr e) {
+    int child = 0;
+    for (const ExprPtr* p : {&e->a, &e->b, &e->c})
+      if (*p) child = std::max(child, (*p)->depth);
+    for (const ExprPtr& item : e->items)
+      if (item) child = std::max(child, item->depth);
+    for (const auto& kw : e->kwargs) child = std::max(child, kw.second->depth);
+    e->depth = child + 1;
+    if (e->depth > kMaxSyntaxDepth) throw TemplateError("expression nested too deeply", e->line);
+    return e;
+  }
+
+  // Bounds the parser's own recursion (parentheses, `not`, unary signs) before any node exists to seal.
+  struct NestingGuard {
+    NestingGuard(int& nesting, int line) : nesting_(nesting) {
+      if (++nesting_ > kMaxSyntaxDepth) {
+        --nesting_;
+        throw TemplateError("expression nested too deeply", line);
+      }
+    }
+    ~NestingGuard() { --nesting_; }
+    int& nesting_;
+  };
+
   // expression := or_expr ["if" or_expr ["else" expression]]
   ExprPtr expression(bool with_condexpr = true) {
+    NestingGuard guard(nesting_, peek().line);
     ExprPtr e = or_expr();
     if (with_condexpr && is_name("if")) {
       const int line = next().line;
@@ -290,7 +322,7 @@ class ExprParser {
         next();
         cond->c = expression();
       }
-      return cond;
+      return seal(std::move(cond));
     }
     return e;
   }
@@ -300,7 +332,7 @@ class ExprParser {
     e->name = op;
     e->a = std::move(lhs);
     e->b = std::move(rhs);
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr or_expr() {
@@ -322,10 +354,11 @@ class ExprParser {
   ExprPtr not_expr() {
     if (is_name("not")) {
       const int line = next().line;
+      NestingGuard guard(nesting_, line);
       auto e = make(Expr::Kind::kUnary, line);
       e->name = "not";
       e->a = not_expr();
-      return e;
+      return seal(std::move(e));
     }
     return compare();
   }
@@ -389,9 +422,11 @@ class ExprParser {
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       const Token& op = next();
+      NestingGuard guard(nesting_, op.line);
       e = make(Expr::Kind::kUnary, op.line);
       e->name = op.text == "-" ? "-" : "+";
       e->a = unary(false);
+      e = seal(std::move(e));
     } else {
       e = postfix(primary());
     }
@@ -420,7 +455,10 @@ class ExprParser {
         } catch (const std::exception&) {
           throw TemplateError("integer literal out of range", tok.line);
         }
-      case Token::kFloat: return literal(Value(std::stod(tok.text)), tok.line);
+      case Token::kFloat: {
+        const double v = std::strtod(tok.text.c_str(), nullptr);  // as Python: too large is inf, too small 0
+        return literal(Value(v), tok.line);
+      }
       case Token::kOp:
         if (tok.text == "(") {
           if (is_op(")")) {
@@ -437,7 +475,7 @@ class ExprParser {
               tuple->items.push_back(expression());
             }
             expect_op(")");
-            return tuple;
+            return seal(std::move(tuple));
           }
           expect_op(")");
           return first;
@@ -450,7 +488,7 @@ class ExprParser {
             next();
           }
           expect_op("]");
-          return list;
+          return seal(std::move(list));
         }
         if (tok.text == "{") {
           auto dict = make(Expr::Kind::kDict, tok.line);
@@ -462,7 +500,7 @@ class ExprParser {
             next();
           }
           expect_op("}");
-          return dict;
+          return seal(std::move(dict));
         }
         [[fallthrough]];
       default: throw TemplateError("unexpected '" + tok.text + "' in an expression", tok.line);
@@ -482,12 +520,17 @@ class ExprParser {
         auto attr = make(Expr::Kind::kAttr, line);
         if (peek().type == Token::kInt) {  // foo.0 is foo[0]
           attr->kind = Expr::Kind::kItem;
-          attr->b = literal(Value(static_cast<int64_t>(std::stoll(next().text))), line);
+          const Token& index = next();
+          try {
+            attr->b = literal(Value(static_cast<int64_t>(std::stoll(index.text))), line);
+          } catch (const std::exception&) {
+            throw TemplateError("integer literal out of range", index.line);
+          }
         } else {
           attr->name = expect_name();
         }
         attr->a = std::move(e);
-        e = std::move(attr);
+        e = seal(std::move(attr));
       } else if (is_op("[")) {
         const int line = next().line;
         ExprPtr start, stop, step;
@@ -512,7 +555,7 @@ class ExprParser {
         } else {
           item->b = std::move(start);
         }
-        e = std::move(item);
+        e = seal(std::move(item));
       } else if (is_op("(")) {
         e = call(std::move(e));
       } else {
@@ -541,7 +584,7 @@ class ExprParser {
     auto e = make(Expr::Kind::kCall, peek().line);
     e->a = std::move(callee);
     call_args(*e);
-    return e;
+    return seal(std::move(e));
   }
 
   ExprPtr filter_expr(ExprPtr e) {
@@ -552,7 +595,7 @@ class ExprParser {
         f->name = dotted_name();
         f->a = std::move(e);
         if (is_op("(")) call_args(*f);
-        e = std::move(f);
+        e = seal(std::move(f));
       } else if (is_name("is")) {
         const int line = next().line;
         auto t = make(Expr::Kind::kTest, line);
@@ -567,7 +610,7 @@ class ExprParser {
         } else if (starts_test_argument()) {
           t->items.push_back(unary(false));  // jinja2: a bare argument, e.g. "is divisibleby 3"
         }
-        e = std::move(t);
+        e = seal(std::move(t));
       } else if (is_op("(")) {
         e = call(std::move(e));
       } else {
@@ -599,6 +642,7 @@ class ExprParser {
 
   const std::vector<Token>& t_;
   size_t i_ = 0;
+  int nesting_ = 0;
 };
 
 // ---- statement parser -------------------------------------------------------------------------------------------
@@ -618,6 +662,11 @@ class Parser {
   // Parses statements until a block tag whose first word is in `stops`; returns that word ("" at the end).
   // The stopping tag's tokens are left in `stop_tokens_`.
   std::string parse_body(Body& body, std::initializer_list<const char*> stops) {
+    if (++block_depth_ > kMaxSyntaxDepth) throw TemplateError("blocks nested too deeply", current_line_);
+    struct Leave {
+      int& depth;
+      ~Leave() { --depth; }
+    } leave{block_depth_};
     while (i_ < segs_.size()) {
       Segment& seg = segs_[i_++];
       current_line_ = seg.line;
@@ -788,6 +837,7 @@ class Parser {
   int current_line_ = 1;
   const std::vector<Token>* stop_tokens_ = nullptr;
   std::unique_ptr<ExprParser> stop_parser_;
+  int block_depth_ = 0;
 };
 
 }  // namespace

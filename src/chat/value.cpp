@@ -44,8 +44,23 @@ Value::Value(int64_t v) : kind_(Kind::kInt), i_(v) {}
 Value::Value(double v) : kind_(Kind::kFloat), f_(v) {}
 Value::Value(std::string s) : kind_(Kind::kString), s_(std::move(s)) {}
 
+namespace {
+// The depth of a container of `items`, and whether any of them is or holds a namespace.
+template <typename Each>
+void measure(Each each, uint16_t& depth, bool& holds_namespace) {
+  int deepest = 0;
+  each([&](const Value& item) {
+    deepest = std::max(deepest, item.depth());
+    holds_namespace |= item.holds_namespace();
+  });
+  if (deepest + 1 > kMaxValueDepth) throw TemplateError("value nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
+  depth = static_cast<uint16_t>(deepest + 1);
+}
+}  // namespace
+
 Value Value::list(ValueList items) {
   Value v;
+  measure([&](auto&& f) { for (const Value& i : items) f(i); }, v.depth_, v.holds_namespace_);
   v.kind_ = Kind::kList;
   v.list_ = std::make_shared<ValueList>(std::move(items));
   return v;
@@ -64,6 +79,7 @@ Value Value::markup(std::string s) {
 
 Value Value::dict(ValueDict d) {
   Value v;
+  measure([&](auto&& f) { for (const auto& [k, val] : d.items) f(k), f(val); }, v.depth_, v.holds_namespace_);
   v.kind_ = Kind::kDict;
   v.dict_ = std::make_shared<ValueDict>(std::move(d));
   return v;
@@ -71,6 +87,7 @@ Value Value::dict(ValueDict d) {
 Value Value::namespace_object(ValueDict attributes) {
   Value v = dict(std::move(attributes));
   v.kind_ = Kind::kNamespace;
+  v.holds_namespace_ = true;
   return v;
 }
 Value Value::function(std::string name, NativeFunction fn) {
@@ -88,7 +105,7 @@ Value Value::undefined(std::string name) {
 
 namespace {
 template <typename Json>
-Value value_from_json(const Json& j);
+Value value_from_json(const Json& j, int depth = 0);
 }  // namespace
 
 Value Value::from_json(const nlohmann::json& j) { return value_from_json(j); }
@@ -96,7 +113,9 @@ Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json
 
 namespace {
 template <typename Json>
-Value value_from_json(const Json& j) {
+Value value_from_json(const Json& j, int depth) {
+  // Checked before recursing: a hostile document must not exhaust the stack.
+  if (depth >= kMaxValueDepth) throw TemplateError("value nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
   switch (j.type()) {
     case nlohmann::json::value_t::null: return Value::none();
     case nlohmann::json::value_t::boolean: return Value(j.template get<bool>());
@@ -106,12 +125,12 @@ Value value_from_json(const Json& j) {
     case nlohmann::json::value_t::string: return Value(j.template get<std::string>());
     case nlohmann::json::value_t::array: {
       ValueList items;
-      for (const auto& e : j) items.push_back(value_from_json(e));
+      for (const auto& e : j) items.push_back(value_from_json(e, depth + 1));
       return Value::list(std::move(items));
     }
     case nlohmann::json::value_t::object: {
       ValueDict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.items.emplace_back(Value(it.key()), value_from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) d.items.emplace_back(Value(it.key()), value_from_json(it.value(), depth + 1));
       return Value::dict(std::move(d));
     }
     default: return Value();

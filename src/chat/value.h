@@ -42,6 +42,10 @@ class TemplateError : public std::runtime_error {
   int line_;
 };
 
+// Deepest nesting of lists and dicts a value may have: every walk over a value (str, tojson, ==, sorting,
+// destruction) recurses on it.
+inline constexpr int kMaxValueDepth = 1000;
+
 class Value {
  public:
   enum class Kind { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kFunction, kNamespace };
@@ -78,6 +82,8 @@ class Value {
   bool is_markup() const { return kind_ == Kind::kString && lazy_or_markup_; }
   bool is_dict() const { return kind_ == Kind::kDict || kind_ == Kind::kNamespace; }
   bool is_callable() const { return kind_ == Kind::kFunction; }
+  int depth() const { return depth_; }  // 0 for scalars; 1 + the deepest item for lists and dicts
+  bool holds_namespace() const { return holds_namespace_; }  // is or contains a namespace object
 
   bool truthy() const;
   int64_t as_int() const;       // bools and ints; throws otherwise
@@ -102,6 +108,8 @@ class Value {
  private:
   Kind kind_ = Kind::kUndefined;
   bool lazy_or_markup_ = false;  // lists: a jinja2 generator; strings: markupsafe.Markup
+  bool holds_namespace_ = false;
+  uint16_t depth_ = 0;  // fixed at construction (throws TemplateError beyond kMaxValueDepth)
   bool b_ = false;
   int64_t i_ = 0;
   double f_ = 0;

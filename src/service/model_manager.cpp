@@ -214,7 +214,9 @@ std::vector<ModelStatus> ModelManager::status() const {
   std::vector<ModelStatus> out;
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& cfg : config_.models) {
-    for (const auto& [branch, path] : cfg.branches) {
+    for (const auto& entry : cfg.branches) {
+      const std::string& branch = entry.first;
+      const std::string& path = entry.second;
       ModelStatus st;
       st.name = cfg.name;
       st.branch = branch;
