@@ -1,6 +1,9 @@
 #include "api/http_server.h"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <optional>
 #include <utility>  // Boost 1.74 asio uses std::exchange without including it
@@ -60,8 +63,9 @@ class SessionResponder final : public Responder {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpServerOptions& opt, const HttpHandler& handler, std::atomic<size_t>& open)
-      : stream_(std::move(socket)), opt_(opt), handler_(handler), open_(open) {
+  Session(tcp::socket socket, const HttpServerOptions& opt, const HttpHandler& handler, std::atomic<size_t>& open,
+          asio::thread_pool& handlers)
+      : stream_(std::move(socket)), opt_(opt), handler_(handler), open_(open), handlers_(handlers) {
     ++open_;
   }
   ~Session() { --open_; }
@@ -196,20 +200,32 @@ class Session : public std::enable_shared_from_this<Session> {
     auto responder = std::make_shared<SessionResponder>(shared_from_this());
     responder_ = responder;
     watch_disconnect();
-    try {
-      handler_(req, responder);
-    } catch (const std::exception& e) {
-      std::clog << "fmserve: handler failed: " << e.what() << std::endl;
-      responder->respond(500, "application/json", error_json(req.path, 500, "internal error"), {});
-    }
+    // Handlers run on their own threads: parsing, templating and tokenizing a large request never holds up the
+    // I/O of other connections.
+    asio::post(handlers_, [self = shared_from_this(), req = std::move(req), responder] {
+      try {
+        self->handler_(req, responder);
+      } catch (const std::exception& e) {
+        std::clog << "fmserve: handler failed: " << e.what() << std::endl;
+        responder->respond(500, "application/json", self->error_json(req.path, 500, "internal error"), {});
+      }
+    });
   }
 
   // Notices a client that closes the connection while its request is being handled.
+  // Notices a client that closes the connection while its request is being handled. The watch belongs to one
+  // request: a wait completing after that request was answered must not touch the next one. A completed wait is
+  // only a hint (the reactor may report readiness that an earlier read already consumed): the end of the stream
+  // is confirmed by peeking at the socket, and a false alarm re-arms the watch.
   void watch_disconnect() {
-    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
-      if (ec || !self->responder_) return;
-      beast::error_code ignored;
-      if (self->stream_.socket().available(ignored) == 0) self->client_disconnected();
+    std::weak_ptr<SessionResponder> watched = responder_;
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), watched](beast::error_code ec) {
+      if (ec || !self->responder_ || self->responder_ != watched.lock()) return;
+      char byte;
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return self->client_disconnected();
+      if (n < 0) self->watch_disconnect();  // nothing to read yet: a false alarm
+      // n > 0: the client sent more (pipelining); it is read after this response.
     });
   }
 
@@ -272,6 +288,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpServerOptions& opt_;
   const HttpHandler& handler_;
   std::atomic<size_t>& open_;
+  asio::thread_pool& handlers_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   unsigned version_ = 11;
@@ -280,7 +297,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool streaming_ = false;
   bool writing_ = false;
   std::deque<std::pair<std::string, bool>> pending_;
-  size_t pending_bytes_ = 0;  // queued, not yet handed to the socket
+  size_t pending_bytes_ = 0;
+  std::string debug_path_;
+  std::chrono::steady_clock::time_point debug_t0_;  // queued, not yet handed to the socket
   bool closed_ = false;
   std::shared_ptr<SessionResponder> responder_;
 };
@@ -345,13 +364,14 @@ struct HttpServer::Impl {
   HttpHandler handler;
   std::atomic<size_t> open{0};  // before io: sessions destroyed with the io_context still decrement it
   asio::io_context io;
+  std::unique_ptr<asio::thread_pool> handlers;  // request handlers, off the I/O threads
   tcp::acceptor acceptor{io};
   std::atomic<bool> stopping{false};
 
   void accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (stopping) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), opt, handler, open)->start();
+      if (!ec) std::make_shared<Session>(std::move(socket), opt, handler, open, *handlers)->start();
       accept();
     });
   }
@@ -361,6 +381,7 @@ HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler) : impl_(s
   raise_open_file_limit();
   impl_->opt = std::move(options);
   impl_->handler = std::move(handler);
+  impl_->handlers = std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, impl_->opt.handler_threads)));
   const tcp::endpoint endpoint(asio::ip::make_address(impl_->opt.host), impl_->opt.port);
   impl_->acceptor.open(endpoint.protocol());
   impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -409,6 +430,7 @@ void HttpServer::run(bool handle_signals, int grace_s) {
   impl_->io.run();
   watchdog.join();
   for (auto& t : threads) t.join();
+  impl_->handlers->join();
 }
 
 }  // namespace fm

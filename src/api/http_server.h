@@ -1,7 +1,8 @@
 #pragma once
 // An HTTP/1.1 server on Boost.Asio/Beast: keep-alive, chunked streaming responses (server-sent events), body and
 // header size limits (413/431 before the body is read), idle and request timeouts, graceful stop. It knows nothing
-// of the API: every request goes to one handler with a Responder that may complete it from any thread.
+// of the API: every request goes to one handler, on a handler thread, with a Responder that may complete it from
+// any thread.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -48,6 +49,7 @@ struct HttpServerOptions {
   // Output queued for a client that does not read it; beyond this the stream is dropped (its request cancelled).
   size_t max_pending_output_bytes = size_t{4} << 20;
   int io_threads = 2;
+  int handler_threads = 4;  // run request handlers (parsing, templates, tokenizing), apart from socket I/O
   // The body of errors the server raises itself (413, 431, malformed requests), in the API's dialect for `path`.
   std::function<std::string(const std::string& path, int status, const std::string& message)> error_body;
   std::function<void()> on_stream_dropped;  // called when a slow reader's stream is dropped

@@ -1,5 +1,7 @@
 // `fmserve serve`: the HTTP API over the configured models.
+#include <atomic>
 #include <iostream>
+#include <thread>
 #include <stdexcept>
 
 #include "api/api_server.h"
@@ -11,11 +13,13 @@
 #include "service/operation_runner.h"
 #include "store/key_store.h"
 #include "store/operation_store.h"
+#include "util/memory.h"
 
 namespace fm::cli {
 
 int run_serve(const ServeOptions& opt) {
   if (opt.config.empty()) throw std::invalid_argument("--config is required");
+  limit_allocator_arenas(1);  // before any thread starts
   ServiceConfig config = load_service_config(opt.config);
   if (opt.max_body_bytes > 0) config.max_body_bytes = opt.max_body_bytes;
   auto keys = KeyStore::open(opt.data_dir);
@@ -47,9 +51,20 @@ int run_serve(const ServeOptions& opt) {
   ho.on_stream_dropped = [&metrics] { metrics.stream_dropped(); };
   HttpServer server(ho, [&api](const HttpRequest& req, std::shared_ptr<Responder> res) { api.handle(req, std::move(res)); });
   operations.start();  // resumes operations a previous process left unfinished
+  // Housekeeping: when nothing is generating, hand freed memory back to the system.
+  std::atomic<bool> serving{true};
+  std::thread housekeeping([&] {
+    while (serving.load()) {
+      for (int i = 0; i < 20 && serving.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const SchedulerStats st = models.stats();
+      if (st.running == 0 && st.queued == 0) release_free_memory();
+    }
+  });
   std::clog << "fmserve: listening on http://" << opt.host << ":" << server.port() << " (" << config.models.size()
             << " models configured)" << std::endl;
   server.run(true);
+  serving = false;
+  housekeeping.join();
   operations.stop();  // runs in flight stay stored as pending: the next start finishes them
   models.shutdown();  // scheduler threads end while the server, metrics and models they call back into still exist
   std::clog << "fmserve: stopped" << std::endl;

@@ -21,7 +21,7 @@ SqliteDb::SqliteDb(const std::string& data_dir, const std::string& file, const s
   sqlite3_busy_timeout(db_, 5000);
   try {
     // WAL with full sync: a committed row survives kill -9 and power loss; readers never wait for the writer.
-    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-1024;");  // page cache: 1 MiB
     exec(schema);
   } catch (...) {
     sqlite3_close(db_);

@@ -16,7 +16,9 @@ BpeOptions BpeOptions::for_gguf_pre(const std::string& pre) {
 
 namespace {
 constexpr uint64_t kEmpty = ~uint64_t{0};
-constexpr size_t kWordCacheLimit = 1 << 16;  // words cached per thread before the cache is reset
+// Words cached per thread before the cache is reset: ~1 MiB per thread at most, so a server's resident size does not
+// grow with the variety of text its handler threads have seen.
+constexpr size_t kWordCacheLimit = 4096;
 std::atomic<uint64_t> g_next_generation{1};
 
 uint64_t mix(uint64_t k) {
