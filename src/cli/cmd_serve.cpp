@@ -55,7 +55,7 @@ int run_serve(const ServeOptions& opt) {
   std::atomic<bool> serving{true};
   std::thread housekeeping([&] {
     while (serving.load()) {
-      for (int i = 0; i < 20 && serving.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (int i = 0; i < 10 && serving.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       const SchedulerStats st = models.stats();
       if (st.running == 0 && st.queued == 0) release_free_memory();
     }

@@ -62,7 +62,7 @@ class SqliteOperationStore final : public OperationStore {
 
   std::vector<Operation> pending(size_t limit) const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement st(db_, "SELECT " OPERATION_COLUMNS " FROM operations WHERE done = 0 ORDER BY created_at, id LIMIT ?");
+    Statement st(db_, "SELECT " OPERATION_COLUMNS " FROM operations WHERE done = 0 ORDER BY created_at, rowid LIMIT ?");
     st.bind(1, static_cast<int64_t>(limit));
     std::vector<Operation> out;
     while (st.step()) out.push_back(row(st));

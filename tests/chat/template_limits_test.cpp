@@ -68,5 +68,20 @@ TEST(TemplateLimits, WorkIsBounded) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));  // bounded, not a speed target
 }
 
+// Inputs the Jinja fuzzer (fuzz/jinja_fuzzer.cpp) found or would find: each once threw something other than a
+// TemplateError, or was undefined behaviour, or allocated without bound.
+TEST(TemplateLimits, FuzzerFindings) {
+  EXPECT_THROW(Template("{{ '\\u00zz' }}"), TemplateError);                 // std::stoul on a bad escape
+  EXPECT_THROW(Template("{{ x.99999999999999999999 }}"), TemplateError);    // std::stoll out of range
+  EXPECT_EQ(render("{{ 1e999 > 1 }}"), "True");                             // std::stod out of range: inf, as Python
+  EXPECT_THROW(render("{{ (1e300 * 1e300) | int }}"), TemplateError);       // float -> int64 of inf
+  EXPECT_THROW(render("{{ (-9223372036854775807 - 1) | abs }}"), TemplateError);
+  EXPECT_THROW(render("{{ 'x' | center(1000000000000) }}"), TemplateError);
+  EXPECT_EQ(render("{{ 'a\nb' | indent(-5) }}"), "a\nb");
+  EXPECT_THROW(render("{{ 'a' | indent(1000000000000) }}"), TemplateError);
+  EXPECT_THROW(render("{{ [1, [2]] | tojson(indent=1000000000) }}"), TemplateError);
+  EXPECT_EQ(render("{{ [1] | tojson(indent=2) }}"), "[\n  1\n]");
+}
+
 }  // namespace
 }  // namespace fm::jinja

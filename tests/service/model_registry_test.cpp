@@ -49,6 +49,34 @@ TEST(ModelRegistry, BadConfigurationsNameTheLine) {
   }
 }
 
+TEST(ServiceConfig, BranchVersionsLimitsAndOperations) {
+  const ServiceConfig cfg = parse_service_config(R"(
+operations: {retention: 2h, concurrency: 2}
+limits: {max_json_depth: 32, max_messages: 10, stream_buffer: 64KiB, header_timeout: 5s}
+models:
+  - name: m
+    branches:
+      latest: {path: /p/a.gguf, version: "01.06.2025"}
+      rc: /p/b.gguf
+)", "cfg.yaml");
+  EXPECT_EQ(cfg.operation_retention_s, 7200);
+  EXPECT_EQ(cfg.operation_concurrency, 2);
+  EXPECT_EQ(cfg.limits.max_json_depth, 32);
+  EXPECT_EQ(cfg.limits.max_messages, 10);
+  EXPECT_EQ(cfg.limits.max_stream_buffer_bytes, size_t{64} << 10);
+  EXPECT_EQ(cfg.limits.header_timeout_s, 5);
+  EXPECT_EQ(cfg.limits.max_tools, 128);  // default kept
+  const ModelConfig* m = cfg.find("m");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->branches.at("latest"), "/p/a.gguf");
+  EXPECT_EQ(m->versions.at("latest"), "01.06.2025");
+  EXPECT_FALSE(m->versions.count("rc"));
+  for (const char* bad : {"limits: {max_messages: 0}\nmodels: []", "limits: {speed: 1}\nmodels: []",
+                          "operations: {retention: soon}\nmodels: []"}) {
+    EXPECT_THROW(parse_service_config(bad, "cfg.yaml"), std::runtime_error) << bad;
+  }
+}
+
 TEST(ModelUri, AllAddressingForms) {
   std::string error;
   auto full = parse_model_uri("gpt://b1g2folder/aidreams/rc", &error);
@@ -59,6 +87,9 @@ TEST(ModelUri, AllAddressingForms) {
   auto latest = parse_model_uri("gpt://f/aidreams", &error);
   ASSERT_TRUE(latest);
   EXPECT_EQ(latest->branch, "latest");
+  auto trailing = parse_model_uri("gpt://f/aidreams/", &error);  // the service's "latest" spelling
+  ASSERT_TRUE(trailing) << error;
+  EXPECT_EQ(trailing->branch, "latest");
   auto bare = parse_model_uri("aidreams", &error);
   ASSERT_TRUE(bare);
   EXPECT_TRUE(bare->folder.empty());
