@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>  // Boost 1.74 asio uses std::exchange without including it
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -245,7 +246,26 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void reject(const std::string& path, int status, const std::string& message) {
     keep_alive_ = false;
+    drain_before_close_ = true;  // the client may still be sending the body we refused
     write_full(status, "application/json", error_json(path, status, message), {});
+  }
+
+  // Closing a socket with unread input makes the kernel reset the connection, and the client may lose the error
+  // response we just sent. So: stop sending, read and discard what still arrives (bounded in time and bytes), close.
+  void drain_and_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_some();
+  }
+
+  void drain_some() {
+    auto scratch = std::make_shared<std::array<char, 16384>>();
+    stream_.async_read_some(asio::buffer(*scratch), [self = shared_from_this(), scratch](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > (size_t{64} << 20)) return self->close();
+      self->drain_some();
+    });
   }
 
   std::string error_json(const std::string& path, int status, const std::string& message) const {
@@ -270,6 +290,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     responder_.reset();
     streaming_ = false;
+    if (!ec && drain_before_close_) return drain_and_close();
     if (ec || !keep_alive_) return close();
     beast::error_code ignored;
     stream_.socket().cancel(ignored);  // the disconnect watch
@@ -297,10 +318,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool streaming_ = false;
   bool writing_ = false;
   std::deque<std::pair<std::string, bool>> pending_;
-  size_t pending_bytes_ = 0;
-  std::string debug_path_;
-  std::chrono::steady_clock::time_point debug_t0_;  // queued, not yet handed to the socket
+  size_t pending_bytes_ = 0;  // queued, not yet handed to the socket
   bool closed_ = false;
+  bool drain_before_close_ = false;
+  size_t drained_ = 0;
   std::shared_ptr<SessionResponder> responder_;
 };
 

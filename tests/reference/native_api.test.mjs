@@ -3,51 +3,20 @@
 // tokenize, errors in the service's shape, folders, durability across SIGKILL and retention. Every wait is bounded.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { fixtures, createKey as createKeyIn, startServer as startServerIn, stopServer, sleep } from "./live_server.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const binary = process.env.FMSERVE_BINARY ?? join(here, "../../build/bin/fmserve");
-const fixtures = process.env.FMSERVE_FIXTURES_DIR ?? join(here, "../../../shared/fixtures");
 const work = mkdtempSync(join(tmpdir(), "fmserve-native-"));
 const dataDir = join(work, "data");
 const config = join(work, "config.yaml");
 const aidreams = `${fixtures}/models/aidreams260K.gguf`;
 const qwen = `${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf`;
-
-function createKey(folder) {
-  return execFileSync(binary, ["keys", "create", "--data-dir", dataDir, "--folder", folder], { encoding: "utf8" }).trimEnd().split("\n").pop();
-}
-
-async function startServer() {
-  const child = spawn(binary, ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "-t", "2"], { stdio: ["ignore", "ignore", "pipe"] });
-  const state = { process: child, url: null, log: "" };
-  state.url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server did not start in 20 s")), 20000);
-    child.stderr.on("data", (d) => {
-      state.log += d;
-      const m = state.log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${state.log}`)));
-  });
-  return state;
-}
-
-function stopServer(child, signal = "SIGTERM") {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { child.kill("SIGKILL"); }, 10000);
-    child.on("exit", () => { clearTimeout(timer); resolve(); });
-    child.kill(signal);
-  });
-}
+const createKey = (folder) => createKeyIn(dataDir, folder);
+const startServer = () => startServerIn(config, dataDir, 2);
 
 let server, key, otherKey;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   writeFileSync(config, `operations: {retention: 4s}

@@ -2,54 +2,20 @@
 // fixture models. Every wait is bounded; the server is stopped at the end.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import net from "node:net";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import OpenAI from "openai";
+import { binary, fixtures, createKey as createKeyIn, startServer as startServerIn, stopServer } from "./live_server.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const binary = process.env.FMSERVE_BINARY ?? join(here, "../../build/bin/fmserve");
-const fixtures = process.env.FMSERVE_FIXTURES_DIR ?? join(here, "../../../shared/fixtures");
 const work = mkdtempSync(join(tmpdir(), "fmserve-api-"));
 const dataDir = join(work, "data");
-
-function createKey(folder, ...extra) {
-  const out = execFileSync(binary, ["keys", "create", "--data-dir", dataDir, "--folder", folder, ...extra], { encoding: "utf8" });
-  return out.trimEnd().split("\n").pop();
-}
+const createKey = (folder, ...extra) => createKeyIn(dataDir, folder, ...extra);
+const startServer = (config, threads) => startServerIn(config, dataDir, threads);
 
 let server, base, key, otherFolderKey, imageOnlyKey, revokedKey;
-
-// Starts `fmserve serve` on a free port; resolves with the process, its URL and a live view of its log.
-async function startServer(config, threads) {
-  const child = spawn(binary, ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "-t", String(threads)], { stdio: ["ignore", "ignore", "pipe"] });
-  const state = { process: child, url: null, log: "" };
-  state.url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("server did not start in 20 s")), 20000);
-    child.stderr.on("data", (d) => {
-      state.log += d;
-      const m = state.log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}: ${state.log}`)));
-  });
-  return state;
-}
-
-// SIGTERM, then SIGKILL after 10 s.
-function stopServer(child) {
-  child.kill("SIGTERM");
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { child.kill("SIGKILL"); resolve(); }, 10000);
-    child.on("exit", () => { clearTimeout(timer); resolve(); });
-  });
-}
 
 before(async () => {
   const config = join(work, "config.yaml");
