@@ -74,7 +74,8 @@ void parse_limits(const std::string& origin, const YAML::Node& node, RequestLimi
     else if (key == "body_timeout") limits.body_timeout_s = static_cast<int>(parse_duration(origin, v));
     else fail(origin, kv.first, "unknown limit '" + key + "'");
   }
-  if (limits.max_json_depth > 10000) fail(origin, node, "max_json_depth must be at most 10000");
+  // Parsed trees are walked recursively (template values, stored requests): their depth stays small.
+  if (limits.max_json_depth > 1000) fail(origin, node, "max_json_depth must be at most 1000");
 }
 
 }  // namespace
