@@ -42,6 +42,14 @@ struct LogitsOptions {
 };
 int run_logits(const LogitsOptions& opt);
 
+struct EmbedOptions {
+  std::string model, text, pooling, kv_type = "f16";
+  std::vector<int32_t> tokens;  // used as given (no BOS added)
+  bool text_given = false, non_causal = false, normalize = false;
+  int threads = 0;
+};
+int run_embed(const EmbedOptions& opt);
+
 struct TokenizeOptions {
   std::string model;  // GGUF file or tokenizer.json
   std::string text, file, jsonl;

@@ -61,6 +61,18 @@ int main(int argc, char** argv) {
   logits_cmd->add_option("-t,--threads", logits.threads, "Threads (default: all cores)");
   logits_cmd->add_option("--kv-type", logits.kv_type, "KV cache element type: f16 (default) or f32");
 
+  fm::cli::EmbedOptions embed;
+  std::string embed_tokens;
+  auto* embed_cmd = app.add_subcommand("embed", "Print the pooled embedding of a text or of token ids");
+  embed_cmd->add_option("-m,--model", embed.model, "GGUF model file")->required();
+  auto* embed_text = embed_cmd->add_option("--text", embed.text, "Text (tokenized with the model's special tokens)");
+  embed_cmd->add_option("--tokens", embed_tokens, "Comma-separated token ids, used as given");
+  embed_cmd->add_option("--pooling", embed.pooling, "mean, last or cls (default: the file's, else mean)");
+  embed_cmd->add_flag("--non-causal", embed.non_causal, "Bidirectional attention over the input");
+  embed_cmd->add_flag("--normalize", embed.normalize, "L2-normalise the embedding");
+  embed_cmd->add_option("-t,--threads", embed.threads, "Threads (default: all cores)");
+  embed_cmd->add_option("--kv-type", embed.kv_type, "KV cache element type: f16 (default) or f32");
+
   fm::cli::TokenizeOptions tokenize;
   auto* tokenize_cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
   tokenize_cmd->add_option("-m,--model", tokenize.model, "GGUF model file or Hugging Face tokenizer.json")->required();
@@ -144,6 +156,11 @@ int main(int argc, char** argv) {
     if (*tokenize_cmd) {
       tokenize.text_given = text_opt->count() > 0;
       return fm::cli::run_tokenize(tokenize);
+    }
+    if (*embed_cmd) {
+      embed.text_given = embed_text->count() > 0;
+      if (!embed_tokens.empty()) embed.tokens = parse_ids(embed_tokens);
+      return fm::cli::run_embed(embed);
     }
     if (*logits_cmd) {
       logits.tokens = parse_ids(token_list);

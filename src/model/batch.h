@@ -17,12 +17,16 @@ struct SequenceSlice {
   bool all_logits = false;  // logits after every token, else only after the last
   bool want_logits = true;  // false for a prefill chunk that does not end the prompt
   bool decode = false;      // one token the model just sampled, rather than tokens of a prompt
+  bool causal = true;       // false: the slice's tokens attend to each other both ways (all of them in this batch)
 };
 
 struct Batch {
   std::vector<int32_t> tokens;       // [n_tokens]
   std::vector<SequenceSlice> seqs;
   std::vector<int64_t> logit_rows;   // batch rows whose logits are produced, in order
+  // Instead of logits, the output receives the hidden state after the final norm of each logit row:
+  // [logit_rows, n_embd] (what embedding models pool).
+  bool output_hidden = false;
   // Decode tokens come first (rows [0, n_decode)): products may route them through other kernels than prompt
   // tokens (Compute::n_decode_rows), so a token's kind, not its place in a batch, decides its arithmetic.
   int64_t n_decode = 0;
@@ -33,6 +37,7 @@ struct Batch {
     seqs.clear();
     logit_rows.clear();
     n_decode = 0;
+    output_hidden = false;
   }
   // Appends a sequence's prompt tokens continuing `cache`.
   void add(KvCache& cache, const int32_t* ids, int64_t n, bool all_logits, bool want_logits = true);

@@ -88,7 +88,7 @@ void attention(const Compute& c, const AttentionShape& shape, const float* q, co
     float* qr = s + group * n_ctx;                                        // [group][head_dim] queries
     for (int64_t task = begin; task < end; ++task) {
       const int64_t t = task / shape.n_head_kv, kv_h = task % shape.n_head_kv;
-      const int64_t last = pos0 + t;
+      const int64_t last = shape.causal ? pos0 + t : pos0 + n_tok - 1;
       const int64_t first = shape.window > 0 ? std::max<int64_t>(0, last - shape.window + 1) : 0;
       const int64_t n_keys = last - first + 1;
       const float* q_group = q + (t * shape.n_head + kv_h * group) * shape.head_dim;

@@ -37,9 +37,11 @@ struct AttentionShape {
   int64_t n_head, n_head_kv, head_dim, head_dim_v;
   float scale;         // applied to q.k, usually 1/sqrt(head_dim)
   int64_t window = 0;  // sliding window: query at p sees keys (p - window, p]; 0 = every earlier key
+  bool causal = true;  // false: every query of the call sees every key up to the call's last position
 };
 
-// Causal attention of n_tok queries at positions pos0.. over cache positions [0 or p - window + 1, p].
+// Causal attention of n_tok queries at positions pos0.. over cache positions [0 or p - window + 1, p]
+// (non-causal: p is the last of the n_tok positions for every query, as encoders and bidirectional embedders use).
 // q: [n_tok, n_head * head_dim], out: [n_tok, n_head * head_dim_v]. The cache must already hold the
 // keys/values of these tokens. scores: pool size * attention_scratch_floats() floats.
 void attention(const Compute& c, const AttentionShape& shape, const float* q, const KvCache& cache, int64_t layer,

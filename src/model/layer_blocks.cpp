@@ -59,8 +59,9 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
   if (w.bv) add_bias(v, w.bv, n, v_dim);
   if (w.q_norm) rms_norm_rows(q, w.q_norm, n * hp.n_head, hp.head_dim, hp.rms_eps);
   if (w.k_norm) rms_norm_rows(k, w.k_norm, n * hp.n_head_kv, hp.head_dim, hp.rms_eps);
-  const AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, hp.head_dim_v, opt.kq_scale, opt.window};
+  AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, hp.head_dim_v, opt.kq_scale, opt.window};
   for (const SequenceSlice& s : batch.seqs) {
+    shape.causal = s.causal;
     float* qs = q + s.begin * q_dim;
     float* ks = k + s.begin * kv_dim;
     opt.rope->apply(qs, s.n, hp.n_head, s.pos0);
@@ -174,8 +175,11 @@ void output_logits(const Compute& c, const HParams& hp, const float* norm, const
   if (rows == 0) return;
   // Every logit row takes the decode kernels: a prompt usually needs one row, for which splitting the large output
   // matrix into AMX tiles costs more than streaming it (and the route stays independent of the batch).
+  // Hidden states (embeddings) go straight to the output: [rows, n_embd].
+  float* normed = batch.output_hidden ? logits : st.h.data();
   for (int64_t i = 0; i < rows; ++i)
-    rms_norm(st.x.data() + batch.logit_rows[i] * hp.n_embd, norm, 1, hp.n_embd, hp.rms_eps, st.h.data() + i * hp.n_embd);
+    rms_norm(st.x.data() + batch.logit_rows[i] * hp.n_embd, norm, 1, hp.n_embd, hp.rms_eps, normed + i * hp.n_embd);
+  if (batch.output_hidden) return;
   Compute rows_as_decode = c;
   rows_as_decode.n_decode_rows = rows;
   matmul(rows_as_decode, output, st.h.data(), rows, logits);

@@ -46,7 +46,8 @@ class Model {
   const HParams& hparams() const { return hp_; }
 
   // Evaluates a batch: each sequence's tokens continue its KV cache (which they are appended to).
-  // logits: [batch.logit_rows.size(), n_vocab].
+  // logits: [batch.logit_rows.size(), n_vocab], or the final-norm hidden states [rows, n_embd] when
+  // batch.output_hidden is set (embeddings).
   virtual void forward(const Compute& c, ForwardState& state, Batch& batch, float* logits) const = 0;
 
   // KV rows each layer needs for a context of n_ctx evaluated max_batch tokens at a time; empty = n_ctx for all.
