@@ -1,6 +1,7 @@
 #pragma once
 // What the route handlers work with: the wire-free services, the key store, metrics and the request limits.
 #include "api/metrics.h"
+#include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "service/model_manager.h"
 #include "service/operation_runner.h"
@@ -12,6 +13,7 @@ namespace fm {
 struct ApiContext {
   ModelManager& models;
   GenerationService& generation;
+  EmbeddingService& embeddings;
   OperationRunner& operations;
   const OperationStore& operation_store;
   const KeyStore& keys;

@@ -8,6 +8,7 @@
 #include "api/http_server.h"
 #include "api/metrics.h"
 #include "cli/commands.h"
+#include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "service/model_manager.h"
 #include "service/operation_runner.h"
@@ -31,12 +32,13 @@ int run_serve(const ServeOptions& opt) {
   so.kv_budget_bytes = config.kv_budget_bytes;
   ModelManager models(config, so);
   GenerationService generation(models);
+  EmbeddingService embeddings(models);
   OperationRunnerOptions ro;
   ro.concurrency = config.operation_concurrency;
   ro.retention = std::chrono::seconds(config.operation_retention_s);
   OperationRunner operations(*operation_store, generation, ro);
   Metrics metrics;
-  const Api api(ApiContext{models, generation, operations, *operation_store, *keys, metrics, config.limits});
+  const Api api(ApiContext{models, generation, embeddings, operations, *operation_store, *keys, metrics, config.limits});
 
   HttpServerOptions ho;
   ho.host = opt.host;

@@ -69,6 +69,9 @@ class Run {
   static void submit(const std::shared_ptr<Run>& run, const std::shared_ptr<GenerationHandle>& handle) {
     const GenerationRequest& req = run->req_;
     const LoadedModel& model = *run->model_;
+    if (!model.scheduler)
+      throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model.name + "' (kind " + model_kind_name(model.config->kind) +
+                         ") does not generate text", "wrong_model_kind");
     std::vector<int32_t> prompt = build_prompt(model, req);
     const int64_t n_ctx = model.scheduler->options().n_ctx;
     const int64_t room = n_ctx - static_cast<int64_t>(prompt.size());

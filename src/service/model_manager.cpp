@@ -14,7 +14,10 @@ const char* const kDefaultChatTemplate =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + "
     "'\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-LoadedModel::~LoadedModel() { scheduler.reset(); }
+LoadedModel::~LoadedModel() {
+  scheduler.reset();
+  embedder.reset();
+}
 
 const char* model_state_name(ModelStatus::State state) {
   switch (state) {
@@ -129,13 +132,29 @@ std::shared_ptr<LoadedModel> ModelManager::load(const ModelConfig& cfg, const st
   m->chat_template = std::make_unique<ChatTemplate>(source, vocab.bos() >= 0 ? vocab.text(vocab.bos()) : "",
                                                     vocab.eos() >= 0 ? vocab.text(vocab.eos()) : "");
   m->stop_tokens = end_of_generation_tokens(vocab);
-  SchedulerOptions so = scheduler_options_;
-  so.n_ctx = std::min<int64_t>(cfg.context, m->model->hparams().n_ctx_train);
-  m->scheduler = std::make_unique<Scheduler>(*m->model, so);
-  m->bytes = m->file->file_size() + so.kv_budget_bytes;
+  m->context = std::min<int64_t>(cfg.context, m->model->hparams().n_ctx_train);
+  if (cfg.kind == ModelKind::kEmbedding || cfg.kind == ModelKind::kClassifier) {
+    m->embedding = embedding_defaults(*m->file);
+    if (!cfg.pooling.empty()) parse_pooling(cfg.pooling, &m->embedding.pooling);
+    if (cfg.causal) m->embedding.causal = *cfg.causal;
+    if (cfg.normalize) m->embedding.normalize = *cfg.normalize;
+    EmbedderOptions eo;
+    eo.max_input = m->context;
+    eo.max_batch_tokens = std::max<int64_t>(m->context, 512);
+    eo.max_queue = scheduler_options_.max_queue * 16;  // inputs, not requests: one request may hold many
+    eo.kv_type = scheduler_options_.kv_type;
+    eo.threads = scheduler_options_.threads;
+    m->embedder = std::make_unique<Embedder>(*m->model, eo);
+    m->bytes = m->file->file_size();
+  } else {
+    SchedulerOptions so = scheduler_options_;
+    so.n_ctx = m->context;
+    m->scheduler = std::make_unique<Scheduler>(*m->model, so);
+    m->bytes = m->file->file_size() + so.kv_budget_bytes;
+  }
   m->last_used = std::chrono::steady_clock::now();
   std::clog << "fmserve: loaded model " << cfg.name << "/" << branch << " (" << m->model->hparams().arch << ", "
-            << m->file->file_size() / (1 << 20) << " MiB, context " << so.n_ctx << ") in "
+            << m->file->file_size() / (1 << 20) << " MiB, " << model_kind_name(cfg.kind) << ", context " << m->context << ") in "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s" << std::endl;
   return m;
 }
@@ -198,6 +217,7 @@ SchedulerStats ModelManager::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   SchedulerStats sum;
   for (const auto& m : loaded_) {
+    if (!m->scheduler) continue;
     const SchedulerStats s = m->scheduler->stats();
     sum.queued += s.queued;
     sum.running += s.running;
@@ -252,7 +272,10 @@ void ModelManager::shutdown() {
   const auto error = std::make_exception_ptr(std::runtime_error("the server is shutting down"));
   for (auto& [key, waiters] : waiting)
     for (auto& ready : waiters) ready(nullptr, error);
-  for (auto& m : models) m->scheduler->stop();
+  for (auto& m : models) {
+    if (m->scheduler) m->scheduler->stop();
+    if (m->embedder) m->embedder->stop();
+  }
 }
 
 size_t ModelManager::loaded_count() const {

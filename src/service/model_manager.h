@@ -17,6 +17,7 @@
 #include "chat/chat_template.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
+#include "runtime/embedder.h"
 #include "runtime/scheduler.h"
 #include "service/model_registry.h"
 #include "tokenizer/tokenizer.h"
@@ -32,11 +33,16 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ChatTemplate> chat_template;
   std::vector<int32_t> stop_tokens;  // end of generation: EOS, end of turn
+  // The engine of the model's kind: text models generate through a scheduler; embedding and classifier models
+  // run through an embedder (with the pooling and attention the file or the configuration gives).
   std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<Embedder> embedder;
+  EmbeddingOptions embedding;
+  int64_t context = 0;  // longest input the engine takes
   size_t bytes = 0;  // file size plus KV budget
   std::chrono::steady_clock::time_point last_used;
 
-  ~LoadedModel();  // the scheduler stops (cancelling its requests) before the weights go
+  ~LoadedModel();  // the engine stops (cancelling its requests) before the weights go
 };
 
 class ModelNotFound : public std::runtime_error {

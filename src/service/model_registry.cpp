@@ -156,6 +156,15 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
         }
       }
       if (m["chat_template"]) mc.chat_template = m["chat_template"].as<std::string>();
+      if (m["pooling"]) {
+        mc.pooling = m["pooling"].as<std::string>();
+        if (mc.pooling != "mean" && mc.pooling != "last" && mc.pooling != "cls")
+          fail(origin, m["pooling"], "pooling must be mean, last or cls");
+      }
+      if (m["causal"]) mc.causal = m["causal"].as<bool>();
+      if (m["normalize"]) mc.normalize = m["normalize"].as<bool>();
+      if ((!mc.pooling.empty() || mc.causal || mc.normalize) && mc.kind != ModelKind::kEmbedding && mc.kind != ModelKind::kClassifier)
+        fail(origin, m, "pooling, causal and normalize apply to embedding and classifier models");
       cfg.models.push_back(std::move(mc));
     }
   } catch (const YAML::Exception& e) {

@@ -21,6 +21,9 @@ struct ModelConfig {
   std::map<std::string, std::string> branches;  // latest / rc / deprecated -> GGUF path
   std::map<std::string, std::string> versions;  // branch -> modelVersion when configured (`version:`)
   std::string chat_template;                     // optional template file used when the GGUF has none
+  // Embedding and classifier models: overrides of what the file says (empty / unset: the file's).
+  std::string pooling;                           // mean, last, cls
+  std::optional<bool> causal, normalize;
 };
 
 // Bounds on what one request may ask, so no client can exhaust the server (the `limits:` section).

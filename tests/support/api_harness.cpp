@@ -69,6 +69,7 @@ struct ApiHarness::Impl {
   std::unique_ptr<OperationStore> operation_store;
   std::unique_ptr<ModelManager> models;
   std::unique_ptr<GenerationService> generation;
+  std::unique_ptr<EmbeddingService> embeddings;
   std::unique_ptr<OperationRunner> operations;
   Metrics metrics;
   std::unique_ptr<Api> api;
@@ -96,9 +97,10 @@ struct ApiHarness::Impl {
     so.max_batch_tokens = 32;
     models = std::make_unique<ModelManager>(config, so);
     generation = std::make_unique<GenerationService>(*models);
+    embeddings = std::make_unique<EmbeddingService>(*models);
     operations = std::make_unique<OperationRunner>(*operation_store, *generation, OperationRunnerOptions{});
     operations->start();
-    api = std::make_unique<Api>(ApiContext{*models, *generation, *operations, *operation_store, *keys, metrics, config.limits});
+    api = std::make_unique<Api>(ApiContext{*models, *generation, *embeddings, *operations, *operation_store, *keys, metrics, config.limits});
   }
 
   ~Impl() {
@@ -106,6 +108,7 @@ struct ApiHarness::Impl {
     models->shutdown();
     api.reset();
     operations.reset();
+    embeddings.reset();
     generation.reset();
     models.reset();
     std::error_code ec;

@@ -175,4 +175,10 @@ ojson tokens_json(const TokenizeResult& result) {
   return {{"tokens", tokens}, {"modelVersion", result.model_version}};
 }
 
+ojson embedding_json(const EmbeddingResult& result) {
+  ojson values = ojson::array();
+  for (float v : result.embeddings.at(0)) values.push_back(static_cast<double>(v));
+  return {{"embedding", values}, {"numTokens", int64_string(result.tokens.at(0))}, {"modelVersion", result.model_version}};
+}
+
 }  // namespace fm::native

@@ -7,6 +7,7 @@
 #include "api/http_server.h"
 #include "api/json_input.h"
 #include "service/generation.h"
+#include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "service/model_registry.h"
 #include "store/key_store.h"
@@ -32,6 +33,8 @@ ojson partial_response(const std::string& text_so_far, int64_t prompt_tokens, in
 
 ojson operation_json(const Operation& op);
 ojson tokens_json(const TokenizeResult& tokens);
+// TextEmbeddingResponse of the first (only) input.
+ojson embedding_json(const EmbeddingResult& result);
 
 // RFC 3339 UTC ("2025-06-01T09:30:00Z", milliseconds when not zero).
 std::string timestamp(int64_t unix_ms);
