@@ -1,6 +1,7 @@
 #pragma once
 // What the route handlers work with: the wire-free services, the key store, metrics and the request limits.
 #include "api/metrics.h"
+#include "service/classification_service.h"
 #include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "service/model_manager.h"
@@ -14,6 +15,7 @@ struct ApiContext {
   ModelManager& models;
   GenerationService& generation;
   EmbeddingService& embeddings;
+  ClassificationService& classification;
   OperationRunner& operations;
   const OperationStore& operation_store;
   const KeyStore& keys;

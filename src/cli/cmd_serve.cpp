@@ -8,6 +8,7 @@
 #include "api/http_server.h"
 #include "api/metrics.h"
 #include "cli/commands.h"
+#include "service/classification_service.h"
 #include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "service/model_manager.h"
@@ -33,12 +34,13 @@ int run_serve(const ServeOptions& opt) {
   ModelManager models(config, so);
   GenerationService generation(models);
   EmbeddingService embeddings(models);
+  ClassificationService classification(models, so.threads);
   OperationRunnerOptions ro;
   ro.concurrency = config.operation_concurrency;
   ro.retention = std::chrono::seconds(config.operation_retention_s);
   OperationRunner operations(*operation_store, generation, ro);
   Metrics metrics;
-  const Api api(ApiContext{models, generation, embeddings, operations, *operation_store, *keys, metrics, config.limits});
+  const Api api(ApiContext{models, generation, embeddings, classification, operations, *operation_store, *keys, metrics, config.limits});
 
   HttpServerOptions ho;
   ho.host = opt.host;

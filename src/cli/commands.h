@@ -50,6 +50,13 @@ struct EmbedOptions {
 };
 int run_embed(const EmbedOptions& opt);
 
+struct ClassifyOptions {
+  std::string model, task, text, chat_template, kv_type = "f16";
+  std::vector<std::string> labels, samples;  // samples: TEXT=LABEL
+  int threads = 0;
+};
+int run_classify(const ClassifyOptions& opt);
+
 struct TokenizeOptions {
   std::string model;  // GGUF file or tokenizer.json
   std::string text, file, jsonl;

@@ -73,6 +73,17 @@ int main(int argc, char** argv) {
   embed_cmd->add_option("-t,--threads", embed.threads, "Threads (default: all cores)");
   embed_cmd->add_option("--kv-type", embed.kv_type, "KV cache element type: f16 (default) or f32");
 
+  fm::cli::ClassifyOptions classify;
+  auto* classify_cmd = app.add_subcommand("classify", "Few-shot classification of a text; prints the scored token ids too");
+  classify_cmd->add_option("-m,--model", classify.model, "GGUF model file")->required();
+  classify_cmd->add_option("--task", classify.task, "Task description");
+  classify_cmd->add_option("--label", classify.labels, "A label (repeat for each)")->required();
+  classify_cmd->add_option("--text", classify.text, "Text to classify")->required();
+  classify_cmd->add_option("--sample", classify.samples, "An example as TEXT=LABEL (repeatable)");
+  classify_cmd->add_option("--chat-template", classify.chat_template, "Template file when the GGUF has none");
+  classify_cmd->add_option("-t,--threads", classify.threads, "Threads (default: all cores)");
+  classify_cmd->add_option("--kv-type", classify.kv_type, "KV cache element type: f16 (default) or f32");
+
   fm::cli::TokenizeOptions tokenize;
   auto* tokenize_cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
   tokenize_cmd->add_option("-m,--model", tokenize.model, "GGUF model file or Hugging Face tokenizer.json")->required();
@@ -157,6 +168,7 @@ int main(int argc, char** argv) {
       tokenize.text_given = text_opt->count() > 0;
       return fm::cli::run_tokenize(tokenize);
     }
+    if (*classify_cmd) return fm::cli::run_classify(classify);
     if (*embed_cmd) {
       embed.text_given = embed_text->count() > 0;
       if (!embed_tokens.empty()) embed.tokens = parse_ids(embed_tokens);

@@ -29,7 +29,13 @@ const char* model_state_name(ModelStatus::State state) {
   return "failed";
 }
 
-namespace {
+std::unique_ptr<ChatTemplate> make_chat_template(const GgufFile& file, const Vocab& vocab, const std::string& fallback_file) {
+  std::string source = file.get_string_or("tokenizer.chat_template", "");
+  if (source.empty() && !fallback_file.empty()) source = read_file(fallback_file);
+  if (source.empty()) source = kDefaultChatTemplate;
+  return std::make_unique<ChatTemplate>(source, vocab.bos() >= 0 ? vocab.text(vocab.bos()) : "",
+                                        vocab.eos() >= 0 ? vocab.text(vocab.eos()) : "");
+}
 
 std::vector<int32_t> end_of_generation_tokens(const Vocab& vocab) {
   std::vector<int32_t> out;
@@ -41,6 +47,8 @@ std::vector<int32_t> end_of_generation_tokens(const Vocab& vocab) {
   }
   return out;
 }
+
+namespace {
 
 // The service's modelVersion format, from the file's modification time (UTC): DD.MM.YYYY.
 std::string file_date(const std::string& path) {
@@ -126,11 +134,7 @@ std::shared_ptr<LoadedModel> ModelManager::load(const ModelConfig& cfg, const st
   m->model = load_model(*m->file);
   m->tokenizer = make_tokenizer(*m->file);
   const Vocab& vocab = m->tokenizer->vocab();
-  std::string source = m->file->get_string_or("tokenizer.chat_template", "");
-  if (source.empty() && !cfg.chat_template.empty()) source = read_file(cfg.chat_template);
-  if (source.empty()) source = kDefaultChatTemplate;
-  m->chat_template = std::make_unique<ChatTemplate>(source, vocab.bos() >= 0 ? vocab.text(vocab.bos()) : "",
-                                                    vocab.eos() >= 0 ? vocab.text(vocab.eos()) : "");
+  m->chat_template = make_chat_template(*m->file, vocab, cfg.chat_template);
   m->stop_tokens = end_of_generation_tokens(vocab);
   m->context = std::min<int64_t>(cfg.context, m->model->hparams().n_ctx_train);
   if (cfg.kind == ModelKind::kEmbedding || cfg.kind == ModelKind::kClassifier) {

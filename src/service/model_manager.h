@@ -99,4 +99,9 @@ class ModelManager {
 // ChatML, used when neither the GGUF file nor the configuration gives a chat template.
 extern const char* const kDefaultChatTemplate;
 
+// A model's chat template: the file's, else the one in `fallback_file` (may be empty), else ChatML.
+std::unique_ptr<ChatTemplate> make_chat_template(const GgufFile& file, const Vocab& vocab, const std::string& fallback_file);
+// Tokens that end generation: EOS, end of turn, and the end-of-turn texts of the common template families.
+std::vector<int32_t> end_of_generation_tokens(const Vocab& vocab);
+
 }  // namespace fm

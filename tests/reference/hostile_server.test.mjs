@@ -26,6 +26,10 @@ models:
   - name: qwen
     context: 512
     branches: {latest: ${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf}
+  - name: embed
+    kind: embedding
+    context: 64
+    branches: {latest: ${fixtures}/models/synthetic/syn-qwen3-F32.gguf}
 `);
   key = createKey(dataDir, "f1");
   const started = await startServer(config, dataDir, 2);
@@ -49,6 +53,9 @@ const valid = () => [
   ["POST", "/foundationModels/v1/completionAsync", { modelUri: "gpt://f1/aidreams", completionOptions: { maxTokens: 4 }, messages: [{ role: "user", text: "a" }] }],
   ["POST", "/foundationModels/v1/tokenize", { modelUri: "gpt://f1/qwen/latest", text: "Hello world <|im_start|>" }],
   ["POST", "/foundationModels/v1/tokenizeCompletion", { modelUri: "gpt://f1/aidreams", messages: [{ role: "user", text: "a b c" }] }],
+  ["POST", "/foundationModels/v1/textEmbedding", { modelUri: "emb://f1/embed/latest", text: "hello there", dim: 8 }],
+  ["POST", "/v1/embeddings", { model: "emb://f1/embed", input: ["a b", [317, 263]], dimensions: 16 }],
+  ["POST", "/foundationModels/v1/fewShotTextClassification", { modelUri: "cls://f1/qwen", taskDescription: "Topic", labels: ["billing", "delivery"], text: "Where is it?", samples: [{ text: "charged twice", label: "billing" }] }],
   ["GET", "/operations/fm00000000000000000000", null],
   ["GET", "/operations/fm00000000000000000000:cancel", null],
   ["GET", "/health", null], ["GET", "/ready", null], ["GET", "/metrics", null],

@@ -70,6 +70,7 @@ struct ApiHarness::Impl {
   std::unique_ptr<ModelManager> models;
   std::unique_ptr<GenerationService> generation;
   std::unique_ptr<EmbeddingService> embeddings;
+  std::unique_ptr<ClassificationService> classification;
   std::unique_ptr<OperationRunner> operations;
   Metrics metrics;
   std::unique_ptr<Api> api;
@@ -86,6 +87,10 @@ struct ApiHarness::Impl {
                                                 "  - name: tiny\n"
                                                 "    context: 64\n"
                                                 "    branches: {latest: " + (dir / "tiny.gguf").string() + "}\n"
+                                                "  - name: tiny-embed\n"
+                                                "    kind: embedding\n"
+                                                "    context: 64\n"
+                                                "    branches: {latest: " + (dir / "tiny.gguf").string() + "}\n"
                                                 "  - name: broken\n"
                                                 "    branches: {latest: " + (dir / "missing.gguf").string() + "}\n",
                                                 "harness");
@@ -98,9 +103,10 @@ struct ApiHarness::Impl {
     models = std::make_unique<ModelManager>(config, so);
     generation = std::make_unique<GenerationService>(*models);
     embeddings = std::make_unique<EmbeddingService>(*models);
+    classification = std::make_unique<ClassificationService>(*models, 1);
     operations = std::make_unique<OperationRunner>(*operation_store, *generation, OperationRunnerOptions{});
     operations->start();
-    api = std::make_unique<Api>(ApiContext{*models, *generation, *embeddings, *operations, *operation_store, *keys, metrics, config.limits});
+    api = std::make_unique<Api>(ApiContext{*models, *generation, *embeddings, *classification, *operations, *operation_store, *keys, metrics, config.limits});
   }
 
   ~Impl() {
@@ -108,6 +114,7 @@ struct ApiHarness::Impl {
     models->shutdown();
     api.reset();
     operations.reset();
+    classification.reset();
     embeddings.reset();
     generation.reset();
     models.reset();

@@ -1,6 +1,7 @@
 #pragma once
 // The whole HTTP API in-process, without sockets: the route table over real services, a tiny real model
-// ("tiny", written to a temporary directory) and a key of folder "f1". Requests go straight to the handlers and
+// (written to a temporary directory, served as "tiny" and as the embedding model "tiny-embed") and a key of
+// folder "f1". Requests go straight to the handlers and
 // every wait is bounded. Shared by the API fuzzer and the hostile-request regression tests.
 #include <chrono>
 #include <map>

@@ -175,6 +175,12 @@ ojson tokens_json(const TokenizeResult& result) {
   return {{"tokens", tokens}, {"modelVersion", result.model_version}};
 }
 
+ojson classification_json(const ClassificationResult& result) {
+  ojson predictions = ojson::array();
+  for (const auto& [label, confidence] : result.predictions) predictions.push_back({{"label", label}, {"confidence", confidence}});
+  return {{"predictions", predictions}, {"modelVersion", result.model_version}, {"inputTokens", int64_string(result.input_tokens)}};
+}
+
 ojson embedding_json(const EmbeddingResult& result) {
   ojson values = ojson::array();
   for (float v : result.embeddings.at(0)) values.push_back(static_cast<double>(v));

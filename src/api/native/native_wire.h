@@ -7,6 +7,7 @@
 #include "api/http_server.h"
 #include "api/json_input.h"
 #include "service/generation.h"
+#include "service/classification_service.h"
 #include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "service/model_registry.h"
@@ -33,6 +34,8 @@ ojson partial_response(const std::string& text_so_far, int64_t prompt_tokens, in
 
 ojson operation_json(const Operation& op);
 ojson tokens_json(const TokenizeResult& tokens);
+// FewShotTextClassificationResponse / TextClassificationResponse.
+ojson classification_json(const ClassificationResult& result);
 // TextEmbeddingResponse of the first (only) input.
 ojson embedding_json(const EmbeddingResult& result);
 
