@@ -138,15 +138,40 @@ const std::vector<uint16_t>& gelu_fp16_table() {
 
 }  // namespace
 
+namespace {
+float gelu_from_table(const std::vector<uint16_t>& table, float x) {
+  if (x <= -10.f) return 0.f;
+  if (x >= 10.f) return x;
+  return fp16_to_fp32(table[fp32_to_fp16(x)]);
+}
+}  // namespace
+
 void geglu(const float* gate, const float* up, int64_t n, float* out) {
   const std::vector<uint16_t>& table = gelu_fp16_table();
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = gate[i];
-    float g;
-    if (x <= -10.f) g = 0.f;
-    else if (x >= 10.f) g = x;
-    else g = fp16_to_fp32(table[fp32_to_fp16(x)]);
-    out[i] = g * up[i];
+  for (int64_t i = 0; i < n; ++i) out[i] = gelu_from_table(table, gate[i]) * up[i];
+}
+
+void gelu_inplace(float* x, int64_t n) {
+  const std::vector<uint16_t>& table = gelu_fp16_table();
+  for (int64_t i = 0; i < n; ++i) x[i] = gelu_from_table(table, x[i]);
+}
+
+void layer_norm(const float* x, const float* w, const float* b, int64_t n_tok, int64_t dim, float eps, float* out) {
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const float* xr = x + t * dim;
+    float* o = out + t * dim;
+    double sum = 0;
+    for (int64_t i = 0; i < dim; ++i) sum += xr[i];
+    const float mean = static_cast<float>(sum / static_cast<double>(dim));
+    double sum2 = 0;
+    for (int64_t i = 0; i < dim; ++i) {
+      const float v = xr[i] - mean;
+      o[i] = v;
+      sum2 += static_cast<double>(v * v);
+    }
+    const float variance = static_cast<float>(sum2 / static_cast<double>(dim));
+    const float scale = 1.0f / std::sqrt(variance + eps);
+    for (int64_t i = 0; i < dim; ++i) o[i] = o[i] * scale * w[i] + (b ? b[i] : 0.f);
   }
 }
 

@@ -14,6 +14,10 @@ class KvCache;
 // out[t, :] = x[t, :] / rms(x[t, :]) * w   x, out: [n_tok, dim], w: [dim]; out may be x.
 void rms_norm(const float* x, const float* w, int64_t n_tok, int64_t dim, float eps, float* out);
 
+// out[t, :] = (x[t, :] - mean) / sqrt(var + eps) * w + b (LayerNorm, biased variance; sums in double as ggml's
+// norm). x, out: [n_tok, dim]; w, b: [dim] (b may be null); out may be x.
+void layer_norm(const float* x, const float* w, const float* b, int64_t n_tok, int64_t dim, float eps, float* out);
+
 // Rotary position embedding applied in place to every head of x: [n_tok, n_heads * head_dim];
 // token t sits at position pos0 + t.
 // freq_factors (optional, [n_rot / 2]) divide each pair's frequency (Llama 3 rope_freqs, Phi-3 LongRoPE);
@@ -50,6 +54,8 @@ size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ctx);
 
 // out[i] = gelu_tanh(gate[i]) * up[i], with GELU read from ggml-cpu's fp16 table (as llama.cpp evaluates it).
 void geglu(const float* gate, const float* up, int64_t n, float* out);
+// x[i] = gelu_tanh(x[i]) through the same fp16 table, in place.
+void gelu_inplace(float* x, int64_t n);
 // Per-row RMSNorm over groups of `dim` (per-head q/k norms): x: [n_rows, dim], w: [dim], in place.
 void rms_norm_rows(float* x, const float* w, int64_t n_rows, int64_t dim, float eps);
 // x[t, i] += b[i] for x: [n_tok, dim]

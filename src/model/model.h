@@ -50,6 +50,10 @@ class Model {
   // batch.output_hidden is set (embeddings).
   virtual void forward(const Compute& c, ForwardState& state, Batch& batch, float* logits) const = 0;
 
+  // Encoders attend within one input and keep no cache between calls: their keys and values stay in f32 (as in
+  // llama.cpp, which gives encoders no KV cache), whatever cache type decoders use.
+  virtual bool is_encoder() const { return false; }
+
   // KV rows each layer needs for a context of n_ctx evaluated max_batch tokens at a time; empty = n_ctx for all.
   // Sliding-window layers need only window + max_batch - 1.
   virtual std::vector<int64_t> kv_layer_rows(int64_t /*n_ctx*/, int64_t /*max_batch*/) const { return {}; }

@@ -14,13 +14,15 @@ struct Family {
   std::unique_ptr<Model> (*make)(const GgufFile&);
 };
 
-constexpr std::array<Family, 6> kFamilies = {{
+constexpr std::array<Family, 8> kFamilies = {{
     {"llama", make_llama_model},
     {"qwen2", make_qwen2_model},
     {"qwen3", make_qwen3_model},
     {"qwen3moe", make_qwen3moe_model},
     {"gemma3", make_gemma3_model},
     {"phi3", make_phi3_model},
+    {"bert", make_bert_model},
+    {"nomic-bert", make_nomic_bert_model},
 }};
 
 }  // namespace

@@ -16,5 +16,8 @@ std::unique_ptr<Model> make_qwen3_model(const GgufFile& file);
 std::unique_ptr<Model> make_qwen3moe_model(const GgufFile& file);
 std::unique_ptr<Model> make_gemma3_model(const GgufFile& file);
 std::unique_ptr<Model> make_phi3_model(const GgufFile& file);
+// Encoders (embeddings only): bert.cpp.
+std::unique_ptr<Model> make_bert_model(const GgufFile& file);
+std::unique_ptr<Model> make_nomic_bert_model(const GgufFile& file);
 
 }  // namespace fm

@@ -109,7 +109,8 @@ struct Embedder::Impl {
 
   std::unique_ptr<KvCache> cache_for(int64_t n) const {
     const HParams& hp = model.hparams();
-    return std::make_unique<KvCache>(hp.n_layer, n, hp.kv_dim(), hp.v_dim(), opt.kv_type, model.kv_layer_rows(n, n));
+    const TensorType type = model.is_encoder() ? TensorType::F32 : opt.kv_type;
+    return std::make_unique<KvCache>(hp.n_layer, n, hp.kv_dim(), hp.v_dim(), type, model.kv_layer_rows(n, n));
   }
 
   // One forward pass over jobs[0..n): every input whole, hidden states of every position, pooled per input.

@@ -59,8 +59,14 @@ Vocab Vocab::from_gguf(const GgufFile& file) {
     }
   }
   const bool spm = v.model_ == "llama";
-  v.add_bos_ = file.get_bool_or("tokenizer.ggml.add_bos_token", spm && v.bos_ >= 0);
-  v.add_eos_ = file.get_bool_or("tokenizer.ggml.add_eos_token", false);
+  if (v.model_ == "bert") {
+    // WordPiece (BERT): special tokens frame the text as [CLS] ... [SEP], as llama.cpp and Hugging Face add them.
+    const int32_t cls = special_id("tokenizer.ggml.cls_token_id"), sep = special_id("tokenizer.ggml.seperator_token_id");
+    if (v.bos_ < 0) v.bos_ = cls;
+    if (v.eos_ < 0) v.eos_ = sep;
+  }
+  v.add_bos_ = file.get_bool_or("tokenizer.ggml.add_bos_token", (spm || v.model_ == "bert") && v.bos_ >= 0);
+  v.add_eos_ = file.get_bool_or("tokenizer.ggml.add_eos_token", v.model_ == "bert" && v.eos_ >= 0);
   v.add_space_prefix_ = file.get_bool_or("tokenizer.ggml.add_space_prefix", spm);
   return v;
 }
