@@ -65,7 +65,8 @@ const char* const kRoutes[][2] = {
     {"POST", "/foundationModels/v1/tokenize"}, {"POST", "/foundationModels/v1/tokenizeCompletion"},
     {"GET", "/operations/fm0000"}, {"GET", "/operations/fm0000:cancel"}, {"GET", "/health"}, {"GET", "/ready"},
     {"GET", "/metrics"}, {"DELETE", "/v1/models"}, {"POST", "/nope"}, {"POST", "/foundationModels/v1/textEmbedding"},
-    {"POST", "/v1/embeddings"}, {"POST", "/foundationModels/v1/fewShotTextClassification"}};
+    {"POST", "/v1/embeddings"}, {"POST", "/foundationModels/v1/fewShotTextClassification"},
+    {"POST", "/foundationModels/v1/textClassification"}};
 
 // Every node of a JSON tree, to pick one to mutate.
 void collect(json& j, std::vector<json*>& out) {

@@ -131,7 +131,16 @@ namespace fm::cli {
 
 int run_synth(const SynthOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  synthesize_model({opt.arch, opt.shape, opt.type, opt.output, opt.seed});
+  SynthRequest request;
+  request.arch = opt.arch;
+  request.shape = opt.shape;
+  request.type = opt.type;
+  request.output = opt.output;
+  request.seed = opt.seed;
+  request.classifier_labels = opt.classifier_labels;
+  request.multi_label = opt.multi_label;
+  request.pooling = opt.pooling;
+  synthesize_model(request);
   std::clog << "fmserve: wrote " << opt.output << " in " << seconds_since(t0) << " s" << std::endl;
   return 0;
 }

@@ -11,6 +11,7 @@ namespace fm::cli {
 struct InspectOptions {
   std::string model;
   size_t max_items = 8;
+  std::string dump_tensor;  // print this F32/F16 tensor's values as JSON instead of the tables
 };
 int run_inspect(const InspectOptions& opt);
 
@@ -36,6 +37,8 @@ struct LogitsOptions {
   std::string model;
   std::vector<int32_t> tokens;
   std::string output;  // raw f32 [positions x vocab]; empty = none
+  bool embeddings = false;  // write the final-norm hidden states [positions x n_embd] instead of logits
+  bool non_causal = false;  // with embeddings: bidirectional attention
   int greedy = 0;
   int threads = 0;
   std::string kv_type = "f16";
@@ -96,8 +99,10 @@ struct BenchOptions {
 int run_bench(const BenchOptions& opt);
 
 struct SynthOptions {
-  std::string arch, shape, type, output;
+  std::string arch, shape, type, output, pooling;
   uint64_t seed = 1;
+  std::vector<std::string> classifier_labels;
+  bool multi_label = false;
 };
 int run_synth(const SynthOptions& opt);
 

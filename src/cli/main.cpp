@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   auto* inspect_cmd = app.add_subcommand("inspect", "Print a GGUF file's metadata and tensor table");
   inspect_cmd->add_option("model", inspect.model, "GGUF file")->required();
   inspect_cmd->add_option("--max-items", inspect.max_items, "Array items shown per metadata value");
+  inspect_cmd->add_option("--dump-tensor", inspect.dump_tensor, "Print an F32/F16 tensor as JSON {name, dims, values}");
 
   fm::cli::RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "Generate a continuation of a prompt");
@@ -60,6 +61,8 @@ int main(int argc, char** argv) {
   logits_cmd->add_option("--greedy", logits.greedy, "Print N greedy continuation ids as JSON");
   logits_cmd->add_option("-t,--threads", logits.threads, "Threads (default: all cores)");
   logits_cmd->add_option("--kv-type", logits.kv_type, "KV cache element type: f16 (default) or f32");
+  logits_cmd->add_flag("--embeddings", logits.embeddings, "Write hidden states after the final norm [positions x n_embd]");
+  logits_cmd->add_flag("--non-causal", logits.non_causal, "With --embeddings: bidirectional attention");
 
   fm::cli::EmbedOptions embed;
   std::string embed_tokens;
@@ -142,10 +145,14 @@ int main(int argc, char** argv) {
   model_cmd->require_subcommand(1);
   auto* synth_cmd = model_cmd->add_subcommand("synth", "Write a random-weight model with a real model's shapes and types");
   synth_cmd->add_option("--arch", synth.arch, "Architecture (checked against the shape)");
-  synth_cmd->add_option("--shape", synth.shape, "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b")->required();
+  synth_cmd->add_option("--shape", synth.shape, "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b, bge-small, tiny-qwen3, tiny-bert")->required();
   synth_cmd->add_option("--type", synth.type, "F16, Q8_0, Q4_0, Q4_K_M, Q6_K")->required();
   synth_cmd->add_option("-o,--output", synth.output, "Output GGUF file")->required();
   synth_cmd->add_option("--seed", synth.seed, "Random seed");
+  synth_cmd->add_option("--classifier-labels", synth.classifier_labels, "Add a classification head with these labels")
+      ->delimiter(',');
+  synth_cmd->add_flag("--multi-label", synth.multi_label, "The head's labels are independent (sigmoid)");
+  synth_cmd->add_option("--pooling", synth.pooling, "Write <arch>.pooling_type: mean, cls or last");
 
   try {
     app.parse(argc, argv);

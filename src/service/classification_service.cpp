@@ -145,4 +145,56 @@ void ClassificationService::few_shot(FewShotRequest request, Done done) {
   }
 }
 
+void ClassificationService::classify(TextClassificationRequest request, Done done) {
+  if (request.text.empty()) {
+    const ServiceError e = invalid_argument("text is empty");
+    return done(nullptr, &e);
+  }
+  const std::string name = request.model, branch = request.branch;
+  auto shared = std::make_shared<TextClassificationRequest>(std::move(request));
+  auto run = [shared, done](std::shared_ptr<LoadedModel> model, std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      const ServiceError unavailable(ErrorCode::kUnavailable, std::string("model unavailable: ") + e.what(), "model_unavailable");
+      return done(nullptr, &unavailable);
+    }
+    try {
+      if (!model->embedder || !model->head)
+        throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model->name + "' has no classification head", "wrong_model_kind");
+      std::vector<int32_t> ids = model->tokenizer->encode(shared->text, /*add_special=*/true, /*parse_special=*/false);
+      const int64_t limit = std::min(model->context, kMaxClassificationTokens);
+      if (ids.empty()) throw invalid_argument("text has no tokens");
+      if (static_cast<int64_t>(ids.size()) > limit)
+        throw ServiceError(ErrorCode::kInvalidArgument, "text has " + std::to_string(ids.size()) + " tokens; the limit is " +
+                           std::to_string(limit), "context_length_exceeded");
+      EmbeddingOptions options = model->embedding;
+      options.normalize = false;  // the head reads the pooled state itself
+      const int64_t n_tokens = static_cast<int64_t>(ids.size());
+      const auto admission = model->embedder->submit(std::move(ids), options, [model, done, n_tokens](std::vector<float> pooled) {
+        if (pooled.empty()) {
+          const ServiceError failure(ErrorCode::kInternal, "the classification failed", "internal_error");
+          return done(nullptr, &failure);
+        }
+        const std::vector<double> confidences = model->head->confidences(pooled.data());
+        ClassificationResult result;
+        result.input_tokens = n_tokens;
+        result.model_version = model->version;
+        for (size_t i = 0; i < confidences.size(); ++i) result.predictions.emplace_back(model->head->labels[i], confidences[i]);
+        done(&result, nullptr);
+      });
+      if (admission == Embedder::Admission::kQueueFull)
+        throw ServiceError(ErrorCode::kResourceExhausted, "the server is busy; retry later", "queue_full", 1);
+    } catch (const ServiceError& e) {
+      done(nullptr, &e);
+    }
+  };
+  try {
+    models_.acquire(name, branch, run);
+  } catch (const ModelNotFound& e) {
+    const ServiceError not_found(ErrorCode::kNotFound, e.what(), "model_not_found");
+    done(nullptr, &not_found);
+  }
+}
+
 }  // namespace fm

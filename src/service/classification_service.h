@@ -43,12 +43,19 @@ std::vector<double> normalise_label_logprobs(const std::vector<double>& logprobs
 inline constexpr size_t kMaxLabels = 20;
 inline constexpr int64_t kMaxClassificationTokens = 8000;
 
+struct TextClassificationRequest {
+  std::string model, branch = "latest";
+  std::string text;
+};
+
 class ClassificationService {
  public:
   ClassificationService(ModelManager& models, int threads) : models_(models), threads_(threads) {}
   using Done = std::function<void(const ClassificationResult* result, const ServiceError* error)>;
   // Every outcome reaches `done` exactly once (on this thread or the model loader's).
   void few_shot(FewShotRequest request, Done done);
+  // A fine-tuned classifier (a model with a classification head): one confidence per label of the head.
+  void classify(TextClassificationRequest request, Done done);
 
  private:
   ModelManager& models_;

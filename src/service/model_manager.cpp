@@ -142,6 +142,8 @@ std::shared_ptr<LoadedModel> ModelManager::load(const ModelConfig& cfg, const st
     if (!cfg.pooling.empty()) parse_pooling(cfg.pooling, &m->embedding.pooling);
     if (cfg.causal) m->embedding.causal = *cfg.causal;
     if (cfg.normalize) m->embedding.normalize = *cfg.normalize;
+    m->head = ClassifierHead::load(*m->file, m->model->hparams().n_embd);
+    if (m->head && cfg.multi_label) m->head->multi_label = *cfg.multi_label;
     EmbedderOptions eo;
     eo.max_input = m->context;
     eo.max_batch_tokens = std::max<int64_t>(m->context, 512);

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "chat/chat_template.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
+#include "runtime/classifier_head.h"
 #include "runtime/embedder.h"
 #include "runtime/scheduler.h"
 #include "service/model_registry.h"
@@ -38,6 +40,7 @@ struct LoadedModel {
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<Embedder> embedder;
   EmbeddingOptions embedding;
+  std::optional<ClassifierHead> head;  // a fine-tuned classifier's head, when the file has one
   int64_t context = 0;  // longest input the engine takes
   size_t bytes = 0;  // file size plus KV budget
   std::chrono::steady_clock::time_point last_used;

@@ -163,8 +163,10 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
       }
       if (m["causal"]) mc.causal = m["causal"].as<bool>();
       if (m["normalize"]) mc.normalize = m["normalize"].as<bool>();
-      if ((!mc.pooling.empty() || mc.causal || mc.normalize) && mc.kind != ModelKind::kEmbedding && mc.kind != ModelKind::kClassifier)
-        fail(origin, m, "pooling, causal and normalize apply to embedding and classifier models");
+      if (m["multi_label"]) mc.multi_label = m["multi_label"].as<bool>();
+      if ((!mc.pooling.empty() || mc.causal || mc.normalize || mc.multi_label) && mc.kind != ModelKind::kEmbedding &&
+          mc.kind != ModelKind::kClassifier)
+        fail(origin, m, "pooling, causal, normalize and multi_label apply to embedding and classifier models");
       cfg.models.push_back(std::move(mc));
     }
   } catch (const YAML::Exception& e) {

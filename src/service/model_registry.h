@@ -24,6 +24,7 @@ struct ModelConfig {
   // Embedding and classifier models: overrides of what the file says (empty / unset: the file's).
   std::string pooling;                           // mean, last, cls
   std::optional<bool> causal, normalize;
+  std::optional<bool> multi_label;               // classifier heads: sigmoid per label instead of softmax
 };
 
 // Bounds on what one request may ask, so no client can exhaust the server (the `limits:` section).

@@ -18,6 +18,7 @@ struct Shape {
   bool biases, qk_norm, post_norms, rope_freqs;
   int64_t sliding_window;
   const char* pre;  // tokenizer.ggml.pre
+  bool encoder = false;  // a BERT encoder (llama.cpp's `bert` layout, WordPiece vocabulary)
 };
 
 // Hyper-parameters of the real models (their config.json / GGUF metadata).
@@ -27,6 +28,11 @@ constexpr Shape kShapes[] = {
     {"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 128, 3072, 151936, 40960, 1e6, 1e-6, false, true, false, false, 0, "qwen2"},
     {"llama-3.2-1b", "llama", 2048, 16, 32, 8, 64, 8192, 128256, 131072, 5e5, 1e-5, false, false, false, true, 0, "llama-bpe"},
     {"gemma3-1b", "gemma3", 1152, 26, 4, 1, 256, 6912, 262144, 32768, 1e6, 1e-6, false, true, true, false, 512, "default"},
+    // BAAI/bge-small-en-v1.5: a BERT encoder, 12 layers of width 384.
+    {"bge-small", "bert", 384, 12, 12, 12, 32, 1536, 30522, 512, 1e4, 1e-12, true, false, false, false, 0, "bert-bge", true},
+    // Tiny shapes for tests: every feature, seconds to write and load.
+    {"tiny-qwen3", "qwen3", 64, 2, 4, 2, 16, 128, 512, 512, 1e6, 1e-6, false, true, false, false, 0, "qwen2"},
+    {"tiny-bert", "bert", 64, 2, 4, 4, 16, 128, 1024, 512, 1e4, 1e-12, true, false, false, false, 0, "bert-bge", true},
 };
 
 const Shape& find_shape(const std::string& name) {
@@ -118,22 +124,54 @@ void synthesize_model(const SynthRequest& req) {
   w.set(a + ".attention.layer_norm_rms_epsilon", GgufWriteValue::f32(static_cast<float>(sh.rms_eps)));
   if (sh.sliding_window) w.set(a + ".attention.sliding_window", GgufWriteValue::u32(static_cast<uint32_t>(sh.sliding_window)));
 
-  // A byte-level BPE vocabulary of the real size: the 256 byte symbols, then placeholder tokens.
-  std::vector<std::string> tokens;
-  tokens.reserve(static_cast<size_t>(V));
-  for (int b = 0; b < 256; ++b) {
-    std::string t;
-    utf8_append(t, byte_to_unicode(static_cast<uint8_t>(b)));
-    tokens.push_back(t);
+  if (sh.encoder) {
+    w.set(a + ".attention.layer_norm_epsilon", GgufWriteValue::f32(static_cast<float>(sh.rms_eps)));
+    w.set(a + ".attention.causal", GgufWriteValue::boolean(false));
+    w.set(a + ".pooling_type", GgufWriteValue::u32(2));  // CLS, as bge
+    // A WordPiece vocabulary of the real size: the special tokens at BERT's ids, then placeholder words.
+    std::vector<std::string> tokens;
+    std::vector<int32_t> types;
+    for (int64_t i = 0; i < V; ++i) {
+      tokens.push_back(i == 0 ? "[PAD]" : i == 100 ? "[UNK]" : i == 101 ? "[CLS]" : i == 102 ? "[SEP]" : i == 103 ? "[MASK]"
+                                                                                                     : "w" + std::to_string(i));
+      types.push_back(i == 0 || (i >= 100 && i <= 103) ? 3 : 1);
+    }
+    w.set("tokenizer.ggml.model", GgufWriteValue::string("bert"));
+    w.set("tokenizer.ggml.pre", GgufWriteValue::string(sh.pre));
+    w.set("tokenizer.ggml.tokens", GgufWriteValue::strings(tokens));
+    w.set("tokenizer.ggml.token_type", GgufWriteValue::i32s(types));
+    w.set("tokenizer.ggml.token_type_count", GgufWriteValue::u32(2));
+    w.set("tokenizer.ggml.unknown_token_id", GgufWriteValue::u32(100));
+    w.set("tokenizer.ggml.cls_token_id", GgufWriteValue::u32(101));
+    w.set("tokenizer.ggml.seperator_token_id", GgufWriteValue::u32(102));
+    w.set("tokenizer.ggml.padding_token_id", GgufWriteValue::u32(0));
+  } else {
+    // A byte-level BPE vocabulary of the real size: the 256 byte symbols, then placeholder tokens.
+    std::vector<std::string> tokens;
+    tokens.reserve(static_cast<size_t>(V));
+    for (int b = 0; b < 256; ++b) {
+      std::string t;
+      utf8_append(t, byte_to_unicode(static_cast<uint8_t>(b)));
+      tokens.push_back(t);
+    }
+    while (static_cast<int64_t>(tokens.size()) < V) tokens.push_back("<|synth_" + std::to_string(tokens.size()) + "|>");
+    w.set("tokenizer.ggml.model", GgufWriteValue::string("gpt2"));
+    w.set("tokenizer.ggml.pre", GgufWriteValue::string(sh.pre));
+    w.set("tokenizer.ggml.tokens", GgufWriteValue::strings(tokens));
+    w.set("tokenizer.ggml.token_type", GgufWriteValue::i32s(std::vector<int32_t>(static_cast<size_t>(V), 1)));
+    w.set("tokenizer.ggml.merges", GgufWriteValue::strings({}));
+    w.set("tokenizer.ggml.bos_token_id", GgufWriteValue::u32(static_cast<uint32_t>(V - 2)));
+    w.set("tokenizer.ggml.eos_token_id", GgufWriteValue::u32(static_cast<uint32_t>(V - 1)));
   }
-  while (static_cast<int64_t>(tokens.size()) < V) tokens.push_back("<|synth_" + std::to_string(tokens.size()) + "|>");
-  w.set("tokenizer.ggml.model", GgufWriteValue::string("gpt2"));
-  w.set("tokenizer.ggml.pre", GgufWriteValue::string(sh.pre));
-  w.set("tokenizer.ggml.tokens", GgufWriteValue::strings(tokens));
-  w.set("tokenizer.ggml.token_type", GgufWriteValue::i32s(std::vector<int32_t>(static_cast<size_t>(V), 1)));
-  w.set("tokenizer.ggml.merges", GgufWriteValue::strings({}));
-  w.set("tokenizer.ggml.bos_token_id", GgufWriteValue::u32(static_cast<uint32_t>(V - 2)));
-  w.set("tokenizer.ggml.eos_token_id", GgufWriteValue::u32(static_cast<uint32_t>(V - 1)));
+  if (!req.pooling.empty()) {
+    const uint32_t type = req.pooling == "mean" ? 1 : req.pooling == "cls" ? 2 : req.pooling == "last" ? 3 : 0;
+    if (type == 0) throw std::invalid_argument("pooling must be mean, cls or last");
+    w.set(a + ".pooling_type", GgufWriteValue::u32(type));
+  }
+  if (!req.classifier_labels.empty()) {
+    w.set(a + ".classifier.output_labels", GgufWriteValue::strings(req.classifier_labels));
+    w.set(a + ".classifier.multi_label", GgufWriteValue::boolean(req.multi_label));
+  }
 
   uint64_t tensor_seed = req.seed;
   // A matrix [rows, cols] of uniform values in [-scale, scale], quantized row by row while the file is written.
@@ -160,6 +198,49 @@ void synthesize_model(const SynthRequest& req) {
     });
   };
 
+  if (!req.classifier_labels.empty()) {
+    const int64_t n_labels = static_cast<int64_t>(req.classifier_labels.size());
+    const uint64_t seed = ++tensor_seed;
+    w.add_tensor("cls.output.weight", TensorType::F32, {E, n_labels}, [=](uint8_t* dst) {
+      Rng rng(seed);
+      float* f = reinterpret_cast<float*>(dst);
+      for (int64_t i = 0; i < E * n_labels; ++i) f[i] = 0.5f * rng.uniform();
+    });
+    vector("cls.output.bias", n_labels, 0.f, 0.1f);
+  }
+  if (sh.encoder) {
+    // llama.cpp's `bert` layout: learned positions and token types, post-norm blocks with biases everywhere.
+    auto f32_matrix = [&](const std::string& name, int64_t cols, int64_t rows, float scale) {
+      const uint64_t seed = ++tensor_seed;
+      w.add_tensor(name, TensorType::F32, {cols, rows}, [=](uint8_t* dst) {
+        Rng rng(seed);
+        float* f = reinterpret_cast<float*>(dst);
+        for (int64_t i = 0; i < cols * rows; ++i) f[i] = scale * rng.uniform();
+      });
+    };
+    matrix("token_embd.weight", E, V, 0.02f, 0);
+    f32_matrix("token_types.weight", E, 2, 0.02f);
+    f32_matrix("position_embd.weight", E, sh.n_ctx, 0.02f);
+    vector("token_embd_norm.weight", E, 1.f, 0.1f);
+    vector("token_embd_norm.bias", E, 0.f, 0.05f);
+    for (int64_t l = 0; l < sh.n_layer; ++l) {
+      const std::string p = "blk." + std::to_string(l) + ".";
+      for (const char* t : {"attn_q", "attn_k", "attn_v", "attn_output"}) {
+        matrix(p + t + ".weight", E, E, 0.08f, l);
+        vector(p + t + ".bias", E, 0.f, 0.05f);
+      }
+      vector(p + "attn_output_norm.weight", E, 1.f, 0.1f);
+      vector(p + "attn_output_norm.bias", E, 0.f, 0.05f);
+      matrix(p + "ffn_up.weight", E, F, 0.08f, l);
+      vector(p + "ffn_up.bias", F, 0.f, 0.05f);
+      matrix(p + "ffn_down.weight", F, E, 0.08f, l);
+      vector(p + "ffn_down.bias", E, 0.f, 0.05f);
+      vector(p + "layer_output_norm.weight", E, 1.f, 0.1f);
+      vector(p + "layer_output_norm.bias", E, 0.f, 0.05f);
+    }
+    w.write_file(req.output);
+    return;
+  }
   matrix("token_embd.weight", E, V, 0.02f, 0);
   vector("output_norm.weight", E, 1.f, 0.1f);
   if (sh.rope_freqs) vector("rope_freqs.weight", sh.head_dim / 2, 1.f, 0.f);

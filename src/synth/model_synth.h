@@ -9,10 +9,14 @@ namespace fm {
 
 struct SynthRequest {
   std::string arch;   // must match the shape's architecture when given
-  std::string shape;  // qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b
+  std::string shape;  // see synth_shapes(): real decoder and encoder shapes, and tiny ones for tests
   std::string type;   // F16, Q8_0, Q4_0, Q4_K_M, Q6_K
   std::string output;
   uint64_t seed = 1;
+  // A classification head (cls.output.weight [n_embd, n_labels] + bias) with these labels, when not empty.
+  std::vector<std::string> classifier_labels;
+  bool multi_label = false;
+  std::string pooling;  // mean, last or cls: written as <arch>.pooling_type when given
 };
 
 std::vector<std::string> synth_shapes();

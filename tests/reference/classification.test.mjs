@@ -12,11 +12,26 @@ import { binary, fixtures, createKey, startServer, stopServer } from "./live_ser
 const work = mkdtempSync(join(tmpdir(), "fmserve-classify-"));
 const dataDir = join(work, "data");
 const model = `${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf`;
+const classifier = join(work, "sentiment.gguf"), tagger = join(work, "tagger.gguf");
 let server, key;
 
 before(async () => {
+  // Fine-tuned classifiers: tiny random decoders with a classification head, one multi-class (last-token pooling),
+  // one multi-label (mean pooling).
+  execFileSync(binary, ["model", "synth", "--shape", "tiny-qwen3", "--type", "F16", "--classifier-labels",
+                        "positive,negative,neutral", "--pooling", "last", "-o", classifier]);
+  execFileSync(binary, ["model", "synth", "--shape", "tiny-qwen3", "--type", "F16", "--seed", "7", "--classifier-labels",
+                        "urgent,billing,spam,other", "--multi-label", "--pooling", "mean", "-o", tagger]);
   const config = join(work, "config.yaml");
   writeFileSync(config, `models:
+  - name: sentiment
+    kind: classifier
+    context: 128
+    branches: {latest: ${classifier}}
+  - name: tagger
+    kind: classifier
+    context: 128
+    branches: {latest: ${tagger}}
   - name: qwen
     context: 512
     branches: {latest: ${model}}
@@ -90,6 +105,51 @@ test("confidences: one per label, summing to 1, deterministic, equal to an indep
     assert.ok(Math.abs(expected - a.json.predictions[i].confidence) < 1e-5,
               `${request.labels[i]}: independent ${expected}, server ${a.json.predictions[i].confidence}`);
   });
+});
+
+// The head applied here in float64 to hidden states that `fmserve logits --embeddings` computes on its own path.
+function expectedPredictions(model, text, pooling, multiLabel) {
+  const ids = JSON.parse(execFileSync(binary, ["tokenize", "-m", model, "--text", text, "--special"], { encoding: "utf8" }))
+    .tokens.map((t) => t.id);
+  const out = join(work, "hidden.f32");
+  execFileSync(binary, ["logits", "-m", model, "--tokens", ids.join(","), "--embeddings", "-o", out, "-t", "2"]);
+  const hidden = new Float32Array(readFileSync(out).buffer.slice(0));
+  const width = hidden.length / ids.length;
+  const pooled = new Float64Array(width);
+  for (let t = pooling === "last" ? ids.length - 1 : 0; t < ids.length; t++)
+    for (let d = 0; d < width; d++) pooled[d] += hidden[t * width + d] / (pooling === "last" ? 1 : ids.length);
+  const dump = (name) => JSON.parse(execFileSync(binary, ["inspect", model, "--dump-tensor", name], { encoding: "utf8" }).trim().split("\n").pop());
+  const w = dump("cls.output.weight"), b = dump("cls.output.bias");
+  const [embd, labels] = w.dims;
+  assert.equal(embd, width);
+  const scores = Array.from({ length: labels }, (_, l) => b.values[l] + pooled.reduce((s, x, d) => s + w.values[l * embd + d] * x, 0));
+  if (multiLabel) return { tokens: ids.length, confidences: scores.map((s) => 1 / (1 + Math.exp(-s))) };
+  const top = Math.max(...scores), z = scores.reduce((s, x) => s + Math.exp(x - top), 0);
+  return { tokens: ids.length, confidences: scores.map((s) => Math.exp(s - top) / z) };
+}
+
+test("textClassification: a fine-tuned head's predictions equal an independent float64 computation", async () => {
+  const cases = [["sentiment", classifier, "last", false, ["positive", "negative", "neutral"]],
+                 ["tagger", tagger, "mean", true, ["urgent", "billing", "spam", "other"]]];
+  for (const [name, file, pooling, multiLabel, labels] of cases) {
+    const text = "My invoice is wrong and I need help today!";
+    const res = await fetch(`${server.url}/foundationModels/v1/textClassification`, {
+      method: "POST", headers: { Authorization: `Api-Key ${key}` }, body: JSON.stringify({ modelUri: `cls://b1gfold/${name}`, text }) });
+    assert.equal(res.status, 200);
+    const j = await res.json();
+    assert.deepEqual(j.predictions.map((p) => p.label), labels);
+    const expected = expectedPredictions(file, text, pooling, multiLabel);
+    assert.equal(j.inputTokens, String(expected.tokens));
+    j.predictions.forEach((p, i) => assert.ok(Math.abs(p.confidence - expected.confidences[i]) < 1e-5,
+                                              `${name} ${p.label}: server ${p.confidence}, independent ${expected.confidences[i]}`));
+    const sum = j.predictions.reduce((s, p) => s + p.confidence, 0);
+    if (multiLabel) assert.ok(Math.abs(sum - 1) > 1e-3, "multi-label confidences are independent");
+    else assert.ok(Math.abs(sum - 1) < 1e-12);
+  }
+  const noHead = await fetch(`${server.url}/foundationModels/v1/textClassification`, {
+    method: "POST", headers: { Authorization: `Api-Key ${key}` }, body: JSON.stringify({ modelUri: "cls://b1gfold/qwen", text: "x" }) });
+  assert.equal(noHead.status, 400);
+  assert.match((await noHead.json()).error.message, /no classification head/);
 });
 
 test("bad input: the service's 400, and the server keeps serving", async () => {

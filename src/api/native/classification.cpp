@@ -1,4 +1,5 @@
 // POST /foundationModels/v1/fewShotTextClassification: {modelUri: cls://…, taskDescription, labels, text, samples}
+// and POST /foundationModels/v1/textClassification: {modelUri: cls://…, text} (a model with a classification head)
 // -> {predictions: [{label, confidence}], modelVersion, inputTokens}.
 #include "api/auth.h"
 #include "api/native/native_wire.h"
@@ -33,9 +34,23 @@ void few_shot(const ApiContext& ctx, const HttpRequest& http, const std::shared_
   });
 }
 
+void text_classification(const ApiContext& ctx, const HttpRequest& http, const std::shared_ptr<Reply>& reply) {
+  const ApiKeyRecord key = authenticate(http, ctx.keys);
+  const ojson json_body = parse_json_body(http.body, ctx.limits.max_json_depth);
+  const JsonField body(json_body, /*snake_aliases=*/true);
+  const ModelUri uri = authorize_model(body["modelUri"].string(), "modelUri", "cls", http, key);
+  TextClassificationRequest request{uri.name, uri.branch, body["text"].string()};
+  ctx.classification.classify(std::move(request), [reply](const ClassificationResult* result, const ServiceError* error) {
+    if (error) return reply->error(*error);
+    reply->json(200, native::classification_json(*result));
+  });
+}
+
 }  // namespace
 
 void add_classification_routes(Router& router, const ApiContext& ctx) {
+  router.add("POST", "/foundationModels/v1/textClassification", Dialect::kNative,
+             [&ctx](const HttpRequest& http, const RouteParams&, const std::shared_ptr<Reply>& reply) { text_classification(ctx, http, reply); });
   router.add("POST", "/foundationModels/v1/fewShotTextClassification", Dialect::kNative,
              [&ctx](const HttpRequest& http, const RouteParams&, const std::shared_ptr<Reply>& reply) { few_shot(ctx, http, reply); });
 }
