@@ -95,8 +95,11 @@ struct BenchOptions {
   std::string model;
   int threads = 0, pp = 512, tg = 128, concurrency = 0;
   bool json = false;
+  std::string embed_texts;   // embedding throughput over these texts (one per line) instead of pp/tg
+  int64_t embed_batch = 2048;  // tokens per embedding pass
 };
 int run_bench(const BenchOptions& opt);
+int run_embed_bench(const BenchOptions& opt);
 
 struct SynthOptions {
   std::string arch, shape, type, output, pooling;

@@ -139,6 +139,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--tg", bench.tg, "Generated tokens (default 128)");
   bench_cmd->add_option("--concurrency", bench.concurrency, "Concurrent sequences through the scheduler");
   bench_cmd->add_flag("--json", bench.json, "Only the JSON line");
+  bench_cmd->add_option("--embed", bench.embed_texts, "Embedding throughput over these texts (one per line)");
+  bench_cmd->add_option("--batch", bench.embed_batch, "With --embed: tokens per forward pass (default 2048)");
 
   fm::cli::SynthOptions synth;
   auto* model_cmd = app.add_subcommand("model", "Model files");
@@ -165,7 +167,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return fm::cli::run_generate(run);
     if (*template_cmd) return fm::cli::run_template(tmpl);
     if (*serve_cmd) return fm::cli::run_serve(serve);
-    if (*bench_cmd) return fm::cli::run_bench(bench);
+    if (*bench_cmd) return bench.embed_texts.empty() ? fm::cli::run_bench(bench) : fm::cli::run_embed_bench(bench);
     if (*synth_cmd) return fm::cli::run_synth(synth);
     if (*keys_cmd) {
       keys.action = *keys_create ? "create" : *keys_list ? "list" : "revoke";

@@ -12,6 +12,8 @@
 #include "model/kv_cache.h"
 #include "model/layer_weights.h"
 #include "model/registry.h"
+#include "tensor/kernels/kernel_table.h"
+#include "tensor/thread_pool.h"
 
 namespace fm {
 namespace {
@@ -109,7 +111,21 @@ class BertModel final : public Model {
         }
       }
     }
-    layer_norm(st.x.data(), embd_norm_w_, embd_norm_b_, batch.n_tokens(), E, ln_eps_, st.x.data());
+    norm_rows(c, st.x.data(), embd_norm_w_, embd_norm_b_, batch.n_tokens());
+  }
+
+  // LayerNorm of n rows in place, rows split across the pool's threads.
+  void norm_rows(const Compute& c, float* x, const float* w, const float* b, int64_t n) const {
+    const int64_t E = hp_.n_embd;
+    c.pool->parallel_for(n, 1, [&](int64_t t0, int64_t t1) { layer_norm(x + t0 * E, w, b, t1 - t0, E, ln_eps_, x + t0 * E); });
+  }
+
+  // x[t] += bias (when given) + y[t] for n rows of width `width`, split across threads.
+  static void add_rows(const Compute& c, float* x, const float* bias, const float* y, int64_t n, int64_t width) {
+    c.pool->parallel_for(n, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t)
+        for (int64_t i = 0; i < width; ++i) x[t * width + i] += (bias ? bias[i] : 0.f) + (y ? y[t * width + i] : 0.f);
+    });
   }
 
   void attention(const Compute& c, const Layer& w, ForwardState& st, const Batch& batch, int64_t layer) const {
@@ -125,9 +141,9 @@ class BertModel final : public Model {
       }
     } else {
       matmul_shared_input(c, {&w.wq, &w.wk, &w.wv}, {q, k, v}, x, n);
-      add_bias(q, w.bq, n, E);
-      add_bias(k, w.bk, n, E);
-      add_bias(v, w.bv, n, E);
+      add_rows(c, q, w.bq, nullptr, n, E);
+      add_rows(c, k, w.bk, nullptr, n, E);
+      add_rows(c, v, w.bv, nullptr, n, E);
     }
     AttentionShape shape{hp_.n_head, hp_.n_head_kv, hp_.head_dim, hp_.head_dim_v, 1.f / std::sqrt(static_cast<float>(hp_.head_dim))};
     for (const SequenceSlice& s : batch.seqs) {
@@ -142,9 +158,8 @@ class BertModel final : public Model {
       fm::attention(c, shape, qs, *s.cache, layer, s.pos0, s.n, st.scores.data(), st.att.data() + s.begin * E);
     }
     matmul(c, w.wo, st.att.data(), n, h);
-    if (w.bo) add_bias(h, w.bo, n, E);
-    add_inplace(x, h, n * E);
-    layer_norm(x, w.attn_norm_w, w.attn_norm_b, n, E, ln_eps_, x);
+    add_rows(c, x, w.bo, h, n, E);  // x += (W_o a + b_o): the bias joins the residual sum, as ggml adds it first
+    norm_rows(c, x, w.attn_norm_w, w.attn_norm_b, n);
   }
 
   void ffn(const Compute& c, const Layer& w, ForwardState& st, int64_t n) const {
@@ -152,16 +167,17 @@ class BertModel final : public Model {
     float *x = st.x.data(), *a = st.ffn_a.data(), *b = st.ffn_b.data(), *h = st.h.data();
     if (nomic_) {
       matmul_shared_input(c, {&w.gate, &w.up}, {a, b}, x, n);
-      for (int64_t i = 0; i < n * F; ++i) a[i] = a[i] / (1.f + std::exp(-a[i])) * b[i];  // silu(gate) * up
+      c.pool->parallel_for(n, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t i = t0 * F; i < t1 * F; ++i) a[i] = a[i] / (1.f + std::exp(-a[i])) * b[i];  // silu(gate) * up, exact
+      });
     } else {
       matmul(c, w.up, x, n, a);
-      add_bias(a, w.b_up, n, F);
-      gelu_inplace(a, n * F);
+      add_rows(c, a, w.b_up, nullptr, n, F);
+      c.pool->parallel_for(n, 1, [&](int64_t t0, int64_t t1) { c.kernels->gelu(a + t0 * F, (t1 - t0) * F, a + t0 * F); });
     }
     matmul(c, w.down, a, n, h);
-    if (w.b_down) add_bias(h, w.b_down, n, E);
-    add_inplace(x, h, n * E);
-    layer_norm(x, w.out_norm_w, w.out_norm_b, n, E, ln_eps_, x);
+    add_rows(c, x, w.b_down, h, n, E);
+    norm_rows(c, x, w.out_norm_w, w.out_norm_b, n);
   }
 
   bool nomic_;

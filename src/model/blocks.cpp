@@ -121,25 +121,7 @@ size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ctx) {
 }
 
 namespace {
-
-// ggml-cpu's GELU table: input rounded to fp16, gelu_tanh evaluated in f32, result rounded to fp16.
-const std::vector<uint16_t>& gelu_fp16_table() {
-  static const std::vector<uint16_t> table = [] {
-    std::vector<uint16_t> t(65536);
-    for (uint32_t i = 0; i < 65536; ++i) {
-      const float x = fp16_to_fp32(static_cast<uint16_t>(i));
-      const float g = 0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
-      t[i] = fp32_to_fp16(g);
-    }
-    return t;
-  }();
-  return table;
-}
-
-}  // namespace
-
-namespace {
-float gelu_from_table(const std::vector<uint16_t>& table, float x) {
+float gelu_from_table(const uint16_t* table, float x) {
   if (x <= -10.f) return 0.f;
   if (x >= 10.f) return x;
   return fp16_to_fp32(table[fp32_to_fp16(x)]);
@@ -147,13 +129,8 @@ float gelu_from_table(const std::vector<uint16_t>& table, float x) {
 }  // namespace
 
 void geglu(const float* gate, const float* up, int64_t n, float* out) {
-  const std::vector<uint16_t>& table = gelu_fp16_table();
+  const uint16_t* table = gelu_fp16_table();
   for (int64_t i = 0; i < n; ++i) out[i] = gelu_from_table(table, gate[i]) * up[i];
-}
-
-void gelu_inplace(float* x, int64_t n) {
-  const std::vector<uint16_t>& table = gelu_fp16_table();
-  for (int64_t i = 0; i < n; ++i) x[i] = gelu_from_table(table, x[i]);
 }
 
 void layer_norm(const float* x, const float* w, const float* b, int64_t n_tok, int64_t dim, float eps, float* out) {

@@ -54,8 +54,7 @@ size_t attention_scratch_floats(const AttentionShape& shape, int64_t n_ctx);
 
 // out[i] = gelu_tanh(gate[i]) * up[i], with GELU read from ggml-cpu's fp16 table (as llama.cpp evaluates it).
 void geglu(const float* gate, const float* up, int64_t n, float* out);
-// x[i] = gelu_tanh(x[i]) through the same fp16 table, in place.
-void gelu_inplace(float* x, int64_t n);
+
 // Per-row RMSNorm over groups of `dim` (per-head q/k norms): x: [n_rows, dim], w: [dim], in place.
 void rms_norm_rows(float* x, const float* w, int64_t n_rows, int64_t dim, float eps);
 // x[t, i] += b[i] for x: [n_tok, dim]

@@ -40,6 +40,7 @@ KernelTable make_scalar_table() {
   t.value_sum_f16 = value_sum_f16;
   t.softmax = softmax;
   t.swiglu = swiglu;
+  t.gelu = gelu;
   return t;
 }
 
@@ -113,6 +114,7 @@ void fill_missing_from_scalar(KernelTable& t) {
   if (!t.value_sum_f16) t.value_sum_f16 = s.value_sum_f16;
   if (!t.softmax) t.softmax = s.softmax;
   if (!t.swiglu) t.swiglu = s.swiglu;
+  if (!t.gelu) t.gelu = s.gelu;
 }
 
 }  // namespace fm

@@ -33,6 +33,13 @@ using ValueSumFn = void (*)(const float* w, int64_t n_q, int64_t ld, const void*
 using SoftmaxFn = void (*)(float* x, int64_t n, bool round_to_f16);
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
+// out[i] = gelu_tanh(x[i]) as ggml-cpu evaluates it: x rounded to f16, looked up in a table of f16 results
+// (gelu_fp16_table), |x| >= 10 passed through or zeroed. out may alias x.
+using GeluFn = void (*)(const float* x, int64_t n, float* out);
+
+// ggml-cpu's GELU table: entry h = fp16(gelu_tanh(fp32(h))) for every f16 bit pattern h, plus one padding entry so
+// a 32-bit gather at the last index stays inside.
+const uint16_t* gelu_fp16_table();
 
 constexpr int kTypeSlots = 32;  // indexed by TensorType id
 
@@ -46,6 +53,7 @@ struct KernelTable {
   ValueSumFn value_sum_f32 = nullptr, value_sum_f16 = nullptr;
   SoftmaxFn softmax = nullptr;
   SwigluFn swiglu = nullptr;
+  GeluFn gelu = nullptr;
 
   DequantizeRowFn dequantize_fn(TensorType t) const { return dequantize[static_cast<uint32_t>(t)]; }
   QuantizeRowFn quantize_fn(TensorType t) const { return quantize[static_cast<uint32_t>(t)]; }

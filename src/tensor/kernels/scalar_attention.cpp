@@ -1,7 +1,9 @@
 // Reference attention kernels over K/V cache rows of f32 or f16 elements, and the FFN's SwiGLU.
 #include <cmath>
+#include <vector>
 
 #include "tensor/fp16.h"
+#include "tensor/kernels/kernel_table.h"
 #include "tensor/kernels/scalar_kernels.h"
 
 namespace fm::scalar {
@@ -79,4 +81,29 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   }
 }
 
+void gelu(const float* x, int64_t n, float* out) {
+  const uint16_t* table = gelu_fp16_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    out[i] = v <= -10.f ? 0.f : v >= 10.f ? v : fp16_to_fp32(table[fp32_to_fp16(v)]);
+  }
+}
+
 }  // namespace fm::scalar
+
+namespace fm {
+
+const uint16_t* gelu_fp16_table() {
+  static const std::vector<uint16_t> table = [] {
+    std::vector<uint16_t> t(65536 + 1);
+    for (uint32_t i = 0; i < 65536; ++i) {
+      const float x = fp16_to_fp32(static_cast<uint16_t>(i));
+      const float g = 0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
+      t[i] = fp32_to_fp16(g);
+    }
+    return t;
+  }();
+  return table.data();
+}
+
+}  // namespace fm

@@ -52,5 +52,6 @@ void value_sum_f16(const float* w, int64_t n_q, int64_t ld, const void* values, 
                    int64_t dim, float* out, int64_t out_stride);
 void softmax(float* x, int64_t n, bool round_to_f16);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
+void gelu(const float* x, int64_t n, float* out);
 
 }  // namespace fm::scalar
