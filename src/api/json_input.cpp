@@ -45,10 +45,13 @@ ojson parse_json_body(std::string_view body, int max_depth) {
 }
 
 std::string quote_value(const std::string& s) {
-  if (s.size() <= 64) return "'" + s + "'";
-  size_t cut = 64;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
-  return "'" + s.substr(0, cut) + "…'";
+  size_t cut = std::min<size_t>(s.size(), 64);
+  while (cut > 0 && cut < s.size() && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+  std::string out = "'";  // appended, not `"'" + …`: GCC 12 warns (-Wrestrict) on the latter falsely
+  out.append(s, 0, cut);
+  if (cut < s.size()) out += "…";
+  out += "'";
+  return out;
 }
 
 std::string format_number(double v) {

@@ -120,11 +120,16 @@ class BertModel final : public Model {
     c.pool->parallel_for(n, 1, [&](int64_t t0, int64_t t1) { layer_norm(x + t0 * E, w, b, t1 - t0, E, ln_eps_, x + t0 * E); });
   }
 
-  // x[t] += bias (when given) + y[t] for n rows of width `width`, split across threads.
+  // x[t] += (y[t] + bias) for n rows of width `width` (y or bias may be null), split across threads.
   static void add_rows(const Compute& c, float* x, const float* bias, const float* y, int64_t n, int64_t width) {
     c.pool->parallel_for(n, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t)
-        for (int64_t i = 0; i < width; ++i) x[t * width + i] += (bias ? bias[i] : 0.f) + (y ? y[t * width + i] : 0.f);
+      for (int64_t t = t0; t < t1; ++t) {
+        float* xr = x + t * width;
+        const float* yr = y ? y + t * width : nullptr;
+        if (yr && bias) for (int64_t i = 0; i < width; ++i) xr[i] += yr[i] + bias[i];
+        else if (yr) for (int64_t i = 0; i < width; ++i) xr[i] += yr[i];
+        else if (bias) for (int64_t i = 0; i < width; ++i) xr[i] += bias[i];
+      }
     });
   }
 

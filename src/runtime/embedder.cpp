@@ -107,10 +107,34 @@ struct Embedder::Impl {
     if (thread.joinable()) thread.join();
   }
 
-  std::unique_ptr<KvCache> cache_for(int64_t n) const {
+  // Caches come in power-of-two sizes and are kept for later passes (up to kSpareBytes), so a stream of short
+  // inputs does not allocate and zero fresh memory for every one of them.
+  static constexpr size_t kSpareBytes = size_t{128} << 20;
+  std::vector<std::unique_ptr<KvCache>> spare;
+  size_t spare_bytes = 0;
+
+  std::unique_ptr<KvCache> cache_for(int64_t n) {
+    int64_t rows = 16;
+    while (rows < n) rows *= 2;
+    rows = std::min(rows, opt.max_input);
+    for (auto it = spare.begin(); it != spare.end(); ++it) {
+      if ((*it)->n_ctx() == rows) {
+        std::unique_ptr<KvCache> c = std::move(*it);
+        spare.erase(it);
+        spare_bytes -= c->bytes();
+        c->clear();
+        return c;
+      }
+    }
     const HParams& hp = model.hparams();
     const TensorType type = model.is_encoder() ? TensorType::F32 : opt.kv_type;
-    return std::make_unique<KvCache>(hp.n_layer, n, hp.kv_dim(), hp.v_dim(), type, model.kv_layer_rows(n, n));
+    return std::make_unique<KvCache>(hp.n_layer, rows, hp.kv_dim(), hp.v_dim(), type, model.kv_layer_rows(rows, rows));
+  }
+
+  void give_back(std::unique_ptr<KvCache> c) {
+    if (spare_bytes + c->bytes() > kSpareBytes) return;
+    spare_bytes += c->bytes();
+    spare.push_back(std::move(c));
   }
 
   // One forward pass over jobs[0..n): every input whole, hidden states of every position, pooled per input.
@@ -137,6 +161,7 @@ struct Embedder::Impl {
       if (jobs[i].options.normalize) l2_normalize(out.data(), width);
       jobs[i].done(std::move(out));
     }
+    for (auto& c : caches) give_back(std::move(c));
   }
 
   void loop() {

@@ -133,7 +133,7 @@ void synthesize_model(const SynthRequest& req) {
     std::vector<int32_t> types;
     for (int64_t i = 0; i < V; ++i) {
       tokens.push_back(i == 0 ? "[PAD]" : i == 100 ? "[UNK]" : i == 101 ? "[CLS]" : i == 102 ? "[SEP]" : i == 103 ? "[MASK]"
-                                                                                                     : "w" + std::to_string(i));
+                                                                                                     : std::string("w").append(std::to_string(i)));
       types.push_back(i == 0 || (i >= 100 && i <= 103) ? 3 : 1);
     }
     w.set("tokenizer.ggml.model", GgufWriteValue::string("bert"));

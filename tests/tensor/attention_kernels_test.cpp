@@ -96,6 +96,27 @@ TEST(ActivationKernels, SwigluOfEveryTableMatchesScalar) {
   }
 }
 
+// GELU through ggml's f16 table: every target bit-identical to the scalar reference, over every f16 input value
+// (each one exactly, and just off it, where rounding to f16 decides the entry) and the |x| >= 10 shortcuts.
+TEST(AttentionKernels, GeluTableMatchesTheScalarReferenceBitForBit) {
+  std::vector<float> x;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float v = fp16_to_fp32(static_cast<uint16_t>(h));
+    if (!std::isfinite(v)) continue;
+    x.push_back(v);
+    x.push_back(std::nextafter(v, 1e9f));
+  }
+  for (float v : {-10.f, 10.f, -10.5f, 12.f, -1e6f, 1e6f, 0.f, -0.f}) x.push_back(v);
+  const int64_t n = static_cast<int64_t>(x.size()) - 3;  // an odd length: the masked tail runs too
+  std::vector<float> ref(x.size()), got(x.size());
+  scalar_kernels().gelu(x.data(), n, ref.data());
+  for (const KernelTable* table : available_kernels()) {
+    table->gelu(x.data(), n, got.data());
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(float_to_bits(got[i]), float_to_bits(ref[i])) << table->name << " x=" << x[i];
+  }
+}
+
 TEST(AttentionKernels, SoftmaxOfALongRowWithAnOutlier) {
   for (const KernelTable* table : available_kernels()) {
     std::vector<float> x(1000);
