@@ -71,10 +71,13 @@ void generate(const ApiContext& ctx, bool chat, const HttpRequest& http, const s
 void list_models(const ApiContext& ctx, const HttpRequest& http, const std::shared_ptr<Reply>& reply) {
   const ApiKeyRecord key = authenticate(http, ctx.keys);
   ojson data = ojson::array();
-  for (const auto& m : ctx.models.config().models)
+  for (const auto& m : ctx.models.config().models) {
+    // The URI scheme a client addresses the model by: emb:// for embedding models, cls:// for classifiers.
+    const std::string scheme = m.kind == ModelKind::kEmbedding ? "emb" : m.kind == ModelKind::kClassifier ? "cls" : "gpt";
     for (const auto& [branch, path] : m.branches)
-      data.push_back({{"id", "gpt://" + key.folder + "/" + m.name + "/" + branch}, {"object", "model"}, {"created", 0},
+      data.push_back({{"id", scheme + "://" + key.folder + "/" + m.name + "/" + branch}, {"object", "model"}, {"created", 0},
                       {"owned_by", key.folder}});
+  }
   reply->json(200, {{"object", "list"}, {"data", data}});
 }
 
