@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "runtime/continuation_scorer.h"
+#include "service/model_access.h"
 #include "tensor/thread_pool.h"
 
 namespace fm {
@@ -102,47 +103,30 @@ void ClassificationService::few_shot(FewShotRequest request, Done done) {
   const std::string name = request.model, branch = request.branch;
   auto shared = std::make_shared<FewShotRequest>(std::move(request));
   const int threads = threads_;
-  auto run = [shared, done, threads](std::shared_ptr<LoadedModel> model, std::exception_ptr error) {
-    if (error) {
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        const ServiceError unavailable(ErrorCode::kUnavailable, std::string("model unavailable: ") + e.what(), "model_unavailable");
-        return done(nullptr, &unavailable);
-      }
-    }
-    try {
-      if (!model->scheduler)
-        throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model->name + "' (kind " + model_kind_name(model->config->kind) +
-                           ") is not a text model", "wrong_model_kind");
-      const FewShotPrompt p = build_few_shot_prompt(*model->tokenizer, *model->chat_template, model->stop_tokens, *shared);
-      size_t longest = 0;
-      for (const auto& l : p.labels) longest = std::max(longest, l.size());
-      const int64_t need = static_cast<int64_t>(p.prompt.size() + longest);
-      if (need > std::min(model->context, kMaxClassificationTokens))
-        throw ServiceError(ErrorCode::kInvalidArgument, "the request needs " + std::to_string(need) + " tokens; the limit is " +
-                           std::to_string(std::min(model->context, kMaxClassificationTokens)), "context_length_exceeded");
-      ThreadPool pool(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-      const std::vector<double> confidences =
-          normalise_label_logprobs(score_continuations(*model->model, p.prompt, p.labels, pool, model->scheduler->options().kv_type));
-      ClassificationResult result;
-      result.input_tokens = static_cast<int64_t>(p.prompt.size());
-      result.model_version = model->version;
-      for (size_t i = 0; i < shared->labels.size(); ++i) result.predictions.emplace_back(shared->labels[i], confidences[i]);
-      done(&result, nullptr);
-    } catch (const ServiceError& e) {
-      done(nullptr, &e);
-    } catch (const std::exception&) {
-      const ServiceError failure(ErrorCode::kInternal, "the classification failed", "internal_error");
-      done(nullptr, &failure);
-    }
-  };
-  try {
-    models_.acquire(name, branch, run);
-  } catch (const ModelNotFound& e) {
-    const ServiceError not_found(ErrorCode::kNotFound, e.what(), "model_not_found");
-    done(nullptr, &not_found);
-  }
+  with_model(
+      models_, name, branch,
+      [shared, done, threads](const std::shared_ptr<LoadedModel>& model) {
+        if (!model->scheduler)
+          throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model->name + "' (kind " + model_kind_name(model->config->kind) +
+                             ") is not a text model", "wrong_model_kind");
+        const FewShotPrompt p = build_few_shot_prompt(*model->tokenizer, *model->chat_template, model->stop_tokens, *shared);
+        size_t longest = 0;
+        for (const auto& l : p.labels) longest = std::max(longest, l.size());
+        const int64_t limit = std::min(model->context, kMaxClassificationTokens);
+        const int64_t need = static_cast<int64_t>(p.prompt.size() + longest);
+        if (need > limit)
+          throw ServiceError(ErrorCode::kInvalidArgument, "the request needs " + std::to_string(need) + " tokens; the limit is " +
+                             std::to_string(limit), "context_length_exceeded");
+        ThreadPool pool(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+        const std::vector<double> confidences =
+            normalise_label_logprobs(score_continuations(*model->model, p.prompt, p.labels, pool, model->scheduler->options().kv_type));
+        ClassificationResult result;
+        result.input_tokens = static_cast<int64_t>(p.prompt.size());
+        result.model_version = model->version;
+        for (size_t i = 0; i < shared->labels.size(); ++i) result.predictions.emplace_back(shared->labels[i], confidences[i]);
+        done(&result, nullptr);
+      },
+      [done](const ServiceError& e) { done(nullptr, &e); });
 }
 
 void ClassificationService::classify(TextClassificationRequest request, Done done) {
@@ -152,49 +136,36 @@ void ClassificationService::classify(TextClassificationRequest request, Done don
   }
   const std::string name = request.model, branch = request.branch;
   auto shared = std::make_shared<TextClassificationRequest>(std::move(request));
-  auto run = [shared, done](std::shared_ptr<LoadedModel> model, std::exception_ptr error) {
-    try {
-      if (error) std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      const ServiceError unavailable(ErrorCode::kUnavailable, std::string("model unavailable: ") + e.what(), "model_unavailable");
-      return done(nullptr, &unavailable);
-    }
-    try {
-      if (!model->embedder || !model->head)
-        throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model->name + "' has no classification head", "wrong_model_kind");
-      std::vector<int32_t> ids = model->tokenizer->encode(shared->text, /*add_special=*/true, /*parse_special=*/false);
-      const int64_t limit = std::min(model->context, kMaxClassificationTokens);
-      if (ids.empty()) throw invalid_argument("text has no tokens");
-      if (static_cast<int64_t>(ids.size()) > limit)
-        throw ServiceError(ErrorCode::kInvalidArgument, "text has " + std::to_string(ids.size()) + " tokens; the limit is " +
-                           std::to_string(limit), "context_length_exceeded");
-      EmbeddingOptions options = model->embedding;
-      options.normalize = false;  // the head reads the pooled state itself
-      const int64_t n_tokens = static_cast<int64_t>(ids.size());
-      const auto admission = model->embedder->submit(std::move(ids), options, [model, done, n_tokens](std::vector<float> pooled) {
-        if (pooled.empty()) {
-          const ServiceError failure(ErrorCode::kInternal, "the classification failed", "internal_error");
-          return done(nullptr, &failure);
-        }
-        const std::vector<double> confidences = model->head->confidences(pooled.data());
-        ClassificationResult result;
-        result.input_tokens = n_tokens;
-        result.model_version = model->version;
-        for (size_t i = 0; i < confidences.size(); ++i) result.predictions.emplace_back(model->head->labels[i], confidences[i]);
-        done(&result, nullptr);
-      });
-      if (admission == Embedder::Admission::kQueueFull)
-        throw ServiceError(ErrorCode::kResourceExhausted, "the server is busy; retry later", "queue_full", 1);
-    } catch (const ServiceError& e) {
-      done(nullptr, &e);
-    }
-  };
-  try {
-    models_.acquire(name, branch, run);
-  } catch (const ModelNotFound& e) {
-    const ServiceError not_found(ErrorCode::kNotFound, e.what(), "model_not_found");
-    done(nullptr, &not_found);
-  }
+  with_model(
+      models_, name, branch,
+      [shared, done](const std::shared_ptr<LoadedModel>& model) {
+        if (!model->embedder || !model->head)
+          throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model->name + "' has no classification head", "wrong_model_kind");
+        std::vector<int32_t> ids = model->tokenizer->encode(shared->text, /*add_special=*/true, /*parse_special=*/false);
+        const int64_t limit = std::min(model->context, kMaxClassificationTokens);
+        if (ids.empty()) throw invalid_argument("text has no tokens");
+        if (static_cast<int64_t>(ids.size()) > limit)
+          throw ServiceError(ErrorCode::kInvalidArgument, "text has " + std::to_string(ids.size()) + " tokens; the limit is " +
+                             std::to_string(limit), "context_length_exceeded");
+        EmbeddingOptions options = model->embedding;
+        options.normalize = false;  // the head reads the pooled state itself
+        const int64_t n_tokens = static_cast<int64_t>(ids.size());
+        const auto admission = model->embedder->submit(std::move(ids), options, [model, done, n_tokens](std::vector<float> pooled) {
+          if (pooled.empty()) {
+            const ServiceError failure(ErrorCode::kInternal, "the classification failed", "internal_error");
+            return done(nullptr, &failure);
+          }
+          const std::vector<double> confidences = model->head->confidences(pooled.data());
+          ClassificationResult result;
+          result.input_tokens = n_tokens;
+          result.model_version = model->version;
+          for (size_t i = 0; i < confidences.size(); ++i) result.predictions.emplace_back(model->head->labels[i], confidences[i]);
+          done(&result, nullptr);
+        });
+        if (admission == Embedder::Admission::kQueueFull)
+          throw ServiceError(ErrorCode::kResourceExhausted, "the server is busy; retry later", "queue_full", 1);
+      },
+      [done](const ServiceError& e) { done(nullptr, &e); });
 }
 
 }  // namespace fm

@@ -3,6 +3,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "service/model_access.h"
+
 namespace fm {
 
 int64_t EmbeddingResult::total_tokens() const {
@@ -98,23 +100,9 @@ void submit_all(const std::shared_ptr<LoadedModel>& model, EmbeddingRequest& req
 void EmbeddingService::embed(EmbeddingRequest request, Done done) {
   const std::string name = request.model, branch = request.branch;
   auto shared = std::make_shared<EmbeddingRequest>(std::move(request));
-  auto run = [shared, done](std::shared_ptr<LoadedModel> model, std::exception_ptr error) {
-    try {
-      if (error) std::rethrow_exception(error);
-      submit_all(model, *shared, done);
-    } catch (const ServiceError& e) {
-      done(nullptr, &e);
-    } catch (const std::exception& e) {
-      const ServiceError unavailable(ErrorCode::kUnavailable, std::string("model unavailable: ") + e.what(), "model_unavailable");
-      done(nullptr, &unavailable);
-    }
-  };
-  try {
-    models_.acquire(name, branch, run);
-  } catch (const ModelNotFound& e) {
-    const ServiceError not_found(ErrorCode::kNotFound, e.what(), "model_not_found");
-    done(nullptr, &not_found);
-  }
+  with_model(
+      models_, name, branch, [shared, done](const std::shared_ptr<LoadedModel>& model) { submit_all(model, *shared, done); },
+      [done](const ServiceError& e) { done(nullptr, &e); });
 }
 
 EmbeddingResult EmbeddingService::embed_sync(EmbeddingRequest request) {

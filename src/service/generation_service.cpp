@@ -5,6 +5,7 @@
 
 #include "chat/value.h"
 #include "service/choice_text.h"
+#include "service/model_access.h"
 
 namespace fm {
 namespace {
@@ -44,16 +45,6 @@ ojson template_message(const Message& m) {
   if (!m.tool_call_id.empty()) out["tool_call_id"] = m.tool_call_id;
   if (!m.name.empty()) out["name"] = m.name;
   return out;
-}
-
-ServiceError model_error(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const ServiceError& e) {
-    return e;
-  } catch (const std::exception& e) {
-    return ServiceError(ErrorCode::kUnavailable, std::string("model unavailable: ") + e.what(), "model_unavailable");
-  }
 }
 
 // One generation between submission and its last event.
@@ -214,26 +205,6 @@ std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequ
   return ids;
 }
 
-void GenerationService::with_model(const std::string& model, const std::string& branch,
-                                   std::function<void(const std::shared_ptr<LoadedModel>&)> then,
-                                   std::function<void(const ServiceError&)> fail) {
-  auto run = [then, fail](std::shared_ptr<LoadedModel> loaded, std::exception_ptr error) {
-    if (error) return fail(model_error(error));
-    try {
-      then(loaded);
-    } catch (const ServiceError& e) {
-      fail(e);
-    } catch (const std::exception&) {
-      fail(ServiceError(ErrorCode::kInternal, "internal error", "internal_error"));
-    }
-  };
-  try {
-    models_.acquire(model, branch, run);
-  } catch (const ModelNotFound& e) {
-    fail(ServiceError(ErrorCode::kNotFound, e.what(), "model_not_found"));
-  }
-}
-
 std::shared_ptr<GenerationHandle> GenerationService::start(GenerationRequest request,
                                                           std::shared_ptr<GenerationObserver> observer,
                                                           std::shared_ptr<GenerationHandle> handle) {
@@ -249,7 +220,7 @@ std::shared_ptr<GenerationHandle> GenerationService::start(GenerationRequest req
   const std::string model = request.model, branch = request.branch;
   auto shared_request = std::make_shared<GenerationRequest>(std::move(request));
   with_model(
-      model, branch,
+      models_, model, branch,
       [shared_request, observer, handle](const std::shared_ptr<LoadedModel>& loaded) {
         Run::submit(std::make_shared<Run>(std::move(*shared_request), observer, loaded), handle);
       },
@@ -287,7 +258,7 @@ GenerationResult GenerationService::generate(GenerationRequest request) {
 
 void GenerationService::tokenize(const std::string& model, const std::string& branch, std::string text, TokenizeDone done) {
   with_model(
-      model, branch,
+      models_, model, branch,
       [text = std::move(text), done](const std::shared_ptr<LoadedModel>& loaded) {
         const TokenizeResult out = tokens_of(*loaded, loaded->tokenizer->encode(text, false, false));
         done(&out, nullptr);
@@ -304,7 +275,7 @@ void GenerationService::tokenize_prompt(GenerationRequest request, TokenizeDone 
   const std::string model = request.model, branch = request.branch;
   auto shared_request = std::make_shared<GenerationRequest>(std::move(request));
   with_model(
-      model, branch,
+      models_, model, branch,
       [shared_request, done](const std::shared_ptr<LoadedModel>& loaded) {
         const TokenizeResult out = tokens_of(*loaded, build_prompt(*loaded, *shared_request));
         done(&out, nullptr);

@@ -57,10 +57,6 @@ class GenerationService {
   void tokenize_prompt(GenerationRequest request, TokenizeDone done);
 
  private:
-  // Runs `then` with the loaded model, or reports the ServiceError that prevents it to `fail`.
-  void with_model(const std::string& model, const std::string& branch,
-                  std::function<void(const std::shared_ptr<LoadedModel>&)> then,
-                  std::function<void(const ServiceError&)> fail);
   ModelManager& models_;
 };
 
