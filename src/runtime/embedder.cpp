@@ -1,5 +1,7 @@
 #include "runtime/embedder.h"
 
+#include "runtime/forward_context.h"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -72,9 +74,7 @@ struct Embedder::Impl {
 
   const Model& model;
   EmbedderOptions opt;
-  ThreadPool pool;
-  ForwardState state;
-  Compute compute;
+  ForwardContext ctx;
   std::vector<float> hidden;  // [max_batch_tokens, n_embd]
   Batch batch;
 
@@ -87,12 +87,8 @@ struct Embedder::Impl {
   Impl(const Model& m, const EmbedderOptions& o)
       : model(m),
         opt(o),
-        pool(o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency())),
-        state(m.hparams(), o.max_batch_tokens, o.max_input, pool.size()),
+        ctx(m, o.threads, o.max_batch_tokens, o.max_input),
         hidden(static_cast<size_t>(o.max_batch_tokens * m.hparams().n_embd)) {
-    compute.pool = &pool;
-    compute.kernels = &best_kernels();
-    compute.scratch = &state.act;
     thread = std::thread([this] { loop(); });
   }
 
@@ -149,7 +145,7 @@ struct Embedder::Impl {
       batch.seqs.back().causal = j.options.causal;
     }
     try {
-      model.forward(compute, state, batch, hidden.data());
+      model.forward(ctx.compute, ctx.state, batch, hidden.data());
     } catch (const std::exception&) {
       for (Job& j : jobs) j.done({});
       return;

@@ -1,5 +1,7 @@
 #include "runtime/scheduler.h"
 
+#include "runtime/forward_context.h"
+
 #include <algorithm>
 #include <cmath>
 #include <thread>
@@ -56,10 +58,7 @@ struct Sequence {
 struct Scheduler::Impl {
   const Model& model;
   SchedulerOptions opt;
-  ThreadPool pool;
-  ScratchBuffer scratch;
-  ForwardState state;
-  Compute compute;
+  ForwardContext ctx;
   std::vector<float> logits;     // [max_batch_tokens, n_vocab]
   std::vector<float> penalized;  // [n_vocab]
   Batch batch;
@@ -77,13 +76,9 @@ struct Scheduler::Impl {
   Impl(const Model& m, const SchedulerOptions& o)
       : model(m),
         opt(o),
-        pool(o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency())),
-        state(m.hparams(), o.max_batch_tokens, o.n_ctx, pool.size()),
+        ctx(m, o.threads, o.max_batch_tokens, o.n_ctx),
         logits(static_cast<size_t>(o.max_batch_tokens * m.hparams().n_vocab)),
         penalized(static_cast<size_t>(m.hparams().n_vocab)) {
-    compute.pool = &pool;
-    compute.kernels = &best_kernels();
-    compute.scratch = &state.act;
     thread = std::thread([this] { loop(); });
   }
 
@@ -233,7 +228,7 @@ struct Scheduler::Impl {
       budget -= chunk;
     }
     try {
-      model.forward(compute, state, batch, logits.data());
+      model.forward(ctx.compute, ctx.state, batch, logits.data());
     } catch (const std::exception&) {
       for (auto& seq : running) finish(*seq, FinishReason::kError);
       erase_finished();
