@@ -78,9 +78,10 @@ struct Embedder::Impl {
   std::vector<float> hidden;  // [max_batch_tokens, n_embd]
   Batch batch;
 
-  std::mutex mutex;
+  mutable std::mutex mutex;
   std::condition_variable wake;
   std::deque<Job> queue;
+  int64_t running = 0;  // inputs in the pass under way
   bool stopping = false;
   std::thread thread;
 
@@ -173,8 +174,11 @@ struct Embedder::Impl {
           jobs.push_back(std::move(queue.front()));
           queue.pop_front();
         }
+        running = static_cast<int64_t>(jobs.size());
       }
       run(jobs);
+      std::lock_guard<std::mutex> lock(mutex);
+      running = 0;
     }
     std::deque<Job> left;
     {
@@ -193,6 +197,11 @@ Embedder::Embedder(const Model& model, const EmbedderOptions& options) : options
 Embedder::~Embedder() = default;
 
 void Embedder::stop() { impl_->stop(); }
+
+Embedder::Stats Embedder::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return {static_cast<int64_t>(impl_->queue.size()), impl_->running};
+}
 
 int64_t Embedder::width() const { return impl_->model.hparams().n_embd; }
 

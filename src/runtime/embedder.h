@@ -61,6 +61,10 @@ class Embedder {
   // Throws std::runtime_error when an input is too long or the pass fails. Used by the CLI and tests.
   std::vector<std::vector<float>> embed_all(const std::vector<std::vector<int32_t>>& inputs, const EmbeddingOptions& options);
   void stop();
+  struct Stats {
+    int64_t queued = 0, running = 0;  // inputs waiting, inputs in the pass under way
+  };
+  Stats stats() const;
   const EmbedderOptions& options() const { return options_; }
   int64_t width() const;
 

@@ -223,6 +223,11 @@ SchedulerStats ModelManager::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   SchedulerStats sum;
   for (const auto& m : loaded_) {
+    if (m->embedder) {  // embedding and classifier models: inputs waiting and in the current pass
+      const Embedder::Stats e = m->embedder->stats();
+      sum.queued += e.queued;
+      sum.running += e.running;
+    }
     if (!m->scheduler) continue;
     const SchedulerStats s = m->scheduler->stats();
     sum.queued += s.queued;
