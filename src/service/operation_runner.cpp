@@ -24,17 +24,28 @@ struct OperationRunner::Impl : std::enable_shared_from_this<Impl> {
   class Observer final : public GenerationObserver {
    public:
     Observer(std::shared_ptr<Impl> impl, std::string id) : impl_(std::move(impl)), id_(std::move(id)) {}
+    // Called on the scheduler's thread: a store that cannot write (a full disk) is logged, never thrown there. The
+    // operation then stays pending and runs again after a restart.
     void on_finished(const GenerationResult& result) override {
-      impl_->store.complete(id_, to_json(result));
-      impl_->finished(id_);
+      record([&] { impl_->store.complete(id_, to_json(result)); });
     }
     void on_failed(const ServiceError& error) override {
       // A run cancelled because this process is stopping stays pending: the next start runs it again.
-      if (!impl_->is_stopping()) impl_->store.fail(id_, {static_cast<int>(error.code()), error.what()});
-      impl_->finished(id_);
+      record([&] {
+        if (!impl_->is_stopping()) impl_->store.fail(id_, {static_cast<int>(error.code()), error.what()});
+      });
     }
 
    private:
+    template <typename F>
+    void record(F&& write) {
+      try {
+        write();
+      } catch (const std::exception& e) {
+        std::clog << "fmserve: storing the result of operation " << id_ << " failed: " << e.what() << std::endl;
+      }
+      impl_->finished(id_);
+    }
     std::shared_ptr<Impl> impl_;
     std::string id_;
   };
@@ -118,7 +129,13 @@ struct OperationRunner::Impl : std::enable_shared_from_this<Impl> {
           if (active.count(op.id)) continue;
           --free_slots;
           lock.unlock();
-          run(op);
+          try {
+            run(op);
+          } catch (const std::exception& e) {  // the store failed: the operation stays pending for a later pass
+            std::clog << "fmserve: starting operation " << op.id << " failed: " << e.what() << std::endl;
+            std::lock_guard<std::mutex> guard(mutex);
+            active.erase(op.id);
+          }
           lock.lock();
         }
       }
