@@ -66,7 +66,11 @@ const char* const kRoutes[][2] = {
     {"GET", "/operations/fm0000"}, {"GET", "/operations/fm0000:cancel"}, {"GET", "/health"}, {"GET", "/ready"},
     {"GET", "/metrics"}, {"DELETE", "/v1/models"}, {"POST", "/nope"}, {"POST", "/foundationModels/v1/textEmbedding"},
     {"POST", "/v1/embeddings"}, {"POST", "/foundationModels/v1/fewShotTextClassification"},
-    {"POST", "/foundationModels/v1/textClassification"}};
+    {"POST", "/foundationModels/v1/textClassification"}, {"POST", "/datasets/v1/datasets"}, {"GET", "/datasets/v1/datasets"},
+    {"PATCH", "/datasets/v1/datasets/fds0"}, {"POST", "/datasets/v1/datasets/fds0:validate"},
+    {"POST", "/datasets/v1/datasets/fds0:startMultipartUploadDraft"}, {"POST", "/datasets/v1/datasets/fds0:finishMultipartUploadDraft"},
+    {"PUT", "/datasets/v1/uploads/00"}, {"POST", "/foundationModels/v1/completionBatch"}, {"GET", "/batchInference/v1/tasks"},
+    {"POST", "/batchInference/v1/tasks/fbt0:cancel"}};
 
 // Every node of a JSON tree, to pick one to mutate.
 void collect(json& j, std::vector<json*>& out) {

@@ -1,7 +1,9 @@
 #pragma once
 // What the route handlers work with: the wire-free services, the key store, metrics and the request limits.
 #include "api/metrics.h"
+#include "service/batch_service.h"
 #include "service/classification_service.h"
+#include "service/dataset_service.h"
 #include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "service/model_manager.h"
@@ -17,6 +19,8 @@ struct ApiContext {
   EmbeddingService& embeddings;
   ClassificationService& classification;
   OperationRunner& operations;
+  DatasetService& datasets;
+  BatchService& batches;
   const OperationStore& operation_store;
   const KeyStore& keys;
   Metrics& metrics;

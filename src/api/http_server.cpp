@@ -170,8 +170,16 @@ class Session : public std::enable_shared_from_this<Session> {
     // timeout); the body then gets its own deadline. A client trickling bytes cannot hold a connection forever.
     stream_.expires_after(std::chrono::seconds(first_request_ ? opt_.header_timeout_s : opt_.idle_timeout_s));
     first_request_ = false;
+    body_limit_ = opt_.max_body_bytes;
     http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->on_read(ec);
+      if (self->opt_.body_limit_for) {
+        const std::string target(self->parser_->get().target());
+        if (const size_t limit = self->opt_.body_limit_for(target.substr(0, target.find('?'))); limit > 0) {
+          self->body_limit_ = limit;
+          self->parser_->body_limit(limit);
+        }
+      }
       self->stream_.expires_after(std::chrono::seconds(self->opt_.body_timeout_s));
       http::async_read(self->stream_, self->buffer_, *self->parser_,
                        [self](beast::error_code ec2, size_t) { self->on_read(ec2); });
@@ -185,7 +193,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const std::string target(parser_->get().target());  // parsed with the request line, before any body error
     const std::string path = target.substr(0, target.find('?'));
-    if (ec == http::error::body_limit) return reject(path, 413, "request body exceeds the limit of " + std::to_string(opt_.max_body_bytes) + " bytes");
+    if (ec == http::error::body_limit) return reject(path, 413, "request body exceeds the limit of " + std::to_string(body_limit_) + " bytes");
     if (ec == http::error::header_limit) return reject(path, 431, "request headers are too large");
     if (ec) return reject(path, 400, "malformed HTTP request");
 
@@ -315,6 +323,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool first_request_ = true;
+  size_t body_limit_ = 0;  // of the request being read
   bool streaming_ = false;
   bool writing_ = false;
   std::deque<std::pair<std::string, bool>> pending_;

@@ -41,6 +41,8 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port
   size_t max_body_bytes = size_t{32} << 20;
+  // A different body limit for some paths (file uploads); returns 0 for max_body_bytes.
+  std::function<size_t(const std::string& path)> body_limit_for;
   size_t max_header_bytes = 64 << 10;
   int header_timeout_s = 10;    // a new connection's first request headers (slow senders are cut off)
   int body_timeout_s = 120;     // a request's body, once its headers are in

@@ -8,11 +8,15 @@
 #include "api/http_server.h"
 #include "api/metrics.h"
 #include "cli/commands.h"
+#include "service/batch_service.h"
 #include "service/classification_service.h"
+#include "service/dataset_service.h"
 #include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "service/model_manager.h"
 #include "service/operation_runner.h"
+#include "store/batch_store.h"
+#include "store/dataset_store.h"
 #include "store/key_store.h"
 #include "store/operation_store.h"
 #include "util/memory.h"
@@ -39,13 +43,25 @@ int run_serve(const ServeOptions& opt) {
   ro.concurrency = config.operation_concurrency;
   ro.retention = std::chrono::seconds(config.operation_retention_s);
   OperationRunner operations(*operation_store, generation, ro);
+  auto dataset_store = open_sqlite_dataset_store(opt.data_dir);
+  DatasetLimits dl;
+  dl.max_dataset_bytes = config.max_dataset_bytes;
+  DatasetService datasets(*dataset_store, operations, opt.data_dir, dl);
+  auto batch_store = open_sqlite_batch_store(opt.data_dir);
+  BatchService batches(*batch_store, datasets, generation, operations, BatchOptions{config.batch_lines_in_flight});
+  operations.add_kind(kDatasetValidationOperation, datasets, OperationKind{1, 3});
+  operations.add_kind(kBatchOperation, batches, OperationKind{config.batch_concurrency, 0});  // a batch resumes: no attempt limit
   Metrics metrics;
-  const Api api(ApiContext{models, generation, embeddings, classification, operations, *operation_store, *keys, metrics, config.limits});
+  const Api api(ApiContext{models, generation, embeddings, classification, operations, datasets, batches, *operation_store, *keys,
+                           metrics, config.limits});
 
   HttpServerOptions ho;
   ho.host = opt.host;
   ho.port = opt.port;
   ho.max_body_bytes = config.max_body_bytes;
+  ho.body_limit_for = [&config](const std::string& path) -> size_t {
+    return path.rfind("/datasets/v1/uploads/", 0) == 0 ? config.max_upload_body_bytes : 0;
+  };
   ho.header_timeout_s = config.limits.header_timeout_s;
   ho.body_timeout_s = config.limits.body_timeout_s;
   ho.max_pending_output_bytes = config.limits.max_stream_buffer_bytes;

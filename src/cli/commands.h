@@ -91,6 +91,15 @@ struct ServeOptions {
 };
 int run_serve(const ServeOptions& opt);
 
+struct BatchRunOptions {
+  std::string config, model, branch = "latest", input, output, state;  // state: default OUTPUT.state
+  int threads = 0, lines_in_flight = 0;  // 0: the configuration's batch.lines_in_flight
+  int64_t max_tokens = 0;                // 0: up to the end of the context
+  float temperature = 0;
+  std::string progress = "auto";         // auto (a bar on a terminal), bar, lines, none
+};
+int run_batch(const BatchRunOptions& opt);
+
 struct BenchOptions {
   std::string model;
   int threads = 0, pp = 512, tg = 128, concurrency = 0;

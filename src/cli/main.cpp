@@ -131,6 +131,22 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("-t,--threads", serve.threads, "Compute threads per model (default: all cores)");
   serve_cmd->add_option("--max-body-bytes", serve.max_body_bytes, "Request body limit (default 32 MiB)");
 
+  fm::cli::BatchRunOptions batch;
+  auto* batch_cmd = app.add_subcommand("batch", "Batch work");
+  batch_cmd->require_subcommand(1);
+  auto* batch_run = batch_cmd->add_subcommand("run", "Generate for every row of a JSON Lines file; resumable after an interruption");
+  batch_run->add_option("--config", batch.config, "YAML configuration with the models")->required();
+  batch_run->add_option("--model", batch.model, "Model name in the configuration")->required();
+  batch_run->add_option("--branch", batch.branch, "Model branch (default latest)");
+  batch_run->add_option("--input", batch.input, "Rows {\"request\":[{\"role\":…,\"text\":…}]}, one per line")->required();
+  batch_run->add_option("--output", batch.output, "Rows {request, response} (or {request, error}) in input order")->required();
+  batch_run->add_option("--state", batch.state, "Progress kept for resuming (default OUTPUT.state)");
+  batch_run->add_option("--max-tokens", batch.max_tokens, "Tokens generated per row (default: to the end of the context)");
+  batch_run->add_option("--temperature", batch.temperature, "Sampling temperature (default 0: greedy)");
+  batch_run->add_option("--lines-in-flight", batch.lines_in_flight, "Rows generated at once");
+  batch_run->add_option("-t,--threads", batch.threads, "Compute threads (default: all cores)");
+  batch_run->add_option("--progress", batch.progress, "auto, bar, lines or none");
+
   fm::cli::BenchOptions bench;
   auto* bench_cmd = app.add_subcommand("bench", "Measure prompt and generation speed");
   bench_cmd->add_option("-m,--model", bench.model, "GGUF model file")->required();
@@ -178,6 +194,7 @@ int main(int argc, char** argv) {
       return fm::cli::run_tokenize(tokenize);
     }
     if (*classify_cmd) return fm::cli::run_classify(classify);
+    if (*batch_run) return fm::cli::run_batch(batch);
     if (*embed_cmd) {
       embed.text_given = embed_text->count() > 0;
       if (!embed_tokens.empty()) embed.tokens = parse_ids(embed_tokens);

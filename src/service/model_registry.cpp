@@ -120,6 +120,13 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
       if (ops["retention"]) cfg.operation_retention_s = parse_duration(origin, ops["retention"]);
       if (ops["concurrency"]) cfg.operation_concurrency = positive_int(origin, ops["concurrency"]);
     }
+    if (const YAML::Node batch = root["batch"]) {
+      if (!batch.IsMap()) fail(origin, batch, "'batch' must be a mapping");
+      if (batch["lines_in_flight"]) cfg.batch_lines_in_flight = positive_int(origin, batch["lines_in_flight"]);
+      if (batch["tasks"]) cfg.batch_concurrency = positive_int(origin, batch["tasks"]);
+      if (batch["max_dataset_size"]) cfg.max_dataset_bytes = static_cast<int64_t>(parse_size(origin, batch["max_dataset_size"]));
+      if (batch["max_upload_size"]) cfg.max_upload_body_bytes = parse_size(origin, batch["max_upload_size"]);
+    }
     const YAML::Node models = root["models"];
     if (!models || !models.IsSequence()) fail(origin, root, "'models' must be a list");
     for (const YAML::Node& m : models) {

@@ -60,10 +60,11 @@ class SqliteOperationStore final : public OperationStore {
     return row(st);
   }
 
-  std::vector<Operation> pending(size_t limit) const override {
+  std::vector<Operation> pending(size_t limit, const std::string& kind) const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement st(db_, "SELECT " OPERATION_COLUMNS " FROM operations WHERE done = 0 ORDER BY created_at, rowid LIMIT ?");
-    st.bind(1, static_cast<int64_t>(limit));
+    Statement st(db_, "SELECT " OPERATION_COLUMNS " FROM operations WHERE done = 0 AND (? = '' OR kind = ?)"
+                      " ORDER BY created_at, rowid LIMIT ?");
+    st.bind(1, kind).bind(2, kind).bind(3, static_cast<int64_t>(limit));
     std::vector<Operation> out;
     while (st.step()) out.push_back(row(st));
     return out;

@@ -34,8 +34,8 @@ class OperationStore {
   virtual Operation create(const std::string& folder, const std::string& kind, const std::string& description,
                            const std::string& created_by, const nlohmann::json& request) = 0;
   virtual std::optional<Operation> get(const std::string& id) const = 0;
-  // Operations not done, oldest first.
-  virtual std::vector<Operation> pending(size_t limit) const = 0;
+  // Operations not done, oldest first; only those of `kind` unless it is empty.
+  virtual std::vector<Operation> pending(size_t limit, const std::string& kind = {}) const = 0;
   // Counts a started run; returns the number of runs so far (0 when the operation is done or gone).
   virtual int begin_attempt(const std::string& id) = 0;
   virtual void set_metadata(const std::string& id, const nlohmann::json& metadata) = 0;

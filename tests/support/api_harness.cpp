@@ -72,6 +72,10 @@ struct ApiHarness::Impl {
   std::unique_ptr<EmbeddingService> embeddings;
   std::unique_ptr<ClassificationService> classification;
   std::unique_ptr<OperationRunner> operations;
+  std::unique_ptr<DatasetStore> dataset_store;
+  std::unique_ptr<DatasetService> datasets;
+  std::unique_ptr<BatchStore> batch_store;
+  std::unique_ptr<BatchService> batches;
   Metrics metrics;
   std::unique_ptr<Api> api;
   std::string secret;
@@ -105,14 +109,23 @@ struct ApiHarness::Impl {
     embeddings = std::make_unique<EmbeddingService>(*models);
     classification = std::make_unique<ClassificationService>(*models, 1);
     operations = std::make_unique<OperationRunner>(*operation_store, *generation, OperationRunnerOptions{});
+    dataset_store = open_sqlite_dataset_store(dir.string());
+    datasets = std::make_unique<DatasetService>(*dataset_store, *operations, dir.string());
+    batch_store = open_sqlite_batch_store(dir.string());
+    batches = std::make_unique<BatchService>(*batch_store, *datasets, *generation, *operations, BatchOptions{4});
+    operations->add_kind(kDatasetValidationOperation, *datasets, OperationKind{1, 3});
+    operations->add_kind(kBatchOperation, *batches, OperationKind{1, 0});
     operations->start();
-    api = std::make_unique<Api>(ApiContext{*models, *generation, *embeddings, *classification, *operations, *operation_store, *keys, metrics, config.limits});
+    api = std::make_unique<Api>(ApiContext{*models, *generation, *embeddings, *classification, *operations, *datasets, *batches,
+                                           *operation_store, *keys, metrics, config.limits});
   }
 
   ~Impl() {
     operations->stop();
     models->shutdown();
     api.reset();
+    batches.reset();
+    datasets.reset();
     operations.reset();
     classification.reset();
     embeddings.reset();

@@ -7,12 +7,16 @@ void add_completion_routes(Router& router, const ApiContext& ctx);  // completio
 void add_tokenize_routes(Router& router, const ApiContext& ctx);    // tokenize.cpp
 void add_embedding_routes(Router& router, const ApiContext& ctx);   // embedding.cpp
 void add_classification_routes(Router& router, const ApiContext& ctx);  // classification.cpp
+void add_dataset_routes(Router& router, const ApiContext& ctx);     // datasets.cpp: /datasets/v1/...
+void add_batch_routes(Router& router, const ApiContext& ctx);       // batch.cpp: completionBatch, /batchInference/v1/tasks
 
 void add_native_routes(Router& router, const ApiContext& ctx) {
   add_completion_routes(router, ctx);
   add_tokenize_routes(router, ctx);
   add_embedding_routes(router, ctx);
   add_classification_routes(router, ctx);
+  add_dataset_routes(router, ctx);
+  add_batch_routes(router, ctx);
 }
 
 }  // namespace fm

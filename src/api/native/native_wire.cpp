@@ -94,18 +94,17 @@ ojson usage_json(int64_t prompt, int64_t completion) {
 
 }  // namespace
 
-CompletionCall parse_completion(const ojson& json_body, const RequestLimits& limits, const HttpRequest& http,
-                                const ApiKeyRecord& key) {
-  const JsonField body(json_body, /*snake_aliases=*/true);
-  CompletionCall call;
-  GenerationRequest& r = call.request;
+namespace {
+
+// modelUri and completionOptions, shared by completion and completionBatch. Returns the options' `stream`.
+bool parse_model_and_options(const JsonField& body, const HttpRequest& http, const ApiKeyRecord& key, GenerationRequest& r) {
   const JsonField model_uri = body["modelUri"];
   const ModelUri uri = authorize_model(model_uri.string(), "modelUri", "gpt", http, key);
   r.model = uri.name;
   r.branch = uri.branch;
   const JsonField options = body["completionOptions"];
   if (options.present()) options.require_object();
-  call.stream = options["stream"].boolean_or(false);
+  const bool stream = options["stream"].boolean_or(false);
   r.sampling.temperature = static_cast<float>(options["temperature"].number_or(0.3, 0, 1));
   r.sampling.top_p = 1;
   r.sampling.top_k = 0;
@@ -115,12 +114,36 @@ CompletionCall parse_completion(const ojson& json_body, const RequestLimits& lim
   r.max_tokens_is_ceiling = true;  // the service caps maxTokens at what the model's context allows
   const size_t mode = options["reasoningOptions"]["mode"].enum_or(0, {"REASONING_MODE_UNSPECIFIED", "DISABLED", "ENABLED_HIDDEN"});
   r.reasoning = mode == 1 ? ReasoningMode::kDisabled : mode == 2 ? ReasoningMode::kEnabledHidden : ReasoningMode::kUnspecified;
+  return stream;
+}
+
+}  // namespace
+
+CompletionCall parse_completion(const ojson& json_body, const RequestLimits& limits, const HttpRequest& http,
+                                const ApiKeyRecord& key) {
+  const JsonField body(json_body, /*snake_aliases=*/true);
+  CompletionCall call;
+  GenerationRequest& r = call.request;
+  call.stream = parse_model_and_options(body, http, key, r);
   const JsonField messages = body["messages"];
   messages.require_present();
   const size_t n = messages.array(static_cast<size_t>(limits.max_messages));
   if (n == 0) messages.fail("must not be empty");
   for (size_t i = 0; i < n; ++i) r.messages.push_back(parse_message(messages[i], limits));
   parse_tools(body, limits, r);
+  return call;
+}
+
+BatchCompletionCall parse_batch_completion(const ojson& json_body, const RequestLimits& limits, const HttpRequest& http,
+                                           const ApiKeyRecord& key) {
+  const JsonField body(json_body, /*snake_aliases=*/true);
+  BatchCompletionCall call;
+  call.model_uri = body["modelUri"].string_or("");
+  if (parse_model_and_options(body, http, key, call.base)) body["completionOptions"]["stream"].fail("is not available for batches");
+  call.source_dataset_id = body["sourceDatasetId"].string();
+  parse_tools(body, limits, call.base);  // the output format; tools are ignored in batches
+  call.base.tools.clear();
+  call.base.tool_choice.clear();
   return call;
 }
 
@@ -165,6 +188,9 @@ ojson operation_json(const Operation& op) {
     const ojson body = completion_response(generation_result_from_json(*op.response));
     for (auto it = body.begin(); it != body.end(); ++it) response[it.key()] = *it;
     out["response"] = std::move(response);
+  } else if (op.response) {
+    // Dataset validations and batch tasks store their response messages in the wire shape (with @type).
+    out["response"] = ojson::parse(op.response->dump());
   }
   return out;
 }

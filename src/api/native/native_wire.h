@@ -26,6 +26,14 @@ struct CompletionCall {
 CompletionCall parse_completion(const ojson& body, const RequestLimits& limits, const HttpRequest& http,
                                 const ApiKeyRecord& key);
 
+struct BatchCompletionCall {
+  std::string model_uri, source_dataset_id;
+  GenerationRequest base;  // model and options; each dataset row brings the messages
+};
+// Validates a BatchCompletionRequest (modelUri, completionOptions, sourceDatasetId, jsonObject | jsonSchema).
+BatchCompletionCall parse_batch_completion(const ojson& body, const RequestLimits& limits, const HttpRequest& http,
+                                           const ApiKeyRecord& key);
+
 // CompletionResponse (the sync response wraps it in {"result": …}; an Operation's response is it plus @type).
 ojson completion_response(const GenerationResult& result);
 // A streamed line's CompletionResponse: the whole text so far, status PARTIAL.

@@ -1,0 +1,235 @@
+#include "service/batch_service.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "service/batch_lines.h"
+#include "service/dataset_rows.h"
+#include "service/service_error.h"
+
+namespace fm {
+
+namespace {
+
+using json = nlohmann::json;
+constexpr size_t kLineErrorsShown = 1000;
+
+ServiceError task_not_found(const std::string& id) {
+  return ServiceError(ErrorCode::kNotFound, "batch task '" + id + "' not found", "not_found");
+}
+
+json metadata_json(const BatchTask& task, int64_t done, int64_t total) {
+  return {{"@type", "type.googleapis.com/yandex.cloud.ai.foundation_models.v1.BatchCompletionMetadata"},
+          {"taskId", task.id}, {"taskStatus", task.status}, {"completedBatches", std::to_string(done)},
+          {"totalBatches", std::to_string(total)}};
+}
+
+json response_json(const BatchTask& task) {
+  return {{"@type", "type.googleapis.com/yandex.cloud.ai.foundation_models.v1.BatchCompletionResponse"},
+          {"taskId", task.id}, {"taskStatus", task.status}, {"resultDatasetId", task.result_dataset_id}};
+}
+
+}  // namespace
+
+BatchService::BatchService(BatchStore& store, DatasetService& datasets, GenerationService& generation, OperationRunner& runner,
+                           BatchOptions options)
+    : store_(store), datasets_(datasets), generation_(generation), runner_(runner), options_(options) {
+  // A task stored by a process killed before it stored the task's operation can never run: it failed.
+  for (BatchTask& t : store_.unfinished()) {
+    if (!t.operation_id.empty() || t.status != kTaskCreated) continue;
+    t.status = kTaskFailed;
+    t.failure = "the server stopped before the task was queued";
+    t.finished_at_ms = now_ms();
+    store_.put(t);
+  }
+}
+
+BatchService::~BatchService() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& w : workers_) w.thread.join();
+}
+
+std::pair<BatchTask, Operation> BatchService::submit(const std::string& folder, const std::string& created_by,
+                                                     const std::string& model_uri, const GenerationRequest& base,
+                                                     const json& wire_request, const std::string& source_dataset_id) {
+  const Dataset source = datasets_.get(folder, source_dataset_id);  // NOT_FOUND for another folder's
+  if (source.status != kDatasetReady)
+    throw ServiceError(ErrorCode::kFailedPrecondition, "dataset '" + source.id + "' is " + source.status + ": a batch needs a READY dataset",
+                       "failed_precondition");
+  if (source.task_type != kTextToTextRequest && source.task_type != kImageTextToTextRequest)
+    throw invalid_argument("dataset '" + source.id + "' is of task type " + source.task_type + "; a batch completion takes " +
+                           kTextToTextRequest + " or " + kImageTextToTextRequest);
+  BatchTask task;
+  task.folder = folder;
+  task.created_by = created_by;
+  task.model_uri = model_uri;
+  task.source_dataset_id = source.id;
+  task.completion_request = wire_request;
+  task.generation = to_json(base);
+  task.total_lines = source.rows;
+  task = store_.create(std::move(task));
+  Operation op = runner_.submit(folder, kBatchOperation, "Batch completion", created_by, {{"taskId", task.id}});
+  task.operation_id = op.id;
+  store_.put(task);
+  op.metadata = metadata_json(task, 0, task.total_lines);
+  runner_.store().set_metadata(op.id, op.metadata);
+  return {task, op};
+}
+
+BatchTask BatchService::get(const std::string& folder, const std::string& id) const {
+  std::optional<BatchTask> t = store_.get(id);
+  if (!t || t->folder != folder) throw task_not_found(id);
+  return *t;
+}
+
+BatchTaskPage BatchService::list(const std::string& folder, size_t page_size, const std::string& page_token) const {
+  try {
+    return store_.list(folder, page_size, page_token);
+  } catch (const std::invalid_argument& e) {
+    throw invalid_argument(e.what());
+  }
+}
+
+std::vector<LineError> BatchService::line_errors(const std::string& id, size_t limit) const { return store_.line_errors(id, limit); }
+
+BatchTask BatchService::cancel(const std::string& folder, const std::string& id) {
+  BatchTask task = get(folder, id);
+  if (is_terminal_task_status(task.status))
+    throw ServiceError(ErrorCode::kFailedPrecondition, "batch task '" + id + "' has ended (" + task.status + ")", "failed_precondition");
+  runner_.cancel(task.operation_id);  // marks the task CANCELED (cancelled()) and stops its run
+  return get(folder, id);
+}
+
+void BatchService::remove(const std::string& folder, const std::string& id) {
+  const BatchTask task = get(folder, id);
+  if (!is_terminal_task_status(task.status))
+    throw ServiceError(ErrorCode::kFailedPrecondition, "batch task '" + id + "' is " + task.status + ": cancel it first", "failed_precondition");
+  store_.remove(id);
+}
+
+void BatchService::cancelled(const Operation& op) {
+  std::optional<BatchTask> task = store_.get(op.request.value("taskId", ""));
+  if (!task || is_terminal_task_status(task->status)) return;
+  const std::string was = task->status;
+  task->status = kTaskCanceled;
+  task->finished_at_ms = now_ms();
+  store_.put_if_status(*task, was);
+  // A task that was running publishes its finished lines when its run ends; one that never ran has none.
+}
+
+void BatchService::start(std::shared_ptr<OperationRun> run) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = workers_.begin(); it != workers_.end();) {  // threads of runs that have ended
+    if (!it->ended->load()) {
+      ++it;
+      continue;
+    }
+    it->thread.join();
+    it = workers_.erase(it);
+  }
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  workers_.push_back({std::thread([this, run, ended] {
+                        try {
+                          run_task(run);
+                        } catch (const std::exception& e) {  // the store or the disk failed: the operation stays pending
+                          std::clog << "fmserve: batch operation " << run->operation().id << " stopped: " << e.what() << std::endl;
+                        }
+                        run->finish();
+                        ended->store(true);
+                      }),
+                      ended});
+}
+
+void BatchService::publish(BatchTask& task) {
+  std::optional<Dataset> result = task.result_dataset_id.empty() ? std::nullopt : datasets_.find(task.result_dataset_id);
+  if (!result) return;
+  BatchLinesJob job;
+  job.task_id = task.id;
+  job.source_path = datasets_.content_path(task.source_dataset_id);
+  const std::string file = datasets_.scratch_dir(result->id) + "/result.jsonl";
+  std::filesystem::create_directories(datasets_.scratch_dir(result->id));
+  result->rows = write_batch_results(store_, job, file, /*with_errors=*/false);
+  datasets_.publish(*result, file);
+}
+
+void BatchService::run_task(std::shared_ptr<OperationRun> run) {
+  const Operation& op = run->operation();
+  OperationStore& ops = runner_.store();
+  std::optional<BatchTask> found = store_.get(op.request.value("taskId", ""));
+  if (!found) {
+    ops.fail(op.id, {static_cast<int>(ErrorCode::kNotFound), "the batch task was deleted"});
+    return;
+  }
+  BatchTask task = *found;
+  if (task.operation_id.empty()) {  // the process stopped between storing the operation and the task's link to it
+    task.operation_id = op.id;
+    store_.put(task);
+  }
+  if (task.status == kTaskCompleted) {
+    ops.complete(op.id, response_json(task));
+    return;
+  }
+  if (is_terminal_task_status(task.status)) {
+    ops.fail(op.id, {static_cast<int>(task.status == kTaskCanceled ? ErrorCode::kCancelled : ErrorCode::kInternal),
+                     task.failure.empty() ? "the batch task ended " + task.status : task.failure});
+    return;
+  }
+  std::optional<Dataset> source = datasets_.find(task.source_dataset_id);
+  if (!source || source->status != kDatasetReady) {
+    task.status = kTaskFailed;
+    task.failure = "the source dataset '" + task.source_dataset_id + "' is gone";
+    task.finished_at_ms = now_ms();
+    store_.put(task);
+    ops.fail(op.id, {static_cast<int>(ErrorCode::kFailedPrecondition), task.failure});
+    return;
+  }
+  if (task.status == kTaskCreated) {  // CREATED -> PENDING: the result dataset is reserved
+    DatasetDraft draft;
+    draft.name = "batch-" + task.id;
+    draft.task_type = kTextToText;
+    draft.labels = {{"foundation_models_batch_task_id", task.id}, {"foundation_models_source_dataset", task.source_dataset_id}};
+    const Dataset result = datasets_.reserve(task.folder, task.created_by, draft);
+    task.result_dataset_id = result.id;
+    task.status = kTaskPending;
+    if (!store_.put_if_status(task, kTaskCreated)) return;  // cancelled meanwhile
+  }
+  if (task.status == kTaskPending) {
+    task.status = kTaskInProgress;
+    task.started_at_ms = now_ms();
+    if (!store_.put_if_status(task, kTaskPending)) return;
+  }
+  BatchLinesJob job;
+  job.task_id = task.id;
+  job.source_path = datasets_.content_path(task.source_dataset_id);
+  job.task_type = source->task_type;
+  job.base = task.generation;
+  job.in_flight = options_.lines_in_flight;
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+  const BatchLinesEnd end = run_batch_lines(store_, generation_, job, [&run] { return run->cancelled(); },
+                                            [&](const BatchLinesProgress& p) {
+                                              const auto now = std::chrono::steady_clock::now();
+                                              if (now - *last < std::chrono::seconds(1) && p.done < p.rows) return;
+                                              *last = now;
+                                              try {
+                                                ops.set_metadata(op.id, metadata_json(task, p.done, p.rows));
+                                              } catch (const std::exception&) {}  // progress only: the next call retries
+                                            });
+  if (run->stopping()) return;  // the next start resumes the task
+  const std::optional<BatchTask> now = store_.get(task.id);
+  if (!now) return;
+  task = *now;
+  if (end == BatchLinesEnd::kCancelled || task.status == kTaskCanceled) {
+    publish(task);  // the finished lines are kept
+    return;
+  }
+  publish(task);
+  task.status = kTaskCompleted;
+  task.finished_at_ms = now_ms();
+  if (!store_.put_if_status(task, kTaskInProgress)) return;
+  const int64_t rows = count_rows(job.source_path, job.max_line_bytes);
+  ops.set_metadata(op.id, metadata_json(task, rows, rows));
+  ops.complete(op.id, response_json(task));
+}
+
+}  // namespace fm
