@@ -130,7 +130,8 @@ int run_batch(const BatchRunOptions& opt) {
   BatchLinesJob job;
   job.task_id = task.id;
   job.source_path = opt.input;
-  job.task_type = kImageTextToTextRequest;  // reads text-only rows and rows with image parts alike
+  const DatasetRowsFormat format(kImageTextToTextRequest, /*errors_inline=*/true);  // text-only rows and rows with images
+  job.format = &format;
   job.base = base_json;
   job.in_flight = opt.lines_in_flight > 0 ? opt.lines_in_flight : config.batch_lines_in_flight;
 
@@ -158,7 +159,7 @@ int run_batch(const BatchRunOptions& opt) {
     std::cerr << "fmserve: interrupted; run the same command to resume (" << state << ")" << std::endl;
     return 130;
   }
-  const int64_t written = write_batch_results(*store, job, opt.output, /*with_errors=*/true);
+  const int64_t written = write_batch_results(*store, job, opt.output, BatchOutput::kResults);
   const std::vector<LineError> errors = store->line_errors(task.id, 5);
   task.status = kTaskCompleted;
   task.finished_at_ms = now_ms();

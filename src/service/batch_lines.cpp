@@ -45,6 +45,7 @@ class LineObserver final : public GenerationObserver {
     r.response = result.choices.empty() ? std::string() : result.choices[0].text;
     r.prompt_tokens = result.usage.prompt_tokens;
     r.completion_tokens = result.usage.completion_tokens;
+    r.result = to_json(result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     record(r);
   }
 
@@ -54,6 +55,7 @@ class LineObserver final : public GenerationObserver {
     LineResult r;
     r.line = line_;
     r.error = error.what();
+    r.error_code = static_cast<int>(error.code());
     record(r);
   }
 
@@ -152,7 +154,8 @@ BatchLinesEnd run_batch_lines(BatchStore& store, GenerationService& generation, 
     }
     try {
       if (too_long) throw RowError("row_too_long", "the row exceeds " + std::to_string(job.max_line_bytes) + " bytes");
-      request.messages = parse_generation_row(job.task_type, line);
+      request = job.format->request(line, request);
+      request.priority = Priority::kBackground;
     } catch (const RowError& e) {
       observer->on_failed(ServiceError(ErrorCode::kInvalidArgument, e.what()));
       continue;
@@ -167,7 +170,7 @@ BatchLinesEnd run_batch_lines(BatchStore& store, GenerationService& generation, 
   return stopped || cancelled() ? BatchLinesEnd::kCancelled : BatchLinesEnd::kFinished;
 }
 
-int64_t write_batch_results(const BatchStore& store, const BatchLinesJob& job, const std::string& out_path, bool with_errors) {
+int64_t write_batch_results(const BatchStore& store, const BatchLinesJob& job, const std::string& out_path, BatchOutput which) {
   const std::string tmp = out_path + ".writing";
   std::FILE* out = std::fopen(tmp.c_str(), "wb");
   if (!out) throw std::runtime_error("cannot create '" + tmp + "'");
@@ -180,13 +183,10 @@ int64_t write_batch_results(const BatchStore& store, const BatchLinesJob& job, c
     // Results come in line order: advance the source to the result's line.
     while (reader.line_number() < r.line && reader.next(line, too_long)) {}
     if (reader.line_number() != r.line) return;
-    if (!r.response && !with_errors) return;
-    json row = json::object();
-    const json source = too_long ? json() : json::parse(line, nullptr, false);
-    row["request"] = source.is_object() && source.contains("request") ? source["request"] : json(nullptr);
-    if (r.response) row["response"] = *r.response;
-    else row["error"] = r.error;
-    const std::string text = row.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::string text = which == BatchOutput::kResults ? job.format->output_line(too_long ? std::string() : line, r)
+                                                      : job.format->error_line(too_long ? std::string() : line, r);
+    if (text.empty()) return;
+    text += '\n';
     write_failed |= std::fwrite(text.data(), 1, text.size(), out) != text.size();
     ++written;
   });
@@ -195,6 +195,30 @@ int64_t write_batch_results(const BatchStore& store, const BatchLinesJob& job, c
   if (write_failed) throw std::runtime_error("cannot write '" + tmp + "'");
   rename_durably(tmp, out_path);
   return written;
+}
+
+GenerationRequest DatasetRowsFormat::request(const std::string& line, const GenerationRequest& base) const {
+  GenerationRequest r = base;
+  r.messages = parse_generation_row(task_type_, line);
+  return r;
+}
+
+namespace {
+json row_request(const std::string& source_line) {
+  const json source = json::parse(source_line, nullptr, false);
+  return source.is_object() && source.contains("request") ? source["request"] : json(nullptr);
+}
+std::string dump_row(const json& row) { return row.dump(-1, ' ', false, json::error_handler_t::replace); }
+}  // namespace
+
+std::string DatasetRowsFormat::output_line(const std::string& source_line, const LineResult& r) const {
+  if (!r.response) return errors_inline_ ? error_line(source_line, r) : std::string();
+  return dump_row({{"request", row_request(source_line)}, {"response", *r.response}});
+}
+
+std::string DatasetRowsFormat::error_line(const std::string& source_line, const LineResult& r) const {
+  if (r.response) return "";
+  return dump_row({{"request", row_request(source_line)}, {"error", r.error}});
 }
 
 }  // namespace fm

@@ -11,11 +11,37 @@
 
 namespace fm {
 
+// How a batch reads its lines and writes its results: dataset rows (the native API, the CLI) or the lines of an
+// OpenAI Batch API input file.
+class BatchFormat {
+ public:
+  virtual ~BatchFormat() = default;
+  // The generation a line asks for, starting from `base` (the task's model and options); throws RowError.
+  virtual GenerationRequest request(const std::string& line, const GenerationRequest& base) const = 0;
+  // The output line for a line's stored result (without "\n"); "" leaves the line out of this output.
+  virtual std::string output_line(const std::string& source_line, const LineResult& result) const = 0;
+  virtual std::string error_line(const std::string& source_line, const LineResult& result) const = 0;
+};
+
+// Dataset rows ({"request":[messages]}) of a task type; results are {"request", "response"} rows, and failed lines
+// are {"request", "error"} rows when `errors_inline` (the CLI's output), else left out (the API lists them apart).
+class DatasetRowsFormat final : public BatchFormat {
+ public:
+  DatasetRowsFormat(std::string task_type, bool errors_inline) : task_type_(std::move(task_type)), errors_inline_(errors_inline) {}
+  GenerationRequest request(const std::string& line, const GenerationRequest& base) const override;
+  std::string output_line(const std::string& source_line, const LineResult& result) const override;
+  std::string error_line(const std::string& source_line, const LineResult& result) const override;
+
+ private:
+  std::string task_type_;
+  bool errors_inline_;
+};
+
 struct BatchLinesJob {
   std::string task_id;      // results are stored under this id
   std::string source_path;  // the rows, one per line (blank lines are skipped)
-  std::string task_type;    // the rows' dataset task type
-  nlohmann::json base;      // the GenerationRequest (service JSON) every line starts from; its messages come from the row
+  const BatchFormat* format = nullptr;
+  nlohmann::json base;      // the GenerationRequest (service JSON) every line starts from
   int in_flight = 8;
   size_t max_line_bytes = size_t{64} << 20;
 };
@@ -39,9 +65,9 @@ BatchLinesEnd run_batch_lines(BatchStore& store, GenerationService& generation, 
 // Counts the non-blank lines of a source file.
 int64_t count_rows(const std::string& source_path, size_t max_line_bytes);
 
-// Writes the task's stored results in input order as JSON Lines {"request": <the row's request>, "response": "…"}
-// to `out_path` (durably); failed lines are written as {"request": …, "error": "…"} when `with_errors`, else
-// left out. Returns the rows written.
-int64_t write_batch_results(const BatchStore& store, const BatchLinesJob& job, const std::string& out_path, bool with_errors);
+enum class BatchOutput { kResults, kErrors };
+// Writes the task's stored results in input order, one line each as the job's format shapes it (its output or its
+// error lines), to `out_path` (durably). Returns the lines written.
+int64_t write_batch_results(const BatchStore& store, const BatchLinesJob& job, const std::string& out_path, BatchOutput which);
 
 }  // namespace fm

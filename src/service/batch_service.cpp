@@ -13,7 +13,6 @@ namespace fm {
 namespace {
 
 using json = nlohmann::json;
-constexpr size_t kLineErrorsShown = 1000;
 
 ServiceError task_not_found(const std::string& id) {
   return ServiceError(ErrorCode::kNotFound, "batch task '" + id + "' not found", "not_found");
@@ -35,6 +34,7 @@ json response_json(const BatchTask& task) {
 BatchService::BatchService(BatchStore& store, DatasetService& datasets, GenerationService& generation, OperationRunner& runner,
                            BatchOptions options)
     : store_(store), datasets_(datasets), generation_(generation), runner_(runner), options_(options) {
+  add_format("", rows_format_, {kTextToTextRequest, kImageTextToTextRequest}, kTextToText);
   // A task stored by a process killed before it stored the task's operation can never run: it failed.
   for (BatchTask& t : store_.unfinished()) {
     if (!t.operation_id.empty() || t.status != kTaskCreated) continue;
@@ -50,26 +50,31 @@ BatchService::~BatchService() {
   for (auto& w : workers_) w.thread.join();
 }
 
-std::pair<BatchTask, Operation> BatchService::submit(const std::string& folder, const std::string& created_by,
-                                                     const std::string& model_uri, const GenerationRequest& base,
-                                                     const json& wire_request, const std::string& source_dataset_id) {
-  const Dataset source = datasets_.get(folder, source_dataset_id);  // NOT_FOUND for another folder's
+void BatchService::add_format(const std::string& dialect, const BatchFormat& format, std::vector<std::string> source_task_types,
+                              const std::string& result_task_type) {
+  formats_[dialect] = Format{&format, std::move(source_task_types), result_task_type};
+}
+
+const BatchService::Format& BatchService::format_of(const BatchTask& task) const {
+  auto it = formats_.find(task.dialect);
+  if (it == formats_.end()) throw std::runtime_error("no batch format for dialect '" + task.dialect + "'");
+  return it->second;
+}
+
+std::pair<BatchTask, Operation> BatchService::submit(BatchTask task) {
+  const Format& format = format_of(task);
+  const Dataset source = datasets_.get(task.folder, task.source_dataset_id);  // NOT_FOUND for another folder's
   if (source.status != kDatasetReady)
     throw ServiceError(ErrorCode::kFailedPrecondition, "dataset '" + source.id + "' is " + source.status + ": a batch needs a READY dataset",
                        "failed_precondition");
-  if (source.task_type != kTextToTextRequest && source.task_type != kImageTextToTextRequest)
-    throw invalid_argument("dataset '" + source.id + "' is of task type " + source.task_type + "; a batch completion takes " +
-                           kTextToTextRequest + " or " + kImageTextToTextRequest);
-  BatchTask task;
-  task.folder = folder;
-  task.created_by = created_by;
-  task.model_uri = model_uri;
-  task.source_dataset_id = source.id;
-  task.completion_request = wire_request;
-  task.generation = to_json(base);
-  task.total_lines = source.rows;
+  if (std::find(format.source_types.begin(), format.source_types.end(), source.task_type) == format.source_types.end()) {
+    std::string allowed;
+    for (const auto& t : format.source_types) allowed += (allowed.empty() ? "" : " or ") + t;
+    throw invalid_argument("dataset '" + source.id + "' is of task type " + source.task_type + "; this batch takes " + allowed);
+  }
+  if (task.total_lines == 0) task.total_lines = source.rows;
   task = store_.create(std::move(task));
-  Operation op = runner_.submit(folder, kBatchOperation, "Batch completion", created_by, {{"taskId", task.id}});
+  Operation op = runner_.submit(task.folder, kBatchOperation, "Batch completion", task.created_by, {{"taskId", task.id}});
   task.operation_id = op.id;
   store_.put(task);
   op.metadata = metadata_json(task, 0, task.total_lines);
@@ -141,16 +146,35 @@ void BatchService::start(std::shared_ptr<OperationRun> run) {
                       ended});
 }
 
+// Writes the results out as the task's result dataset (and, for dialects that keep them apart, the failed lines as
+// its error dataset). Idempotent: a run interrupted while publishing publishes again.
 void BatchService::publish(BatchTask& task) {
+  const Format& format = format_of(task);
   std::optional<Dataset> result = task.result_dataset_id.empty() ? std::nullopt : datasets_.find(task.result_dataset_id);
   if (!result) return;
   BatchLinesJob job;
   job.task_id = task.id;
   job.source_path = datasets_.content_path(task.source_dataset_id);
+  job.format = format.format;
   const std::string file = datasets_.scratch_dir(result->id) + "/result.jsonl";
   std::filesystem::create_directories(datasets_.scratch_dir(result->id));
-  result->rows = write_batch_results(store_, job, file, /*with_errors=*/false);
+  result->rows = write_batch_results(store_, job, file, BatchOutput::kResults);
   datasets_.publish(*result, file);
+  if (task.dialect.empty() || store_.line_errors(task.id, 1).empty()) return;
+  std::optional<Dataset> errors = task.error_dataset_id.empty() ? std::nullopt : datasets_.find(task.error_dataset_id);
+  if (!errors) {
+    DatasetDraft draft;
+    draft.name = "batch-" + task.id + "-errors";
+    draft.task_type = format.result_type;
+    draft.metadata = "batch_output";
+    errors = datasets_.reserve(task.folder, task.created_by, draft);
+    task.error_dataset_id = errors->id;
+    store_.put(task);
+  }
+  const std::string error_file = datasets_.scratch_dir(errors->id) + "/errors.jsonl";
+  std::filesystem::create_directories(datasets_.scratch_dir(errors->id));
+  errors->rows = write_batch_results(store_, job, error_file, BatchOutput::kErrors);
+  datasets_.publish(*errors, error_file);
 }
 
 void BatchService::run_task(std::shared_ptr<OperationRun> run) {
@@ -187,7 +211,8 @@ void BatchService::run_task(std::shared_ptr<OperationRun> run) {
   if (task.status == kTaskCreated) {  // CREATED -> PENDING: the result dataset is reserved
     DatasetDraft draft;
     draft.name = "batch-" + task.id;
-    draft.task_type = kTextToText;
+    draft.task_type = format_of(task).result_type;
+    if (!task.dialect.empty()) draft.metadata = "batch_output";
     draft.labels = {{"foundation_models_batch_task_id", task.id}, {"foundation_models_source_dataset", task.source_dataset_id}};
     const Dataset result = datasets_.reserve(task.folder, task.created_by, draft);
     task.result_dataset_id = result.id;
@@ -202,7 +227,7 @@ void BatchService::run_task(std::shared_ptr<OperationRun> run) {
   BatchLinesJob job;
   job.task_id = task.id;
   job.source_path = datasets_.content_path(task.source_dataset_id);
-  job.task_type = source->task_type;
+  job.format = format_of(task).format;
   job.base = task.generation;
   job.in_flight = options_.lines_in_flight;
   auto last = std::make_shared<std::chrono::steady_clock::time_point>();

@@ -5,6 +5,7 @@
 // stopped and ends with exactly one result per line. The result is a READY dataset of {request, response} rows in
 // input order. fmserve counts each line as one of the metadata's "batches".
 #include <atomic>
+#include <map>
 #include <memory>
 #include <thread>
 #include <mutex>
@@ -12,6 +13,8 @@
 #include <string>
 #include <utility>
 
+#include "service/batch_lines.h"
+#include "service/dataset_rows.h"
 #include "service/dataset_service.h"
 #include "service/generation_service.h"
 #include "service/operation_runner.h"
@@ -37,11 +40,15 @@ class BatchService final : public OperationExecutor {
                BatchOptions options = {});
   ~BatchService() override;
 
-  // Stores a task over `source_dataset_id` (READY, a generation task type, in `folder`) and its operation.
-  // `base` carries the model and options every line runs with; `wire_request` is the request as accepted.
-  std::pair<BatchTask, Operation> submit(const std::string& folder, const std::string& created_by, const std::string& model_uri,
-                                         const GenerationRequest& base, const nlohmann::json& wire_request,
-                                         const std::string& source_dataset_id);
+  // How tasks of a dialect read lines and write results ("" : dataset rows, registered by the service itself).
+  // Registered before the runner starts; the format must outlive the service.
+  void add_format(const std::string& dialect, const BatchFormat& format, std::vector<std::string> source_task_types,
+                  const std::string& result_task_type);
+
+  // Stores a task over `task.source_dataset_id` (READY, of the dialect's source task type, in `task.folder`) and
+  // its operation. task.generation is the GenerationRequest every line starts from; task.completion_request the
+  // request as accepted.
+  std::pair<BatchTask, Operation> submit(BatchTask task);
   BatchTask get(const std::string& folder, const std::string& id) const;
   BatchTaskPage list(const std::string& folder, size_t page_size, const std::string& page_token) const;
   // Cancels a task that has not ended: no new line starts, the finished ones are kept in its result.
@@ -56,9 +63,18 @@ class BatchService final : public OperationExecutor {
   void cancelled(const Operation& op) override;
 
  private:
-  struct Run;
+  struct Format {
+    const BatchFormat* format;
+    std::vector<std::string> source_types;
+    std::string result_type;
+  };
+  const Format& format_of(const BatchTask& task) const;
   void run_task(std::shared_ptr<OperationRun> run);
   void publish(BatchTask& task);
+
+  // Text rows and rows with images alike (validation has held each dataset's rows to its own task type).
+  DatasetRowsFormat rows_format_{kImageTextToTextRequest, /*errors_inline=*/false};
+  std::map<std::string, Format> formats_;
 
   BatchStore& store_;
   DatasetService& datasets_;

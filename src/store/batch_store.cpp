@@ -22,7 +22,8 @@ json to_doc(const BatchTask& t) {
           {"source_dataset_id", t.source_dataset_id}, {"result_dataset_id", t.result_dataset_id}, {"status", t.status},
           {"created_by", t.created_by}, {"completion_request", t.completion_request}, {"generation", t.generation},
           {"labels", t.labels}, {"created_at_ms", t.created_at_ms}, {"started_at_ms", t.started_at_ms},
-          {"finished_at_ms", t.finished_at_ms}, {"total_lines", t.total_lines}, {"failure", t.failure}};
+          {"finished_at_ms", t.finished_at_ms}, {"total_lines", t.total_lines}, {"failure", t.failure},
+          {"dialect", t.dialect}, {"error_dataset_id", t.error_dataset_id}, {"extra", t.extra}};
 }
 
 BatchTask from_doc(const std::string& text) {
@@ -44,6 +45,9 @@ BatchTask from_doc(const std::string& text) {
   t.finished_at_ms = j.value("finished_at_ms", int64_t{0});
   t.total_lines = j.value("total_lines", int64_t{0});
   t.failure = j.value("failure", "");
+  t.dialect = j.value("dialect", "");
+  t.error_dataset_id = j.value("error_dataset_id", "");
+  t.extra = j.value("extra", json::object());
   return t;
 }
 
@@ -55,8 +59,8 @@ class SqliteBatchStore final : public BatchStore {
             " created_at INTEGER NOT NULL, doc TEXT NOT NULL);"
             "CREATE INDEX IF NOT EXISTS tasks_by_folder ON tasks (folder, created_at);"
             "CREATE TABLE IF NOT EXISTS results (task TEXT NOT NULL, line INTEGER NOT NULL, response TEXT,"
-            " error TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,"
-            " PRIMARY KEY (task, line)) WITHOUT ROWID;") {}
+            " error TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, result TEXT,"
+            " error_code INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (task, line)) WITHOUT ROWID;") {}
 
   BatchTask create(BatchTask t) override {
     t.id = random_id("fbt");
@@ -137,12 +141,12 @@ class SqliteBatchStore final : public BatchStore {
 
   bool put_result(const std::string& task_id, const LineResult& r) override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement st(db_, "INSERT OR IGNORE INTO results (task, line, response, error, prompt_tokens, completion_tokens)"
-                      " VALUES (?,?,?,?,?,?)");
+    Statement st(db_, "INSERT OR IGNORE INTO results (task, line, response, error, prompt_tokens, completion_tokens,"
+                      " result, error_code) VALUES (?,?,?,?,?,?,?,?)");
     st.bind(1, task_id).bind(2, r.line);
     if (r.response) st.bind(3, *r.response); else st.bind_null(3);
     if (r.response) st.bind_null(4); else st.bind(4, r.error);
-    st.bind(5, r.prompt_tokens).bind(6, r.completion_tokens);
+    st.bind(5, r.prompt_tokens).bind(6, r.completion_tokens).bind(7, r.result).bind(8, static_cast<int64_t>(r.error_code));
     st.step();
     return db_.changes() > 0;
   }
@@ -158,7 +162,8 @@ class SqliteBatchStore final : public BatchStore {
 
   void each_result(const std::string& task_id, const std::function<void(const LineResult&)>& visit) const override {
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement st(db_, "SELECT line, response, error, prompt_tokens, completion_tokens FROM results WHERE task = ? ORDER BY line");
+    Statement st(db_, "SELECT line, response, error, prompt_tokens, completion_tokens, result, error_code FROM results"
+                      " WHERE task = ? ORDER BY line");
     st.bind(1, task_id);
     while (st.step()) {
       LineResult r;
@@ -167,6 +172,8 @@ class SqliteBatchStore final : public BatchStore {
       if (!st.is_null(2)) r.error = st.text(2);
       r.prompt_tokens = st.integer(3);
       r.completion_tokens = st.integer(4);
+      if (!st.is_null(5)) r.result = st.text(5);
+      r.error_code = static_cast<int>(st.integer(6));
       visit(r);
     }
   }

@@ -35,6 +35,9 @@ struct BatchTask {
   int64_t created_at_ms = 0, started_at_ms = 0, finished_at_ms = 0;
   int64_t total_lines = 0;
   std::string failure;  // why a FAILED task failed
+  std::string dialect;  // how lines are read and results written: "" (dataset rows) or "openai" (Batch API lines)
+  std::string error_dataset_id;  // "openai": the file of failed lines, once published
+  nlohmann::json extra = nlohmann::json::object();  // the dialect's own fields (OpenAI: endpoint, metadata, …)
 };
 
 struct BatchTaskPage {
@@ -48,6 +51,8 @@ struct LineResult {
   std::optional<std::string> response;
   std::string error;
   int64_t prompt_tokens = 0, completion_tokens = 0;
+  std::string result;  // the whole GenerationResult (the service's JSON) when the line succeeded
+  int error_code = 0;  // google.rpc.Code of a failed line
 };
 
 class BatchStore {

@@ -94,12 +94,12 @@ TEST_F(BatchStoreTest, EachLineHasOneResultAcrossReopens) {
     t.generation = {{"model", "m"}};
     t = store->create(t);
     id = t.id;
-    EXPECT_TRUE(store->put_result(id, {3, std::string("three"), "", 5, 7}));
-    EXPECT_TRUE(store->put_result(id, {1, std::nullopt, "bad row", 0, 0}));
-    EXPECT_FALSE(store->put_result(id, {3, std::string("again"), "", 1, 1}));  // a line runs into the result once
+    EXPECT_TRUE(store->put_result(id, {3, std::string("three"), "", 5, 7, "{}", 0}));
+    EXPECT_TRUE(store->put_result(id, {1, std::nullopt, "bad row", 0, 0, "", 3}));
+    EXPECT_FALSE(store->put_result(id, {3, std::string("again"), "", 1, 1, "{}", 0}));  // a line runs into the result once
   }
   auto store = open_sqlite_batch_store(dir_.string());
-  EXPECT_TRUE(store->put_result(id, {2, std::string("two"), "", 1, 1}));
+  EXPECT_TRUE(store->put_result(id, {2, std::string("two"), "", 1, 1, "{}", 0}));
   EXPECT_EQ(store->finished_lines(id), (std::vector<int64_t>{1, 2, 3}));
   std::vector<std::string> seen;
   store->each_result(id, [&](const LineResult& r) { seen.push_back(r.response ? *r.response : "error:" + r.error); });

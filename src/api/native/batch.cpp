@@ -20,8 +20,14 @@ void completion_batch(const ApiContext& ctx, const HttpRequest& http, const std:
     throw ApiError(ErrorCode::kNotFound, "model '" + call.base.model + "/" + call.base.branch + "' does not exist", "model_not_found");
   if (model->kind != ModelKind::kText && model->kind != ModelKind::kVision)
     throw ApiError(ErrorCode::kInvalidArgument, "model '" + call.base.model + "' does not generate text", "invalid_model");
-  const auto [task, op] = ctx.batches.submit(key.folder, key.id, call.model_uri, call.base, nlohmann::json::parse(body.dump()),
-                                             call.source_dataset_id);
+  BatchTask task;
+  task.folder = key.folder;
+  task.created_by = key.id;
+  task.model_uri = call.model_uri;
+  task.source_dataset_id = call.source_dataset_id;
+  task.generation = to_json(call.base);
+  task.completion_request = nlohmann::json::parse(body.dump());
+  const Operation op = ctx.batches.submit(std::move(task)).second;
   reply->json(200, native::operation_json(op));
 }
 
