@@ -23,6 +23,10 @@
 
 namespace fm::cli {
 
+namespace {
+constexpr size_t kMaxFileUploadBytes = (size_t{128} << 20) + (size_t{1} << 20);  // OpenAI's 128 MB files, with the form around them
+}  // namespace
+
 int run_serve(const ServeOptions& opt) {
   if (opt.config.empty()) throw std::invalid_argument("--config is required");
   limit_allocator_arenas(1);  // before any thread starts
@@ -60,7 +64,8 @@ int run_serve(const ServeOptions& opt) {
   ho.port = opt.port;
   ho.max_body_bytes = config.max_body_bytes;
   ho.body_limit_for = [&config](const std::string& path) -> size_t {
-    return path.rfind("/datasets/v1/uploads/", 0) == 0 ? config.max_upload_body_bytes : 0;
+    if (path.rfind("/datasets/v1/uploads/", 0) == 0) return config.max_upload_body_bytes;
+    return path == "/v1/files" ? std::max(config.max_body_bytes, kMaxFileUploadBytes) : 0;
   };
   ho.header_timeout_s = config.limits.header_timeout_s;
   ho.body_timeout_s = config.limits.body_timeout_s;

@@ -34,7 +34,9 @@ json response_json(const BatchTask& task) {
 BatchService::BatchService(BatchStore& store, DatasetService& datasets, GenerationService& generation, OperationRunner& runner,
                            BatchOptions options)
     : store_(store), datasets_(datasets), generation_(generation), runner_(runner), options_(options) {
-  add_format("", rows_format_, {kTextToTextRequest, kImageTextToTextRequest}, kTextToText);
+  // Text rows and rows with images alike (validation has held each dataset's rows to its own task type).
+  add_format("", std::make_shared<DatasetRowsFormat>(kImageTextToTextRequest, /*errors_inline=*/false),
+             {kTextToTextRequest, kImageTextToTextRequest}, kTextToText);
   // A task stored by a process killed before it stored the task's operation can never run: it failed.
   for (BatchTask& t : store_.unfinished()) {
     if (!t.operation_id.empty() || t.status != kTaskCreated) continue;
@@ -50,19 +52,21 @@ BatchService::~BatchService() {
   for (auto& w : workers_) w.thread.join();
 }
 
-void BatchService::add_format(const std::string& dialect, const BatchFormat& format, std::vector<std::string> source_task_types,
-                              const std::string& result_task_type) {
-  formats_[dialect] = Format{&format, std::move(source_task_types), result_task_type};
+void BatchService::add_format(const std::string& dialect, std::shared_ptr<const BatchFormat> format,
+                              std::vector<std::string> source_task_types, const std::string& result_task_type) {
+  std::lock_guard<std::mutex> lock(formats_mutex_);
+  formats_[dialect] = Format{std::move(format), std::move(source_task_types), result_task_type};
 }
 
-const BatchService::Format& BatchService::format_of(const BatchTask& task) const {
+BatchService::Format BatchService::format_of(const BatchTask& task) const {
+  std::lock_guard<std::mutex> lock(formats_mutex_);
   auto it = formats_.find(task.dialect);
   if (it == formats_.end()) throw std::runtime_error("no batch format for dialect '" + task.dialect + "'");
   return it->second;
 }
 
 std::pair<BatchTask, Operation> BatchService::submit(BatchTask task) {
-  const Format& format = format_of(task);
+  const Format format = format_of(task);
   const Dataset source = datasets_.get(task.folder, task.source_dataset_id);  // NOT_FOUND for another folder's
   if (source.status != kDatasetReady)
     throw ServiceError(ErrorCode::kFailedPrecondition, "dataset '" + source.id + "' is " + source.status + ": a batch needs a READY dataset",
@@ -80,6 +84,15 @@ std::pair<BatchTask, Operation> BatchService::submit(BatchTask task) {
   op.metadata = metadata_json(task, 0, task.total_lines);
   runner_.store().set_metadata(op.id, op.metadata);
   return {task, op};
+}
+
+BatchTask BatchService::record_failed(BatchTask task) {
+  task.status = kTaskFailed;
+  task.operation_id = "-";  // never runs
+  task = store_.create(std::move(task));
+  task.finished_at_ms = task.created_at_ms;
+  store_.put(task);
+  return task;
 }
 
 BatchTask BatchService::get(const std::string& folder, const std::string& id) const {
@@ -102,6 +115,8 @@ BatchTask BatchService::cancel(const std::string& folder, const std::string& id)
   BatchTask task = get(folder, id);
   if (is_terminal_task_status(task.status))
     throw ServiceError(ErrorCode::kFailedPrecondition, "batch task '" + id + "' has ended (" + task.status + ")", "failed_precondition");
+  task.extra["cancelling_at"] = now_ms();
+  store_.put_if_status(task, task.status);
   runner_.cancel(task.operation_id);  // marks the task CANCELED (cancelled()) and stops its run
   return get(folder, id);
 }
@@ -137,8 +152,9 @@ void BatchService::start(std::shared_ptr<OperationRun> run) {
   workers_.push_back({std::thread([this, run, ended] {
                         try {
                           run_task(run);
-                        } catch (const std::exception& e) {  // the store or the disk failed: the operation stays pending
+                        } catch (const std::exception& e) {
                           std::clog << "fmserve: batch operation " << run->operation().id << " stopped: " << e.what() << std::endl;
+                          after_fault(*run, e.what());
                         }
                         run->finish();
                         ended->store(true);
@@ -148,14 +164,37 @@ void BatchService::start(std::shared_ptr<OperationRun> run) {
 
 // Writes the results out as the task's result dataset (and, for dialects that keep them apart, the failed lines as
 // its error dataset). Idempotent: a run interrupted while publishing publishes again.
+// A run that stopped on a fault (the store or the disk failed, or a bug) is retried after a pause; the third fault
+// of a task fails it, so that a fault that does not go away cannot keep the runner busy.
+void BatchService::after_fault(OperationRun& run, const std::string& what) {
+  constexpr int kMaxFaults = 3;
+  try {
+    std::optional<BatchTask> task = store_.get(run.operation().request.value("taskId", ""));
+    if (!task) return;
+    const int faults = task->extra.value("faults", 0) + 1;
+    task->extra["faults"] = faults;
+    if (faults >= kMaxFaults && !is_terminal_task_status(task->status)) {
+      task->status = kTaskFailed;
+      task->failure = "the task stopped on an internal error: " + what;
+      task->finished_at_ms = now_ms();
+      store_.put(*task);
+      runner_.store().fail(run.operation().id, {static_cast<int>(ErrorCode::kInternal), task->failure});
+      return;
+    }
+    store_.put(*task);
+  } catch (const std::exception&) {  // the store itself is failing: only the pause is left
+  }
+  for (int i = 0; i < 20 && !run.cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
 void BatchService::publish(BatchTask& task) {
-  const Format& format = format_of(task);
+  const Format format = format_of(task);
   std::optional<Dataset> result = task.result_dataset_id.empty() ? std::nullopt : datasets_.find(task.result_dataset_id);
   if (!result) return;
   BatchLinesJob job;
   job.task_id = task.id;
   job.source_path = datasets_.content_path(task.source_dataset_id);
-  job.format = format.format;
+  job.format = format.format.get();
   const std::string file = datasets_.scratch_dir(result->id) + "/result.jsonl";
   std::filesystem::create_directories(datasets_.scratch_dir(result->id));
   result->rows = write_batch_results(store_, job, file, BatchOutput::kResults);
@@ -227,7 +266,8 @@ void BatchService::run_task(std::shared_ptr<OperationRun> run) {
   BatchLinesJob job;
   job.task_id = task.id;
   job.source_path = datasets_.content_path(task.source_dataset_id);
-  job.format = format_of(task).format;
+  const Format format = format_of(task);
+  job.format = format.format.get();
   job.base = task.generation;
   job.in_flight = options_.lines_in_flight;
   auto last = std::make_shared<std::chrono::steady_clock::time_point>();

@@ -41,8 +41,8 @@ class BatchService final : public OperationExecutor {
   ~BatchService() override;
 
   // How tasks of a dialect read lines and write results ("" : dataset rows, registered by the service itself).
-  // Registered before the runner starts; the format must outlive the service.
-  void add_format(const std::string& dialect, const BatchFormat& format, std::vector<std::string> source_task_types,
+  // Registered before the runner starts.
+  void add_format(const std::string& dialect, std::shared_ptr<const BatchFormat> format, std::vector<std::string> source_task_types,
                   const std::string& result_task_type);
 
   // Stores a task over `task.source_dataset_id` (READY, of the dialect's source task type, in `task.folder`) and
@@ -55,6 +55,9 @@ class BatchService final : public OperationExecutor {
   BatchTask cancel(const std::string& folder, const std::string& id);
   // Deletes an ended task (and its stored results; its result dataset stays).
   void remove(const std::string& folder, const std::string& id);
+  BatchStore::Counts counts(const std::string& id) const { return store_.counts(id); }
+  // Stores a task that failed its checks before running (an OpenAI batch whose input lines are invalid).
+  BatchTask record_failed(BatchTask task);
   // Line errors of a task, at most `limit`.
   std::vector<LineError> line_errors(const std::string& id, size_t limit) const;
 
@@ -64,16 +67,16 @@ class BatchService final : public OperationExecutor {
 
  private:
   struct Format {
-    const BatchFormat* format;
+    std::shared_ptr<const BatchFormat> format;
     std::vector<std::string> source_types;
     std::string result_type;
   };
-  const Format& format_of(const BatchTask& task) const;
+  Format format_of(const BatchTask& task) const;
   void run_task(std::shared_ptr<OperationRun> run);
+  void after_fault(OperationRun& run, const std::string& what);
   void publish(BatchTask& task);
 
-  // Text rows and rows with images alike (validation has held each dataset's rows to its own task type).
-  DatasetRowsFormat rows_format_{kImageTextToTextRequest, /*errors_inline=*/false};
+  mutable std::mutex formats_mutex_;
   std::map<std::string, Format> formats_;
 
   BatchStore& store_;
@@ -81,7 +84,7 @@ class BatchService final : public OperationExecutor {
   GenerationService& generation_;
   OperationRunner& runner_;
   BatchOptions options_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // workers_
   struct Worker {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> ended;

@@ -93,8 +93,34 @@ Dataset DatasetService::create(const std::string& folder, const std::string& cre
   return store_.create(std::move(d));
 }
 
+Dataset DatasetService::create_file(const std::string& folder, const std::string& created_by, const std::string& filename,
+                                    const std::string& purpose, std::string_view content) {
+  if (filename.empty() || filename.size() > 255) throw invalid_argument("the file name must be 1 to 255 characters");
+  if (static_cast<int64_t>(content.size()) > limits_.max_dataset_bytes) throw invalid_argument("the file exceeds the size limit");
+  Dataset d;
+  d.folder = folder;
+  d.created_by = created_by;
+  d.name = filename;
+  d.metadata = purpose;
+  d.task_type = kFileTaskType;
+  d = store_.create(std::move(d));
+  const std::string file = scratch_dir(d.id) + "/upload.jsonl";
+  fs::create_directories(scratch_dir(d.id));
+  write_file_durably(file, std::string(content));
+  d.rows = count_lines(file);
+  return publish(std::move(d), file);
+}
+
 Dataset DatasetService::reserve(const std::string& folder, const std::string& created_by, const DatasetDraft& draft) {
-  return create(folder, created_by, draft);
+  if (draft.task_type != kFileTaskType) return create(folder, created_by, draft);
+  Dataset d;  // a batch's output file
+  d.folder = folder;
+  d.created_by = created_by;
+  d.name = draft.name;
+  d.metadata = draft.metadata;
+  d.task_type = kFileTaskType;
+  d.labels = draft.labels;
+  return store_.create(std::move(d));
 }
 
 Dataset DatasetService::get(const std::string& folder, const std::string& id) const { return owned(folder, id); }

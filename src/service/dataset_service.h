@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,8 @@
 namespace fm {
 
 inline constexpr const char* kDatasetValidationOperation = "dataset_validation";
+// Files of the OpenAI Files API are datasets of this type: name = filename, metadata = purpose.
+inline constexpr const char* kFileTaskType = "OpenAIFile";
 
 struct DatasetLimits {
   int64_t max_dataset_bytes = int64_t{5} << 30;  // a dataset's content
@@ -54,6 +57,10 @@ class DatasetService final : public OperationExecutor {
   std::string store_upload(const std::string& token, int part, const std::string& body);
   // Joins the uploaded parts (each listed with the ETag its upload returned) into the content.
   Dataset finish_multipart(const std::string& folder, const std::string& id, const std::vector<std::pair<int, std::string>>& parts);
+
+  // Stores an uploaded file (OpenAI Files API) as a READY dataset of type kFileTaskType.
+  Dataset create_file(const std::string& folder, const std::string& created_by, const std::string& filename,
+                      const std::string& purpose, std::string_view content);
 
   // Starts validating a DRAFT dataset's content; returns the operation.
   Operation validate(const std::string& folder, const std::string& id, const std::string& created_by);

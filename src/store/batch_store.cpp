@@ -178,6 +178,18 @@ class SqliteBatchStore final : public BatchStore {
     }
   }
 
+  Counts counts(const std::string& task_id) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Statement st(db_, "SELECT COUNT(*), COUNT(*) - COUNT(response) FROM results WHERE task = ?");
+    st.bind(1, task_id);
+    Counts c;
+    if (st.step()) {
+      c.done = st.integer(0);
+      c.failed = st.integer(1);
+    }
+    return c;
+  }
+
   std::vector<LineError> line_errors(const std::string& task_id, size_t limit) const override {
     std::lock_guard<std::mutex> lock(mutex_);
     Statement st(db_, "SELECT line, error FROM results WHERE task = ? AND response IS NULL ORDER BY line LIMIT ?");

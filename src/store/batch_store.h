@@ -72,6 +72,10 @@ class BatchStore {
   virtual std::vector<int64_t> finished_lines(const std::string& task_id) const = 0;
   // The task's results in line order.
   virtual void each_result(const std::string& task_id, const std::function<void(const LineResult&)>& visit) const = 0;
+  struct Counts {
+    int64_t done = 0, failed = 0;  // lines with a result; of those, failed ones
+  };
+  virtual Counts counts(const std::string& task_id) const = 0;
   // The failed lines, in line order, at most `limit`.
   virtual std::vector<LineError> line_errors(const std::string& task_id, size_t limit) const = 0;
 };

@@ -115,9 +115,9 @@ struct ApiHarness::Impl {
     batches = std::make_unique<BatchService>(*batch_store, *datasets, *generation, *operations, BatchOptions{4});
     operations->add_kind(kDatasetValidationOperation, *datasets, OperationKind{1, 3});
     operations->add_kind(kBatchOperation, *batches, OperationKind{1, 0});
-    operations->start();
     api = std::make_unique<Api>(ApiContext{*models, *generation, *embeddings, *classification, *operations, *datasets, *batches,
                                            *operation_store, *keys, metrics, config.limits});
+    operations->start();  // after the API has registered its batch formats
   }
 
   ~Impl() {

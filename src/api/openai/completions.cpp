@@ -84,9 +84,13 @@ void list_models(const ApiContext& ctx, const HttpRequest& http, const std::shar
 }  // namespace
 
 void add_openai_embedding_routes(Router& router, const ApiContext& ctx);  // embeddings.cpp
+void add_openai_file_routes(Router& router, const ApiContext& ctx);       // files.cpp
+void add_openai_batch_routes(Router& router, const ApiContext& ctx);      // batches.cpp
 
 void add_openai_routes(Router& router, const ApiContext& ctx) {
   add_openai_embedding_routes(router, ctx);
+  add_openai_file_routes(router, ctx);
+  add_openai_batch_routes(router, ctx);
   router.add("POST", "/v1/chat/completions", Dialect::kOpenAi,
              [&ctx](const HttpRequest& http, const RouteParams&, const std::shared_ptr<Reply>& reply) { generate(ctx, true, http, reply); });
   router.add("POST", "/v1/completions", Dialect::kOpenAi,
