@@ -212,21 +212,34 @@ struct Scheduler::Impl {
     batch.clear();
     int64_t budget = opt.max_batch_tokens;
     std::vector<Sequence*> order;
+    const auto background = [](const Sequence& s) { return s.group->req->priority == Priority::kBackground; };
+    // An interactive prompt being read takes the step to itself (with the other interactive decodes): its first
+    // token waits for no background work.
+    const bool interactive_prefill = std::any_of(running.begin(), running.end(), [&](const auto& s) {
+      return !s->decoding && !background(*s);
+    });
     for (auto& seq : running) {
-      if (!seq->decoding || budget <= 0) continue;
+      if (!seq->decoding || budget <= 0 || (interactive_prefill && background(*seq))) continue;
       batch.add_decode(*seq->cache, seq->next_token);
       order.push_back(seq.get());
       --budget;
     }
-    for (auto& seq : running) {  // chunked prefill, interleaved with the decode steps above
-      if (seq->decoding || budget <= 0) continue;
-      const auto& prompt = seq->group->req->prompt;
-      const int64_t chunk = std::min<int64_t>(budget, static_cast<int64_t>(prompt.size()) - seq->prefilled);
-      const bool last = seq->prefilled + chunk == static_cast<int64_t>(prompt.size());
-      batch.add(*seq->cache, prompt.data() + seq->prefilled, chunk, false, last);
-      order.push_back(seq.get());
-      budget -= chunk;
+    int64_t background_budget = interactive_prefill ? 0 : opt.background_prefill_tokens;
+    for (int pass = 0; pass < 2; ++pass) {  // chunked prefill: interactive prompts first, then background ones
+      for (auto& seq : running) {
+        if (seq->decoding || budget <= 0 || background(*seq) != (pass == 1)) continue;
+        const auto& prompt = seq->group->req->prompt;
+        int64_t chunk = std::min<int64_t>(budget, static_cast<int64_t>(prompt.size()) - seq->prefilled);
+        if (pass == 1) chunk = std::min(chunk, background_budget);
+        if (chunk <= 0) continue;
+        const bool last = seq->prefilled + chunk == static_cast<int64_t>(prompt.size());
+        batch.add(*seq->cache, prompt.data() + seq->prefilled, chunk, false, last);
+        order.push_back(seq.get());
+        budget -= chunk;
+        if (pass == 1) background_budget -= chunk;
+      }
     }
+    if (order.empty()) return;
     try {
       model.forward(ctx.compute, ctx.state, batch, logits.data());
     } catch (const std::exception&) {

@@ -43,7 +43,9 @@ struct ChoiceResult {
 };
 
 // Interactive requests (synchronous API calls) are admitted before background ones (async operations, batch
-// jobs); background requests wait only for capacity, never count against max_queue.
+// jobs); background requests wait only for capacity, never count against max_queue. While an interactive prompt
+// is being read, background sequences pause (its first token does not wait for theirs), and background prompts
+// are read in small chunks so that no step an interactive request lands behind is long.
 enum class Priority { kInteractive, kBackground };
 
 struct SchedulerRequest {
@@ -66,6 +68,7 @@ struct SchedulerRequest {
 struct SchedulerOptions {
   int64_t n_ctx = 4096;               // largest context of a sequence
   int64_t max_batch_tokens = 256;     // tokens per forward pass (decode tokens + prefill chunks)
+  int64_t background_prefill_tokens = 64;  // background prompt tokens per forward pass
   int max_running = 64;               // sequences advancing together
   int max_queue = 256;                // waiting requests beyond which submit() refuses
   size_t kv_budget_bytes = size_t{1} << 30;
