@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <csignal>
+#include <filesystem>
 #include <fstream>
 
 #include "support/fixtures.h"
@@ -147,6 +149,62 @@ TEST(Cli, BadArgumentsAreRejected) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
   EXPECT_NE(run_cli("frobnicate").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace fm
+
+namespace fm {
+namespace {
+
+// `fmserve batch run`: every row once, in input order; a bad row becomes an error row; killed with SIGKILL in the
+// middle, the same command resumes and the output still has each row exactly once.
+TEST(Cli, BatchRunResumesAfterAKillAndWritesEveryRowOnceInOrder) {
+  const std::string dir = temp_path("batch");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream cfg(dir + "/models.yaml");
+    cfg << "models:\n  - name: aidreams\n    context: 128\n    branches: {latest: " << test::fixture_path("models/aidreams260K.gguf") << "}\n";
+    std::ofstream in(dir + "/in.jsonl");
+    for (int i = 0; i < 3000; ++i) {
+      if (i == 7) in << "{\"request\": \"not a list\"}\n";
+      else in << "{\"request\":[{\"role\":\"user\",\"text\":\"Once upon a time " << i << "\"}]}\n";
+    }
+  }
+  const std::string args = "batch run --config " + quoted(dir + "/models.yaml") + " --model aidreams --input " + quoted(dir + "/in.jsonl") +
+                           " --output " + quoted(dir + "/out.jsonl") + " --max-tokens 24 --progress lines -t 2";
+  // The first run is killed once it has stored some results.
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", (std::string("exec ") + FMSERVE_BINARY + " " + args + " 2>/dev/null").c_str(), nullptr);
+    ::_exit(127);
+  }
+  for (int i = 0; i < 200 && !std::filesystem::exists(dir + "/out.jsonl.state/batch.sqlite3"); ++i) ::usleep(10000);
+  ::usleep(300000);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_FALSE(std::filesystem::exists(dir + "/out.jsonl")) << "the first run ended before the kill: nothing was resumed";
+  CliResult r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("wrote 3000 rows"), std::string::npos) << r.err;
+  std::ifstream out(dir + "/out.jsonl");
+  std::string line;
+  int n = 0;
+  while (std::getline(out, line)) {
+    const auto row = nlohmann::json::parse(line);
+    if (n == 7) {
+      EXPECT_TRUE(row.contains("error")) << line;
+    } else {
+      ASSERT_TRUE(row.contains("response")) << line;
+      EXPECT_EQ(row["request"][0]["text"], "Once upon a time " + std::to_string(n)) << "row " << n << " in its place";
+    }
+    ++n;
+  }
+  EXPECT_EQ(n, 3000);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
