@@ -16,8 +16,10 @@ ServiceError unsupported(const std::string& what) {
   return ServiceError(ErrorCode::kInvalidArgument, what + " is not supported yet", "unsupported_feature");
 }
 
+}  // namespace
+
 // Features that are parsed but not yet served are refused, never silently ignored.
-void check_supported(const GenerationRequest& r) {
+void GenerationService::check_supported(const GenerationRequest& r) {
   if (r.format == OutputFormat::kJsonObject) throw unsupported("structured output (JSON object mode)");
   if (r.format == OutputFormat::kJsonSchema) throw unsupported("structured output (JSON schema)");
   if (!r.tools.empty()) throw unsupported("tool calling");
@@ -26,6 +28,8 @@ void check_supported(const GenerationRequest& r) {
   for (const Message& m : r.messages)
     if (!m.images.empty()) throw unsupported("image input");
 }
+
+namespace {
 
 // The chat template's view of a message (Hugging Face's conventions).
 ojson template_message(const Message& m) {
@@ -210,7 +214,7 @@ std::shared_ptr<GenerationHandle> GenerationService::start(GenerationRequest req
                                                           std::shared_ptr<GenerationHandle> handle) {
   if (!handle) handle = std::make_shared<GenerationHandle>();
   try {
-    check_supported(request);
+    GenerationService::check_supported(request);
     if (request.n < 1) throw invalid_argument("n must be at least 1");
     if (request.max_tokens && *request.max_tokens < 1) throw invalid_argument("max_tokens must be at least 1");
   } catch (const ServiceError& e) {
@@ -268,7 +272,7 @@ void GenerationService::tokenize(const std::string& model, const std::string& br
 
 void GenerationService::tokenize_prompt(GenerationRequest request, TokenizeDone done) {
   try {
-    check_supported(request);
+    GenerationService::check_supported(request);
   } catch (const ServiceError& e) {
     return done(nullptr, &e);
   }

@@ -49,6 +49,9 @@ class GenerationService {
                                           std::shared_ptr<GenerationHandle> handle = nullptr);
   // Blocking form for callers without a connection to stream to: the result, or throws ServiceError.
   GenerationResult generate(GenerationRequest request);
+  // Throws ServiceError (INVALID_ARGUMENT) for a feature the request asks for that is not served yet, as start()
+  // would; callers that queue work for later (batches) check up front.
+  static void check_supported(const GenerationRequest& request);
 
   using TokenizeDone = std::function<void(const TokenizeResult* result, const ServiceError* error)>;
   // The tokens of `text` as the model's tokenizer splits it (no special tokens added).

@@ -307,6 +307,10 @@ test("completionBatch refuses unknown models, other folders' datasets and non-ge
   checkError(await call("/foundationModels/v1/completionBatch", batchRequest("fdsnothere")), 404, 5);
   checkError(await call("/foundationModels/v1/completionBatch", { ...batchRequest(source), modelUri: "gpt://b2gother/aidreams/latest" }, { apiKey: otherKey }), 404, 5);
   checkError(await call("/foundationModels/v1/completionBatch", { modelUri: "gpt://b1gfold/aidreams/latest" }), 400, 3);
+  // What every line would be refused for is refused up front (structured output is not served yet).
+  const unsupported = await call("/foundationModels/v1/completionBatch", { ...batchRequest(source), jsonObject: true });
+  checkError(unsupported, 400, 3);
+  assert.match(unsupported.json.error.message, /not supported yet/);
 });
 
 test("cancelling a running task stops new lines within a second and keeps the finished ones", async () => {

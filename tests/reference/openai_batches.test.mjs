@@ -123,11 +123,14 @@ test("a batch whose input lines are invalid fails with each line's error", async
     JSON.stringify({ custom_id: "x3", method: "POST", url: "/v1/chat/completions", body: { model: "gpt://folder1/other/latest", messages: [{ role: "user", content: "a" }] } }),
     "{not json",
     JSON.stringify({ custom_id: "x5", method: "POST", url: "/v1/chat/completions", body: { model: MODEL, messages: "nope" } }),
+    JSON.stringify({ custom_id: "x6", method: "POST", url: "/v1/chat/completions", body: { model: MODEL, messages: [{ role: "user", content: "a" }], response_format: { type: "json_object" } } }),
   ];
   const input = await upload(lines.join("\n"));
   const b = await client().batches.create({ input_file_id: input.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
   assert.equal(b.status, "failed");
   const byLine = Object.fromEntries(b.errors.data.map((e) => [e.line, e.code]));
+  assert.ok(["unsupported_feature", "invalid_body"].includes(byLine[7]), `line 7: ${byLine[7]}`);
+  delete byLine[7];
   assert.deepEqual(byLine, { 2: "duplicate_custom_id", 3: "mismatched_url", 4: "mismatched_model", 5: "invalid_json", 6: "invalid_body" });
   assert.ok(b.failed_at);
   await assert.rejects(client().batches.cancel(b.id), (e) => e.status === 400);

@@ -163,6 +163,11 @@ nlohmann::json check_lines(const ApiContext& ctx, const HttpRequest& http, const
         throw RowError("mismatched_model", "every line of a batch must use the same model (" + model + ")");
       }
       if (call.stream) throw RowError("invalid_body", "stream is not available in batches");
+      try {
+        GenerationService::check_supported(call.request);
+      } catch (const ServiceError& e) {
+        throw RowError("unsupported_feature", e.what());
+      }
     } catch (const RowError& e) {
       report(n, e.kind(), e.what());
     } catch (const ApiError& e) {
