@@ -2,8 +2,10 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include <optional>
 #include <utility>  // Boost 1.74 asio uses std::exchange without including it
@@ -69,7 +71,11 @@ class Session : public std::enable_shared_from_this<Session> {
       : stream_(std::move(socket)), opt_(opt), handler_(handler), open_(open), handlers_(handlers) {
     ++open_;
   }
-  ~Session() { --open_; }
+  ~Session() {
+    if (spool_) std::fclose(spool_);
+    if (!spool_path_.empty()) std::remove(spool_path_.c_str());  // a body whose request never reached a handler
+    --open_;
+  }
 
   void start() { asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); }); }
 
@@ -164,25 +170,60 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read_request() {
     parser_.emplace();
-    parser_->body_limit(opt_.max_body_bytes);
+    parser_->body_limit(std::max(opt_.max_body_bytes, opt_.max_special_body_bytes));
     parser_->header_limit(static_cast<std::uint32_t>(opt_.max_header_bytes));
     // Headers must arrive within the header timeout (a follow-up request on a kept-alive connection: the idle
     // timeout); the body then gets its own deadline. A client trickling bytes cannot hold a connection forever.
     stream_.expires_after(std::chrono::seconds(first_request_ ? opt_.header_timeout_s : opt_.idle_timeout_s));
     first_request_ = false;
-    body_limit_ = opt_.max_body_bytes;
+    body_limit_ = std::max(opt_.max_body_bytes, opt_.max_special_body_bytes);
     http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->on_read(ec);
-      if (self->opt_.body_limit_for) {
-        const std::string target(self->parser_->get().target());
-        if (const size_t limit = self->opt_.body_limit_for(target.substr(0, target.find('?'))); limit > 0) {
-          self->body_limit_ = limit;
-          self->parser_->body_limit(limit);
-        }
-      }
+      const std::string target(self->parser_->get().target());
+      const std::string path = target.substr(0, target.find('?'));
+      // The header was read with the largest limit any path has; now the path's own limit applies (Beast checks a
+      // Content-Length only when the header completes, so that check is repeated here).
+      const size_t own = self->opt_.body_limit_for ? self->opt_.body_limit_for(path) : 0;
+      self->body_limit_ = own > 0 ? own : self->opt_.max_body_bytes;
+      if (self->parser_->content_length() && *self->parser_->content_length() > self->body_limit_)
+        return self->reject(path, 413, "request body exceeds the limit of " + std::to_string(self->body_limit_) + " bytes");
+      self->parser_->body_limit(self->body_limit_);
+      if (self->opt_.spool_body_for && self->opt_.spool_body_for(std::string(self->parser_->get().method_string()), path))
+        return self->read_spooled();
       self->stream_.expires_after(std::chrono::seconds(self->opt_.body_timeout_s));
       http::async_read(self->stream_, self->buffer_, *self->parser_,
                        [self](beast::error_code ec2, size_t) { self->on_read(ec2); });
+    });
+  }
+
+  // Reads the body piece by piece into a spool file: the parser's string body is emptied after each piece (the
+  // parser counts the body limit over all of it).
+  void read_spooled() {
+    static std::atomic<uint64_t> counter{0};
+    spool_path_ = opt_.spool_dir + "/body-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+    spool_ = std::fopen(spool_path_.c_str(), "wb");
+    if (!spool_) {
+      spool_path_.clear();
+      return reject(std::string(parser_->get().target()), 500, "cannot store the request body");
+    }
+    read_spooled_some();
+  }
+
+  void read_spooled_some() {
+    http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      std::string& body = self->parser_->get().body();
+      if (!ec && !body.empty() && std::fwrite(body.data(), 1, body.size(), self->spool_) != body.size()) ec = beast::errc::make_error_code(beast::errc::io_error);
+      body.clear();
+      if (!ec && !self->parser_->is_done()) return self->read_spooled_some();
+      const bool flushed = std::fflush(self->spool_) == 0 && ::fsync(::fileno(self->spool_)) == 0;
+      std::fclose(self->spool_);
+      self->spool_ = nullptr;
+      if (ec || !flushed) {
+        std::remove(self->spool_path_.c_str());
+        self->spool_path_.clear();
+        if (!ec) return self->reject(std::string(self->parser_->get().target()), 500, "cannot store the request body");
+      }
+      self->on_read(ec);
     });
   }
 
@@ -206,6 +247,8 @@ class Session : public std::enable_shared_from_this<Session> {
     req.path = req.target.substr(0, req.target.find('?'));
     for (const auto& field : msg) req.headers[to_lower(std::string(field.name_string()))] = std::string(field.value());
     req.body = std::move(msg.body());
+    req.body_file = std::move(spool_path_);
+    spool_path_.clear();
     auto responder = std::make_shared<SessionResponder>(shared_from_this());
     responder_ = responder;
     watch_disconnect();
@@ -324,6 +367,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   bool first_request_ = true;
   size_t body_limit_ = 0;  // of the request being read
+  std::string spool_path_;  // the spooled body of the request being read
+  std::FILE* spool_ = nullptr;
   bool streaming_ = false;
   bool writing_ = false;
   std::deque<std::pair<std::string, bool>> pending_;

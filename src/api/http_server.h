@@ -17,6 +17,9 @@ struct HttpRequest {
   std::string path;    // target without the query
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  // A spooled request (HttpServerOptions::spool_body_for): `body` is empty and the body is in this file, which the
+  // handler owns (moves or removes).
+  std::string body_file;
   std::string header(const std::string& lower_name) const;
 };
 
@@ -41,8 +44,13 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port
   size_t max_body_bytes = size_t{32} << 20;
-  // A different body limit for some paths (file uploads); returns 0 for max_body_bytes.
+  // A different body limit for some paths (file uploads); returns 0 for max_body_bytes. max_special_body_bytes is
+  // the largest limit it returns.
   std::function<size_t(const std::string& path)> body_limit_for;
+  size_t max_special_body_bytes = 0;
+  // Paths whose bodies are written to a file in spool_dir as they arrive (never held whole in memory).
+  std::function<bool(const std::string& method, const std::string& path)> spool_body_for;
+  std::string spool_dir;
   size_t max_header_bytes = 64 << 10;
   int header_timeout_s = 10;    // a new connection's first request headers (slow senders are cut off)
   int body_timeout_s = 120;     // a request's body, once its headers are in

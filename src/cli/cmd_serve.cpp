@@ -1,5 +1,6 @@
 // `fmserve serve`: the HTTP API over the configured models.
 #include <atomic>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 #include <stdexcept>
@@ -63,6 +64,15 @@ int run_serve(const ServeOptions& opt) {
   ho.host = opt.host;
   ho.port = opt.port;
   ho.max_body_bytes = config.max_body_bytes;
+  // Dataset uploads go to a spool file as they arrive, never whole into memory; what a killed process left there is
+  // cleared at start.
+  ho.spool_dir = opt.data_dir + "/spool";
+  std::filesystem::remove_all(ho.spool_dir);
+  std::filesystem::create_directories(ho.spool_dir);
+  ho.spool_body_for = [](const std::string& method, const std::string& path) {
+    return method == "PUT" && path.rfind("/datasets/v1/uploads/", 0) == 0;
+  };
+  ho.max_special_body_bytes = std::max(config.max_upload_body_bytes, kMaxFileUploadBytes);
   ho.body_limit_for = [&config](const std::string& path) -> size_t {
     if (path.rfind("/datasets/v1/uploads/", 0) == 0) return config.max_upload_body_bytes;
     return path == "/v1/files" ? std::max(config.max_body_bytes, kMaxFileUploadBytes) : 0;

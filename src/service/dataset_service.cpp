@@ -30,12 +30,34 @@ ServiceError precondition(const std::string& message) {
 }
 
 // A part's ETag: a 64-bit FNV-1a of its bytes, quoted as HTTP entity tags are.
-std::string etag_of(const std::string& body) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : body) h = (h ^ c) * 1099511628211ull;
+constexpr uint64_t kFnvBasis = 1469598103934665603ull;
+uint64_t fnv(uint64_t h, const char* data, size_t n) {
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
+  return h;
+}
+std::string etag_text(uint64_t h) {
   char hex[24];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
   return std::string("\"") + hex + "\"";
+}
+std::string etag_of(const std::string& body) { return etag_text(fnv(kFnvBasis, body.data(), body.size())); }
+
+// Streams `path` through `visit` in 1 MiB pieces.
+template <typename F>
+void each_block(const std::string& path, F&& visit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read '" + path + "'");
+  std::string block(size_t{1} << 20, '\0');
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    if (in.gcount() > 0) visit(block.data(), static_cast<size_t>(in.gcount()));
+  }
+}
+
+std::string etag_of_file(const std::string& path) {
+  uint64_t h = kFnvBasis;
+  each_block(path, [&](const char* data, size_t n) { h = fnv(h, data, n); });
+  return etag_text(h);
 }
 
 std::string unquote(const std::string& s) {
@@ -171,24 +193,48 @@ Dataset DatasetService::prepare_multipart(const std::string& folder, const std::
   return d;
 }
 
-std::string DatasetService::store_upload(const std::string& token, int part, const std::string& body) {
+Dataset DatasetService::upload_target(const std::string& token, int part, int64_t size) const {
   std::optional<Dataset> d = store_.by_upload_token(token);
   if (!d) throw ServiceError(ErrorCode::kNotFound, "no upload at this URL", "not_found");
   if (d->status != kDatasetDraft) throw precondition("dataset '" + d->id + "' is " + d->status + ": only a DRAFT takes uploads");
   if (part < 0 || part > d->upload_parts || (part == 0) != (d->upload_parts == 0))
     throw invalid_argument(d->upload_parts == 0 ? "this dataset takes one upload, not parts"
                                                 : "part numbers run from 1 to " + std::to_string(d->upload_parts));
-  if (static_cast<int64_t>(body.size()) > limits_.max_dataset_bytes)
+  if (size > limits_.max_dataset_bytes)
     throw invalid_argument("the upload exceeds the dataset size limit of " + std::to_string(limits_.max_dataset_bytes) + " bytes");
-  fs::create_directories(scratch_dir(d->id));
+  return *d;
+}
+
+std::string DatasetService::store_upload(const std::string& token, int part, const std::string& body) {
+  Dataset d = upload_target(token, part, static_cast<int64_t>(body.size()));
+  fs::create_directories(scratch_dir(d.id));
   if (part == 0) {
-    write_file_durably(content_path(d->id), body);
-    d->size_bytes = static_cast<int64_t>(body.size());
-    store_.put_if_status(*d, kDatasetDraft);
+    write_file_durably(content_path(d.id), body);
+    d.size_bytes = static_cast<int64_t>(body.size());
+    store_.put_if_status(d, kDatasetDraft);
   } else {
-    write_file_durably(scratch_dir(d->id) + "/part-" + std::to_string(part), body);
+    write_file_durably(scratch_dir(d.id) + "/part-" + std::to_string(part), body);
   }
   return etag_of(body);
+}
+
+std::string DatasetService::store_upload_file(const std::string& token, int part, const std::string& file) {
+  try {
+    const int64_t size = static_cast<int64_t>(fs::file_size(file));
+    Dataset d = upload_target(token, part, size);
+    const std::string etag = etag_of_file(file);
+    fs::create_directories(scratch_dir(d.id));
+    rename_durably(file, part == 0 ? content_path(d.id) : scratch_dir(d.id) + "/part-" + std::to_string(part));
+    if (part == 0) {
+      d.size_bytes = size;
+      store_.put_if_status(d, kDatasetDraft);
+    }
+    return etag;
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(file, ignored);
+    throw;
+  }
 }
 
 Dataset DatasetService::finish_multipart(const std::string& folder, const std::string& id,
@@ -205,13 +251,11 @@ Dataset DatasetService::finish_multipart(const std::string& folder, const std::s
     for (int expected = 1; const auto& [num, etag] : parts) {
       if (num != expected++) throw invalid_argument("uploadedParts must list parts 1.." + std::to_string(d.upload_parts) + " in order");
       const std::string path = scratch_dir(id) + "/part-" + std::to_string(num);
-      std::ifstream in(path, std::ios::binary);
-      if (!in) throw precondition("part " + std::to_string(num) + " was not uploaded");
-      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (unquote(etag_of(bytes)) != unquote(etag)) throw invalid_argument("part " + std::to_string(num) + ": the ETag does not match the uploaded part");
-      total += static_cast<int64_t>(bytes.size());
+      if (!fs::exists(path)) throw precondition("part " + std::to_string(num) + " was not uploaded");
+      if (unquote(etag_of_file(path)) != unquote(etag)) throw invalid_argument("part " + std::to_string(num) + ": the ETag does not match the uploaded part");
+      total += static_cast<int64_t>(fs::file_size(path));
       if (total > limits_.max_dataset_bytes) throw invalid_argument("the upload exceeds the dataset size limit");
-      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      each_block(path, [&](const char* data, size_t n) { out.write(data, static_cast<std::streamsize>(n)); });
     }
     out.flush();
     if (!out) throw ServiceError(ErrorCode::kInternal, "cannot write the dataset's content");

@@ -55,6 +55,8 @@ class DatasetService final : public OperationExecutor {
   Dataset prepare_multipart(const std::string& folder, const std::string& id, int64_t size_bytes, int parts);
   // Stores an uploaded body: the whole content (part 0) or one part. Returns the part's ETag.
   std::string store_upload(const std::string& token, int part, const std::string& body);
+  // The same for a body the HTTP layer spooled to `file` (moved into place; removed when refused).
+  std::string store_upload_file(const std::string& token, int part, const std::string& file);
   // Joins the uploaded parts (each listed with the ETag its upload returned) into the content.
   Dataset finish_multipart(const std::string& folder, const std::string& id, const std::vector<std::pair<int, std::string>>& parts);
 
@@ -86,6 +88,7 @@ class DatasetService final : public OperationExecutor {
  private:
   void run_validation(std::shared_ptr<OperationRun> run);
   Dataset owned(const std::string& folder, const std::string& id) const;
+  Dataset upload_target(const std::string& token, int part, int64_t size) const;
 
   DatasetStore& store_;
   OperationRunner& runner_;

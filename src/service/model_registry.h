@@ -54,7 +54,7 @@ struct ServiceConfig {
   int batch_lines_in_flight = 16;                 // lines of a task in the scheduler at once (`lines_in_flight`)
   int batch_concurrency = 1;                      // tasks running at once (`tasks`)
   int64_t max_dataset_bytes = int64_t{5} << 30;   // a dataset's content (`max_dataset_size`)
-  size_t max_upload_body_bytes = size_t{1} << 30; // one upload PUT (a part of a multipart upload) (`max_upload_size`)
+  size_t max_upload_body_bytes = size_t{5} << 30; // one upload PUT, spooled to disk (`max_upload_size`)
 
   const ModelConfig* find(const std::string& name) const;
 };

@@ -112,7 +112,8 @@ void dataset_verb(const ApiContext& ctx, const HttpRequest& http, const std::str
 }
 
 void store_upload(const ApiContext& ctx, const HttpRequest& http, const std::string& token, int part, const std::shared_ptr<Reply>& reply) {
-  const std::string etag = ctx.datasets.store_upload(token, part, http.body);
+  const std::string etag = http.body_file.empty() ? ctx.datasets.store_upload(token, part, http.body)
+                                                  : ctx.datasets.store_upload_file(token, part, http.body_file);
   reply->json(200, ojson::object(), {{"ETag", etag}});
 }
 
