@@ -65,16 +65,21 @@ int run_serve(const ServeOptions& opt) {
   ho.port = opt.port;
   ho.max_body_bytes = config.max_body_bytes;
   // Dataset uploads go to a spool file as they arrive, never whole into memory; what a killed process left there is
-  // cleared at start.
+  // cleared at start. Only a URL naming a DRAFT dataset's upload gets the upload limit: any other body on those
+  // paths has the ordinary limit and is refused with 404 once read.
   ho.spool_dir = opt.data_dir + "/spool";
   std::filesystem::remove_all(ho.spool_dir);
   std::filesystem::create_directories(ho.spool_dir);
-  ho.spool_body_for = [](const std::string& method, const std::string& path) {
-    return method == "PUT" && path.rfind("/datasets/v1/uploads/", 0) == 0;
+  const auto upload_url = [&datasets](const std::string& path) {
+    static const std::string prefix = "/datasets/v1/uploads/";
+    if (path.rfind(prefix, 0) != 0) return false;
+    const std::string token = path.substr(prefix.size(), path.find('/', prefix.size()) - prefix.size());
+    return datasets.accepts_upload(token);
   };
+  ho.spool_body_for = [upload_url](const std::string& method, const std::string& path) { return method == "PUT" && upload_url(path); };
   ho.max_special_body_bytes = std::max(config.max_upload_body_bytes, kMaxFileUploadBytes);
-  ho.body_limit_for = [&config](const std::string& path) -> size_t {
-    if (path.rfind("/datasets/v1/uploads/", 0) == 0) return config.max_upload_body_bytes;
+  ho.body_limit_for = [&config, upload_url](const std::string& path) -> size_t {
+    if (upload_url(path)) return config.max_upload_body_bytes;
     return path == "/v1/files" ? std::max(config.max_body_bytes, kMaxFileUploadBytes) : 0;
   };
   ho.header_timeout_s = config.limits.header_timeout_s;

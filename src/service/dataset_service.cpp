@@ -205,6 +205,15 @@ Dataset DatasetService::upload_target(const std::string& token, int part, int64_
   return *d;
 }
 
+bool DatasetService::accepts_upload(const std::string& token) const {
+  try {
+    const std::optional<Dataset> d = store_.by_upload_token(token);
+    return d && d->status == kDatasetDraft;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 std::string DatasetService::store_upload(const std::string& token, int part, const std::string& body) {
   Dataset d = upload_target(token, part, static_cast<int64_t>(body.size()));
   fs::create_directories(scratch_dir(d.id));

@@ -55,6 +55,8 @@ class DatasetService final : public OperationExecutor {
   Dataset prepare_multipart(const std::string& folder, const std::string& id, int64_t size_bytes, int parts);
   // Stores an uploaded body: the whole content (part 0) or one part. Returns the part's ETag.
   std::string store_upload(const std::string& token, int part, const std::string& body);
+  // Whether `token` names a DRAFT dataset's upload: the HTTP layer asks before it accepts a large body.
+  bool accepts_upload(const std::string& token) const;
   // The same for a body the HTTP layer spooled to `file` (moved into place; removed when refused).
   std::string store_upload_file(const std::string& token, int part, const std::string& file);
   // Joins the uploaded parts (each listed with the ETag its upload returned) into the content.

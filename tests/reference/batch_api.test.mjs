@@ -189,6 +189,9 @@ test("an upload far over the request body limit is streamed to disk, not held in
   assert.deepEqual(preview.json.previewLines, [line.trimEnd()]);
   if (process.env.FMSERVE_SANITIZED !== "1")  // ASan's quarantine holds freed memory by design
     assert.ok(grown < 16 * 1024, `resident memory grew ${grown} KiB for a 48 MiB upload`);
+  // A URL that names no upload gets the ordinary body limit: nothing large is written for it.
+  const stray = await fetch(`${server.url}/datasets/v1/uploads/${"0".repeat(48)}`, { method: "PUT", body: "x".repeat(2 << 20) });
+  assert.equal(stray.status, 413);
   // A request body over the limit elsewhere is still refused before it is read.
   const big = await call("/datasets/v1/datasets", { name: "x", folderId: "b1gfold", taskType: "TextToTextGenerationRequest", uploadFormat: "jsonlines", description: "y".repeat(2 << 20) });
   assert.equal(big.status, 413);
