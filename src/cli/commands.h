@@ -76,6 +76,12 @@ struct TemplateOptions {
 };
 int run_template(const TemplateOptions& opt);
 
+struct GrammarCheckOptions {
+  std::string model, schema, document, jsonl;
+  bool no_masks = false;  // walk the matcher only (no mask per token)
+};
+int run_grammar_check(const GrammarCheckOptions& opt);
+
 struct KeysOptions {
   std::string action;  // create, list, revoke
   std::string data_dir, folder, expires_in, key;

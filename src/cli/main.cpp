@@ -108,6 +108,17 @@ int main(int argc, char** argv) {
   template_cmd->add_option("--bos-token", tmpl.bos_token, "bos_token for --template (default empty)");
   template_cmd->add_option("--eos-token", tmpl.eos_token, "eos_token for --template (default empty)");
 
+  fm::cli::GrammarCheckOptions grammar;
+  auto* grammar_cmd = app.add_subcommand("grammar", "Structured-output grammars");
+  grammar_cmd->require_subcommand(1);
+  auto* grammar_check = grammar_cmd->add_subcommand(
+      "check", "Walk the token-mask matcher of a JSON Schema over documents; one JSON line per document");
+  grammar_check->add_option("-m,--model", grammar.model, "GGUF model (vocabulary-only files too) or tokenizer.json")->required();
+  grammar_check->add_option("--schema", grammar.schema, "JSON Schema file (a --jsonl line may carry its own \"schema\")");
+  grammar_check->add_option("--document", grammar.document, "The document's file (its exact bytes)");
+  grammar_check->add_option("--jsonl", grammar.jsonl, "Cases, one {\"document\": TEXT[, \"schema\": S]} per line");
+  grammar_check->add_flag("--no-masks", grammar.no_masks, "Only walk the matcher (no mask per token)");
+
   fm::cli::KeysOptions keys;
   auto* keys_cmd = app.add_subcommand("keys", "Manage folders' API keys");
   keys_cmd->require_subcommand(1);
@@ -189,6 +200,7 @@ int main(int argc, char** argv) {
       keys.action = *keys_create ? "create" : *keys_list ? "list" : "revoke";
       return fm::cli::run_keys(keys);
     }
+    if (*grammar_check) return fm::cli::run_grammar_check(grammar);
     if (*tokenize_cmd) {
       tokenize.text_given = text_opt->count() > 0;
       return fm::cli::run_tokenize(tokenize);

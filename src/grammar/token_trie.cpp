@@ -1,0 +1,65 @@
+#include "grammar/token_trie.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "tokenizer/tokenizer.h"
+
+namespace fm {
+
+TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
+    : bytes_(token_bytes), vocab_size_(static_cast<int32_t>(token_bytes.size())) {
+  std::vector<int32_t> order;
+  for (int32_t i = 0; i < vocab_size_; ++i)
+    if (!bytes_[static_cast<size_t>(i)].empty()) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    const auto& x = bytes_[static_cast<size_t>(a)];
+    const auto& y = bytes_[static_cast<size_t>(b)];
+    return x != y ? x < y : a < b;
+  });
+  nodes_.push_back(Node{});
+  std::vector<uint32_t> path{0};  // open nodes from the root; path[d] is at depth d
+  const std::string* prev = nullptr;
+  auto close_to = [&](size_t depth) {
+    while (path.size() > depth + 1) {
+      nodes_[path.back()].end = static_cast<uint32_t>(nodes_.size());
+      path.pop_back();
+    }
+  };
+  for (int32_t id : order) {
+    const std::string& s = bytes_[static_cast<size_t>(id)];
+    size_t common = 0;
+    if (prev) {
+      const size_t n = std::min(prev->size(), s.size());
+      while (common < n && (*prev)[common] == s[common]) ++common;
+    }
+    close_to(common);
+    for (size_t d = path.size() - 1; d < s.size(); ++d) {
+      Node node;
+      node.byte = static_cast<uint8_t>(s[d]);
+      node.tokens_begin = node.tokens_end = static_cast<uint32_t>(token_ids_.size());
+      nodes_.push_back(node);
+      path.push_back(static_cast<uint32_t>(nodes_.size() - 1));
+    }
+    Node& last = nodes_[path.back()];
+    if (last.tokens_end == last.tokens_begin) last.tokens_begin = last.tokens_end = static_cast<uint32_t>(token_ids_.size());
+    token_ids_.push_back(id);
+    last.tokens_end = static_cast<uint32_t>(token_ids_.size());
+    prev = &s;
+  }
+  close_to(0);
+  nodes_[0].end = static_cast<uint32_t>(nodes_.size());
+}
+
+TokenTrie TokenTrie::from_tokenizer(const Tokenizer& tokenizer) {
+  const Vocab& vocab = tokenizer.vocab();
+  std::vector<std::string> bytes(static_cast<size_t>(vocab.size()));
+  for (int32_t id = 0; id < vocab.size(); ++id) {
+    const TokenKind kind = vocab.kind(id);
+    if (kind == TokenKind::kControl || kind == TokenKind::kUnknown || kind == TokenKind::kUnused) continue;
+    bytes[static_cast<size_t>(id)] = tokenizer.token_to_piece(id, false);
+  }
+  return TokenTrie(bytes);
+}
+
+}  // namespace fm

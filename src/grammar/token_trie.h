@@ -1,0 +1,37 @@
+#pragma once
+// The vocabulary as a byte trie, built once per tokenizer: the mask walk feeds each trie edge to the matcher once,
+// so tokens sharing a prefix share its work, and a rejected byte prunes every token below it.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fm {
+
+class Tokenizer;
+
+class TokenTrie {
+ public:
+  // token_bytes[id]: the bytes token id stands for in generated text; empty for tokens that never appear in
+  // constrained output (control tokens).
+  explicit TokenTrie(const std::vector<std::string>& token_bytes);
+  static TokenTrie from_tokenizer(const Tokenizer& tokenizer);
+
+  struct Node {
+    uint8_t byte = 0;
+    uint32_t end = 0;          // one past the last node of this subtree (nodes are in depth-first order)
+    uint32_t tokens_begin = 0;  // tokens ending here: token_ids()[tokens_begin, tokens_end)
+    uint32_t tokens_end = 0;
+  };
+  const std::vector<Node>& nodes() const { return nodes_; }  // nodes()[0] is the root (no byte)
+  const std::vector<int32_t>& token_ids() const { return token_ids_; }
+  int32_t vocab_size() const { return vocab_size_; }
+  const std::string& bytes(int32_t id) const { return bytes_[static_cast<size_t>(id)]; }
+
+ private:
+  std::vector<Node> nodes_;
+  std::vector<int32_t> token_ids_;
+  std::vector<std::string> bytes_;
+  int32_t vocab_size_ = 0;
+};
+
+}  // namespace fm
