@@ -55,7 +55,7 @@ nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, cons
                              bool masks) {
   Matcher matcher(c.grammar);
   std::vector<uint64_t> allowed((static_cast<size_t>(trie.vocab_size()) + 63) / 64);
-  const std::vector<int32_t> ids = tokenizer.encode(doc, false, false);
+  const std::vector<int32_t> ids = tokenize_document(tokenizer, doc);
   bool accepted = true;
   size_t n_masks = 0;
   double total_us = 0, max_us = 0;

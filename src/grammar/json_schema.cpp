@@ -21,6 +21,7 @@ constexpr int kMaxSchemaDepth = 64;
 constexpr uint32_t kMaxStringLength = 100000;
 constexpr uint32_t kMaxItems = 10000;
 constexpr uint32_t kMaxPropertiesCount = 1000;
+constexpr size_t kMaxEnumValues = 10000;
 
 const std::set<std::string> kAssertions = {
     "type", "properties", "required", "additionalProperties", "items", "prefixItems", "additionalItems",
@@ -56,15 +57,18 @@ class SchemaCompiler {
   RuleId document(const Schema& schema) {
     const RuleId value_rule = value(schema, "#", 0);
     const RuleId doc = g_.new_rule("document");
-    g_.add_alternative(doc, {Grammar::rule_elem(ws_), Grammar::rule_elem(value_rule), Grammar::rule_elem(ws_)});
+    g_.add_alternative(doc, {Grammar::rule_elem(value_rule), Grammar::rule_elem(end_of_document())});
     return doc;
   }
 
   RuleId any_object_document() {
     const RuleId doc = g_.new_rule("document");
-    g_.add_alternative(doc, {Grammar::rule_elem(ws_), Grammar::rule_elem(any_object()), Grammar::rule_elem(ws_)});
+    g_.add_alternative(doc, {Grammar::rule_elem(any_object()), Grammar::rule_elem(end_of_document())});
     return doc;
   }
+
+  // The document starts with its value and may end with one line break.
+  RuleId end_of_document() { return g_.choice("end", {{}, lit("\n")}); }
 
  private:
   [[noreturn]] static void fail(const std::string& path, const std::string& what) { throw GrammarError(path + ": " + what); }
@@ -164,6 +168,8 @@ class SchemaCompiler {
     if (s.contains("const")) return literals({s["const"]}, path);
     if (s.contains("enum")) {
       if (!s["enum"].is_array() || s["enum"].empty()) fail(path, "enum must be a non-empty array");
+      if (s["enum"].size() > kMaxEnumValues)
+        fail(path, "enum has " + std::to_string(s["enum"].size()) + " values; fmserve enforces at most " + std::to_string(kMaxEnumValues));
       return literals(s["enum"], path, schema_types(Schema{{"type", s.value("type", Schema())}}));
     }
     return typed(s, path, depth);

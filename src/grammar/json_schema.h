@@ -1,6 +1,7 @@
 #pragma once
 // JSON Schema (draft 4 to 2020-12 keywords that constrain generation) compiled to a Grammar whose language is a
-// subset of the documents the schema accepts, written compactly or indented:
+// subset of the documents the schema accepts, written compactly or indented (the value first, at most one line
+// break after it):
 //   type (and type arrays, nullable), properties / required / additionalProperties (properties in schema order),
 //   minProperties / maxProperties, items / prefixItems / additionalItems / minItems / maxItems, enum / const,
 //   anyOf, oneOf (when its alternatives provably exclude each other), allOf (merged), $ref / $defs / definitions

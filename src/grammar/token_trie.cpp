@@ -62,4 +62,25 @@ TokenTrie TokenTrie::from_tokenizer(const Tokenizer& tokenizer) {
   return TokenTrie(bytes);
 }
 
+std::vector<int32_t> tokenize_document(const Tokenizer& tokenizer, const std::string& doc) {
+  std::vector<int32_t> ids = tokenizer.encode(doc, false, false);
+  if (ids.empty()) return ids;
+  std::string spelled;
+  for (int32_t id : ids) spelled += tokenizer.token_to_piece(id);
+  if (spelled == doc || spelled != " " + doc) return ids;
+  const std::string first = tokenizer.token_to_piece(ids[0]);
+  if (first == " ") {
+    ids.erase(ids.begin());
+    return ids;
+  }
+  // The first token's text without its space marker, when that is a token of its own.
+  const std::string& text = tokenizer.vocab().text(ids[0]);
+  const std::string marker = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+  if (text.rfind(marker, 0) == 0) {
+    const int32_t bare = tokenizer.vocab().find(text.substr(marker.size()));
+    if (bare >= 0 && tokenizer.token_to_piece(bare) == first.substr(1)) ids[0] = bare;
+  }
+  return ids;
+}
+
 }  // namespace fm

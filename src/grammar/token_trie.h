@@ -34,4 +34,8 @@ class TokenTrie {
   int32_t vocab_size_ = 0;
 };
 
+// Token ids whose bytes spell exactly `doc`: the tokenizer's split, except that a space a SentencePiece tokenizer
+// puts before the text is taken back off the first token (generated output starts where the model starts).
+std::vector<int32_t> tokenize_document(const Tokenizer& tokenizer, const std::string& doc);
+
 }  // namespace fm

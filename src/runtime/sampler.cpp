@@ -61,11 +61,14 @@ int32_t Sampler::sample(const float* logits, int64_t n_vocab) {
   if (!(sum > 0) || !std::isfinite(sum)) return candidates_.front().second;  // non-finite logits: best candidate
   std::uniform_real_distribution<double> uniform(0.0, sum);
   double r = uniform(rng_);
+  int32_t last_possible = candidates_.front().second;
   for (const auto& c : candidates_) {
+    if (!(c.first > 0)) continue;  // masked out (structured output) or underflowed
+    last_possible = c.second;
     r -= c.first;
     if (r <= 0) return c.second;
   }
-  return candidates_.back().second;
+  return last_possible;
 }
 
 }  // namespace fm

@@ -45,12 +45,15 @@ struct Sequence {
   int64_t generated = 0;
   Sampler sampler;
   std::unordered_map<int32_t, int> counts;  // generated token counts for presence/frequency penalties
+  std::unique_ptr<TokenConstraint> constraint;  // structured output, when the request has one
   Sequence(std::shared_ptr<Group> g, int c)
       : group(std::move(g)), choice(c), sampler([&] {
           SamplingParams p = group->req->sampling;
           p.seed += static_cast<uint64_t>(c);
           return p;
-        }()) {}
+        }()) {
+    if (group->req->new_constraint) constraint = group->req->new_constraint();
+  }
 };
 
 }  // namespace
@@ -160,11 +163,16 @@ struct Scheduler::Impl {
     std::copy(row, row + n_vocab, penalized.begin());
     for (const auto& [token, count] : seq.counts)
       penalized[static_cast<size_t>(token)] -= req.presence_penalty + req.frequency_penalty * static_cast<float>(count);
+    if (seq.constraint && !seq.constraint->mask(penalized.data(), n_vocab, req.stop_tokens)) {
+      finish(seq, FinishReason::kError);  // the grammar allows nothing: cannot happen for a well-formed grammar
+      return;
+    }
     const int32_t token = seq.sampler.sample(penalized.data(), n_vocab);
     if (std::find(req.stop_tokens.begin(), req.stop_tokens.end(), token) != req.stop_tokens.end()) {
       finish(seq, FinishReason::kStop);
       return;
     }
+    if (seq.constraint) seq.constraint->accept(token);
     TokenEvent ev;
     ev.choice = seq.choice;
     ev.token = token;
@@ -192,7 +200,7 @@ struct Scheduler::Impl {
       ++counters.tokens_generated;
     }
     const bool keep_going = !req.on_token || req.on_token(ev);
-    if (!keep_going) return finish(seq, FinishReason::kStop);
+    if (!keep_going || (seq.constraint && seq.constraint->complete())) return finish(seq, FinishReason::kStop);
     if (seq.generated >= req.max_tokens || seq.cache->n_used() >= seq.cache->n_ctx())
       return finish(seq, FinishReason::kLength);
     seq.next_token = token;

@@ -16,6 +16,7 @@
 
 #include "gguf/tensor_type.h"
 #include "runtime/sampler.h"
+#include "runtime/token_constraint.h"
 
 namespace fm {
 
@@ -57,6 +58,9 @@ struct SchedulerRequest {
   int n = 1;                  // choices sharing the prompt's KV cache
   int top_logprobs = -1;      // -1: no logprobs; 0..20: logprob of the token and this many alternatives
   std::vector<int32_t> stop_tokens;  // end of generation (EOS, end of turn)
+  // Structured output: each choice gets its own constraint from this factory; tokens it forbids are never drawn,
+  // and the choice ends when the constraint is complete.
+  std::function<std::unique_ptr<TokenConstraint>()> new_constraint;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
   // Called for every token; returning false ends that choice with kStop (a stop sequence was seen).

@@ -76,7 +76,7 @@ json to_json(const GenerationRequest& r) {
   j["top_logprobs"] = r.top_logprobs;
   j["stop"] = r.stop;
   j["format"] = static_cast<int>(r.format);
-  if (!r.json_schema.is_null()) j["json_schema"] = json::parse(r.json_schema.dump());
+  if (!r.json_schema.is_null()) j["json_schema_text"] = r.json_schema.dump();  // as text: keeps property order
   j["tools"] = json::array();
   for (const auto& t : r.tools)
     j["tools"].push_back({{"name", t.name}, {"description", t.description}, {"parameters", json::parse(t.parameters.dump())}, {"strict", t.strict}});
@@ -107,7 +107,8 @@ GenerationRequest generation_request_from_json(const json& j) {
   r.top_logprobs = j.value("top_logprobs", -1);
   r.stop = j.value("stop", std::vector<std::string>{});
   r.format = static_cast<OutputFormat>(j.value("format", 0));
-  if (j.contains("json_schema")) r.json_schema = nlohmann::ordered_json::parse(j["json_schema"].dump());
+  if (j.contains("json_schema_text")) r.json_schema = nlohmann::ordered_json::parse(j["json_schema_text"].get<std::string>());
+  else if (j.contains("json_schema")) r.json_schema = nlohmann::ordered_json::parse(j["json_schema"].dump());
   for (const auto& t : j.value("tools", json::array()))
     r.tools.push_back({t.value("name", ""), t.value("description", ""), nlohmann::ordered_json::parse(t.at("parameters").dump()),
                        t.value("strict", false)});

@@ -20,8 +20,6 @@ ServiceError unsupported(const std::string& what) {
 
 // Features that are parsed but not yet served are refused, never silently ignored.
 void GenerationService::check_supported(const GenerationRequest& r) {
-  if (r.format == OutputFormat::kJsonObject) throw unsupported("structured output (JSON object mode)");
-  if (r.format == OutputFormat::kJsonSchema) throw unsupported("structured output (JSON schema)");
   if (!r.tools.empty()) throw unsupported("tool calling");
   if (!r.tool_choice.empty() && r.tool_choice != "none" && r.tool_choice != "auto") throw unsupported("tool_choice");
   if (r.reasoning == ReasoningMode::kEnabledHidden) throw unsupported("reasoning mode ENABLED_HIDDEN");
@@ -54,8 +52,9 @@ ojson template_message(const Message& m) {
 // One generation between submission and its last event.
 class Run {
  public:
-  Run(GenerationRequest request, std::shared_ptr<GenerationObserver> observer, std::shared_ptr<LoadedModel> model)
-      : req_(std::move(request)), observer_(std::move(observer)), model_(std::move(model)) {
+  Run(GenerationRequest request, std::shared_ptr<GenerationObserver> observer, std::shared_ptr<LoadedModel> model,
+      std::shared_ptr<const Grammar> grammar)
+      : req_(std::move(request)), observer_(std::move(observer)), model_(std::move(model)), grammar_(std::move(grammar)) {
     for (int i = 0; i < req_.n; ++i) choices_.emplace_back(&req_.stop);
     logprobs_.resize(static_cast<size_t>(req_.n));
     tokens_.resize(static_cast<size_t>(req_.n));
@@ -91,6 +90,10 @@ class Run {
     sreq->n = req.n;
     sreq->top_logprobs = req.top_logprobs;
     sreq->stop_tokens = model.stop_tokens;
+    if (run->grammar_) {
+      auto trie = vocabulary_trie(*run->model_);
+      sreq->new_constraint = [grammar = run->grammar_, trie] { return make_grammar_constraint(grammar, trie); };
+    }
     sreq->deadline = std::chrono::steady_clock::now() + req.timeout;
     sreq->cancelled = handle->flag();
     sreq->on_token = [run](const TokenEvent& e) { return run->on_token(e); };
@@ -168,6 +171,7 @@ class Run {
   GenerationRequest req_;
   std::shared_ptr<GenerationObserver> observer_;
   std::shared_ptr<LoadedModel> model_;
+  std::shared_ptr<const Grammar> grammar_;  // structured output, or null
   std::mutex order_;  // callbacks from the scheduler thread wait for on_started
   std::vector<ChoiceText> choices_;
   std::vector<std::vector<TokenLogprob>> logprobs_;
@@ -213,10 +217,12 @@ std::shared_ptr<GenerationHandle> GenerationService::start(GenerationRequest req
                                                           std::shared_ptr<GenerationObserver> observer,
                                                           std::shared_ptr<GenerationHandle> handle) {
   if (!handle) handle = std::make_shared<GenerationHandle>();
+  std::shared_ptr<const Grammar> grammar;
   try {
     GenerationService::check_supported(request);
     if (request.n < 1) throw invalid_argument("n must be at least 1");
     if (request.max_tokens && *request.max_tokens < 1) throw invalid_argument("max_tokens must be at least 1");
+    grammar = grammars_.grammar_for(request);
   } catch (const ServiceError& e) {
     observer->on_failed(e);
     return handle;
@@ -225,8 +231,8 @@ std::shared_ptr<GenerationHandle> GenerationService::start(GenerationRequest req
   auto shared_request = std::make_shared<GenerationRequest>(std::move(request));
   with_model(
       models_, model, branch,
-      [shared_request, observer, handle](const std::shared_ptr<LoadedModel>& loaded) {
-        Run::submit(std::make_shared<Run>(std::move(*shared_request), observer, loaded), handle);
+      [shared_request, observer, handle, grammar](const std::shared_ptr<LoadedModel>& loaded) {
+        Run::submit(std::make_shared<Run>(std::move(*shared_request), observer, loaded, grammar), handle);
       },
       [observer](const ServiceError& e) { observer->on_failed(e); });
   return handle;

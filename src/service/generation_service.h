@@ -12,6 +12,7 @@
 #include "service/generation.h"
 #include "service/model_manager.h"
 #include "service/service_error.h"
+#include "service/structured_output.h"
 
 namespace fm {
 
@@ -61,6 +62,7 @@ class GenerationService {
 
  private:
   ModelManager& models_;
+  GrammarCache grammars_;
 };
 
 // The prompt's token ids for `request` on `model`: the chat template applied to the messages, or the raw prompt

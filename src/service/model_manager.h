@@ -26,6 +26,8 @@
 
 namespace fm {
 
+class TokenTrie;
+
 struct LoadedModel {
   std::string name, branch;
   std::string version;  // modelVersion: the branch's `version`, else the file's modification date (DD.MM.YYYY)
@@ -44,6 +46,9 @@ struct LoadedModel {
   int64_t context = 0;  // longest input the engine takes
   size_t bytes = 0;  // file size plus KV budget
   std::chrono::steady_clock::time_point last_used;
+  // The vocabulary as a byte trie for structured output, built on first use (vocabulary_trie()).
+  std::mutex trie_mutex;
+  std::shared_ptr<const TokenTrie> trie;
 
   ~LoadedModel();  // the engine stops (cancelling its requests) before the weights go
 };

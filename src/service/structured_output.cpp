@@ -1,0 +1,104 @@
+#include "service/structured_output.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "grammar/json_schema.h"
+#include "grammar/matcher.h"
+#include "grammar/token_trie.h"
+#include "service/model_manager.h"
+#include "service/service_error.h"
+
+namespace fm {
+
+std::shared_ptr<const Grammar> GrammarCache::grammar_for(const GenerationRequest& request) {
+  if (request.format == OutputFormat::kText) return nullptr;
+  const std::string key = request.format == OutputFormat::kJsonObject ? std::string("json_object") : request.json_schema.dump();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      order_.splice(order_.begin(), order_, it->second.second);
+      return it->second.first;
+    }
+  }
+  std::shared_ptr<const Grammar> grammar;
+  try {
+    grammar = request.format == OutputFormat::kJsonObject ? json_object_grammar() : compile_json_schema(request.json_schema);
+  } catch (const GrammarError& e) {
+    throw ServiceError(ErrorCode::kInvalidArgument, std::string("the JSON schema cannot be enforced: ") + e.what(), "invalid_schema");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (entries_.count(key)) return entries_[key].first;
+  order_.push_front(key);
+  entries_[key] = {grammar, order_.begin()};
+  while (entries_.size() > capacity_) {
+    entries_.erase(order_.back());
+    order_.pop_back();
+  }
+  return grammar;
+}
+
+std::shared_ptr<const TokenTrie> vocabulary_trie(LoadedModel& model) {
+  std::lock_guard<std::mutex> lock(model.trie_mutex);
+  if (!model.trie) model.trie = std::make_shared<const TokenTrie>(TokenTrie::from_tokenizer(*model.tokenizer));
+  return model.trie;
+}
+
+namespace {
+
+class GrammarConstraint : public TokenConstraint {
+ public:
+  GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie)
+      : matcher_(std::move(grammar)), trie_(std::move(trie)), allowed_((static_cast<size_t>(trie_->vocab_size()) + 63) / 64) {}
+
+  bool mask(float* logits, int64_t n_vocab, const std::vector<int32_t>& end_tokens) override {
+    std::fill(allowed_.begin(), allowed_.end(), 0);
+    end_logits_.clear();
+    for (int32_t t : end_tokens) end_logits_.push_back(t >= 0 && t < n_vocab ? logits[t] : 0.f);
+    matcher_.fill_mask(*trie_, allowed_.data());
+    const int64_t known = std::min<int64_t>(n_vocab, trie_->vocab_size());
+    bool any = false;
+    for (int64_t w = 0; w * 64 < known; ++w) {
+      const uint64_t bits = allowed_[static_cast<size_t>(w)];
+      if (bits == ~uint64_t{0}) {
+        any = true;
+        continue;
+      }
+      const int64_t end = std::min<int64_t>(known, (w + 1) * 64);
+      for (int64_t i = w * 64; i < end; ++i)
+        if (!((bits >> (i & 63)) & 1)) logits[i] = -std::numeric_limits<float>::infinity();
+      any = any || bits != 0;
+    }
+    for (int64_t i = known; i < n_vocab; ++i) logits[i] = -std::numeric_limits<float>::infinity();
+    // End of generation only where the document may end, whatever the end token's bytes.
+    const bool can_end = matcher_.accepting();
+    for (size_t k = 0; k < end_tokens.size(); ++k) {
+      const int32_t t = end_tokens[k];
+      if (t < 0 || t >= n_vocab) continue;
+      logits[t] = can_end ? end_logits_[k] : -std::numeric_limits<float>::infinity();
+    }
+    return any || can_end;
+  }
+
+  void accept(int32_t token) override {
+    if (token >= 0 && token < trie_->vocab_size()) matcher_.advance(trie_->bytes(token));
+  }
+
+  bool complete() const override { return matcher_.finished(); }
+
+ private:
+  Matcher matcher_;
+  std::shared_ptr<const TokenTrie> trie_;
+  std::vector<uint64_t> allowed_;
+  std::vector<float> end_logits_;  // the end tokens' own logits, restored where the document may end
+};
+
+}  // namespace
+
+std::unique_ptr<TokenConstraint> make_grammar_constraint(std::shared_ptr<const Grammar> grammar,
+                                                         std::shared_ptr<const TokenTrie> trie) {
+  return std::make_unique<GrammarConstraint>(std::move(grammar), std::move(trie));
+}
+
+}  // namespace fm

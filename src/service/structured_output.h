@@ -1,0 +1,41 @@
+#pragma once
+// Structured output for the generation service: a request's JSON Schema (or JSON mode) compiled once and cached
+// by the schema's text, and a token constraint per choice that masks the model's vocabulary with it.
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "grammar/grammar.h"
+#include "runtime/token_constraint.h"
+#include "service/generation.h"
+
+namespace fm {
+
+class TokenTrie;
+struct LoadedModel;
+
+class GrammarCache {
+ public:
+  explicit GrammarCache(size_t capacity = 256) : capacity_(capacity) {}
+  // The grammar for the request's output format (null for plain text). Throws ServiceError (invalid argument)
+  // naming what the engine cannot enforce.
+  std::shared_ptr<const Grammar> grammar_for(const GenerationRequest& request);
+
+ private:
+  size_t capacity_;
+  std::mutex mutex_;
+  std::list<std::string> order_;  // most recently used first
+  std::map<std::string, std::pair<std::shared_ptr<const Grammar>, std::list<std::string>::iterator>> entries_;
+};
+
+// The model's vocabulary as a byte trie, built on first use and kept with the model.
+std::shared_ptr<const TokenTrie> vocabulary_trie(LoadedModel& model);
+
+// One choice's constraint: the grammar's matcher over the model's vocabulary.
+std::unique_ptr<TokenConstraint> make_grammar_constraint(std::shared_ptr<const Grammar> grammar,
+                                                         std::shared_ptr<const TokenTrie> trie);
+
+}  // namespace fm
