@@ -1,6 +1,7 @@
 #include "grammar/matcher.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "grammar/token_trie.h"
 
@@ -8,16 +9,19 @@ namespace fm {
 
 namespace {
 constexpr int kMaxClosureDepth = 20000;  // rules nest at most this deep without reading a byte
-constexpr size_t kCompactAbove = size_t{1} << 18;
+constexpr size_t kMaxStates = 20000;     // beyond: the automaton starts afresh from the current state
+constexpr size_t kMaxNodes = size_t{1} << 22;
+constexpr size_t kKeptMasks = 16;
 }  // namespace
 
 Matcher::Matcher(std::shared_ptr<const Grammar> grammar) : grammar_(std::move(grammar)) {
   prefixes_.push_back("");
   prefix_ids_[""] = 0;
   const Grammar& g = *grammar_;
+  std::vector<uint32_t> tops;
   // The root is called with nothing below it: its end is the end of the document.
-  for (uint32_t start : g.alternatives(g.root())) closure(push(kEmptyStack, {start, 0}), state_, 0);
-  dedup(state_);
+  for (uint32_t start : g.alternatives(g.root())) closure(push(kEmptyStack, {start, 0}), tops, 0);
+  current_ = intern(tops, nodes_.size());
 }
 
 uint32_t Matcher::push(uint32_t below, Frame f) {
@@ -76,29 +80,6 @@ void Matcher::closure(uint32_t node, std::vector<uint32_t>& out, int depth) {
   }
 }
 
-bool Matcher::same_stack(uint32_t a, uint32_t b) const {
-  while (a != b) {
-    if (a == kEmptyStack || b == kEmptyStack || a == kAccept || b == kAccept) return false;
-    const Node& x = nodes_[a];
-    const Node& y = nodes_[b];
-    if (x.frame.pos != y.frame.pos || x.frame.count != y.frame.count) return false;
-    a = x.below;
-    b = y.below;
-  }
-  return true;
-}
-
-void Matcher::dedup(std::vector<uint32_t>& stacks) const {
-  if (stacks.size() < 2) return;
-  size_t kept = 0;
-  for (size_t i = 0; i < stacks.size(); ++i) {
-    bool dup = false;
-    for (size_t j = 0; j < kept && !dup; ++j) dup = same_stack(stacks[j], stacks[i]);
-    if (!dup) stacks[kept++] = stacks[i];
-  }
-  stacks.resize(kept);
-}
-
 void Matcher::step(const std::vector<uint32_t>& from, uint8_t byte, std::vector<uint32_t>& to) {
   to.clear();
   const Grammar& g = *grammar_;
@@ -115,84 +96,159 @@ void Matcher::step(const std::vector<uint32_t>& from, uint8_t byte, std::vector<
         closure(push(n.below, {n.frame.pos, intern_prefix(std::move(prefix))}), to, 0);
     }
   }
-  dedup(to);
 }
 
-bool Matcher::advance(std::string_view bytes) {
-  const size_t mark = nodes_.size();
-  std::vector<uint32_t> cur = state_, next;
-  for (char c : bytes) {
-    step(cur, static_cast<uint8_t>(c), next);
-    if (next.empty()) {
-      nodes_.resize(mark);
-      return false;
+uint32_t Matcher::intern(std::vector<uint32_t>& tops, size_t mark) {
+  // Canonical form: each stack's frames from the top down, the stacks sorted and distinct.
+  std::vector<std::pair<std::string, uint32_t>> keyed;
+  keyed.reserve(tops.size());
+  for (uint32_t top : tops) {
+    std::string k;
+    for (uint32_t id = top; id != kEmptyStack && id != kAccept; id = nodes_[id].below) {
+      char buf[sizeof(Frame)];
+      std::memcpy(buf, &nodes_[id].frame, sizeof(Frame));
+      k.append(buf, sizeof buf);
     }
-    cur.swap(next);
+    if (top == kAccept) k = "accept";
+    keyed.emplace_back(std::move(k), top);
   }
-  state_ = std::move(cur);
-  if (nodes_.size() > kCompactAbove) compact();
+  std::sort(keyed.begin(), keyed.end());
+  keyed.erase(std::unique(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first == b.first; }), keyed.end());
+  std::string key;
+  for (const auto& [k, top] : keyed) {
+    const uint32_t len = static_cast<uint32_t>(k.size());
+    key.append(reinterpret_cast<const char*>(&len), sizeof len);
+    key += k;
+  }
+  auto it = state_ids_.find(key);
+  if (it != state_ids_.end()) {
+    nodes_.resize(mark);  // the stacks just built duplicate the existing state's
+    return it->second;
+  }
+  State s;
+  for (const auto& [k, top] : keyed) {
+    s.tops.push_back(top);
+    s.accepting = s.accepting || top == kAccept;
+  }
+  states_.push_back(std::move(s));
+  const auto id = static_cast<uint32_t>(states_.size() - 1);
+  state_ids_.emplace(std::move(key), id);
+  return id;
+}
+
+int32_t Matcher::transition(uint32_t state, uint8_t byte) {
+  const int32_t known = states_[state].next[byte];
+  if (known != kUnknown) return known;
+  const size_t mark = nodes_.size();
+  step(states_[state].tops, byte, scratch_);
+  int32_t next = kDead;
+  if (!scratch_.empty()) {
+    std::vector<uint32_t> tops = scratch_;
+    next = static_cast<int32_t>(intern(tops, mark));
+  }
+  states_[state].next[byte] = next;
+  return next;
+}
+
+bool Matcher::plain_loop(uint32_t state) {
+  if (states_[state].plain_loop == kLoopUnknown) {
+    bool loops = true;
+    for (int b = 0x20; b <= 0x7E && loops; ++b)
+      if (TokenTrie::is_plain(static_cast<uint8_t>(b))) loops = transition(state, static_cast<uint8_t>(b)) == static_cast<int32_t>(state);
+    states_[state].plain_loop = loops ? 1 : 0;
+  }
+  return states_[state].plain_loop == 1;
+}
+
+bool Matcher::can_advance(std::string_view bytes) {
+  uint32_t s = current_;
+  for (char c : bytes) {
+    const int32_t next = transition(s, static_cast<uint8_t>(c));
+    if (next == kDead) return false;
+    s = static_cast<uint32_t>(next);
+  }
   return true;
 }
 
-bool Matcher::accepting() const { return std::find(state_.begin(), state_.end(), kAccept) != state_.end(); }
+bool Matcher::advance(std::string_view bytes) {
+  uint32_t s = current_;
+  for (char c : bytes) {
+    const int32_t next = transition(s, static_cast<uint8_t>(c));
+    if (next == kDead) return false;
+    s = static_cast<uint32_t>(next);
+  }
+  current_ = s;
+  if (states_.size() > kMaxStates || nodes_.size() > kMaxNodes) reset_keeping_current();
+  return true;
+}
 
-bool Matcher::finished() const { return state_.size() == 1 && state_[0] == kAccept; }
-
-// Copies the live stacks into a fresh arena (the old one holds every stack ever explored).
-void Matcher::compact() {
-  std::vector<Node> fresh;
+// The automaton grew too large: start it again from the current configuration alone.
+void Matcher::reset_keeping_current() {
+  std::vector<Node> old_nodes;
+  old_nodes.swap(nodes_);
   std::unordered_map<uint32_t, uint32_t> moved;
   auto copy = [&](auto&& self, uint32_t id) -> uint32_t {
     if (id == kEmptyStack || id == kAccept) return id;
     auto it = moved.find(id);
     if (it != moved.end()) return it->second;
-    const uint32_t below = self(self, nodes_[id].below);
-    fresh.push_back(Node{nodes_[id].frame, below});
-    const auto nid = static_cast<uint32_t>(fresh.size() - 1);
+    const uint32_t below = self(self, old_nodes[id].below);
+    nodes_.push_back(Node{old_nodes[id].frame, below});
+    const auto nid = static_cast<uint32_t>(nodes_.size() - 1);
     moved.emplace(id, nid);
     return nid;
   };
-  for (auto& top : state_) top = copy(copy, top);
-  nodes_.swap(fresh);
+  std::vector<uint32_t> tops;
+  for (uint32_t top : states_[current_].tops) tops.push_back(copy(copy, top));
+  states_.clear();
+  state_ids_.clear();
+  masks_.clear();
+  current_ = intern(tops, nodes_.size());
 }
 
 size_t Matcher::fill_mask(const TokenTrie& trie, uint64_t* allowed) {
+  const size_t words = (static_cast<size_t>(trie.vocab_size()) + 63) / 64;
+  for (auto it = masks_.begin(); it != masks_.end(); ++it) {
+    if (it->first != current_) continue;
+    std::copy(it->second.begin(), it->second.end(), allowed);
+    masks_.splice(masks_.begin(), masks_, it);
+    return 0;
+  }
   const auto& tnodes = trie.nodes();
   const auto& ids = trie.token_ids();
-  if (scratch_.size() < 64) scratch_.resize(64);
-  scratch_[0] = state_;
-  const size_t base = nodes_.size();
-  // Open trie nodes along the current path: (node, arena size before its state was computed).
-  struct Open {
-    uint32_t node;
-    size_t arena_mark;
+  auto allow = [&](uint32_t begin, uint32_t end) {
+    for (uint32_t t = begin; t < end; ++t)
+      allowed[static_cast<uint32_t>(ids[t]) >> 6] |= uint64_t{1} << (static_cast<uint32_t>(ids[t]) & 63);
   };
-  std::vector<Open> path;
+  struct Open {
+    uint32_t node, state;
+  };
+  std::vector<Open> path;  // open trie nodes along the current path, with the state after each
   path.reserve(64);
   size_t visited = 0;
   uint32_t i = 1;
   const uint32_t n_nodes = static_cast<uint32_t>(tnodes.size());
   while (i < n_nodes) {
-    while (!path.empty() && i >= tnodes[path.back().node].end) {
-      nodes_.resize(path.back().arena_mark);
-      path.pop_back();
-    }
-    const size_t depth = path.size();  // the parent's state is scratch_[depth]
-    if (scratch_.size() < depth + 2) scratch_.resize(depth + 2);
-    const size_t mark = nodes_.size();
+    while (!path.empty() && i >= tnodes[path.back().node].end) path.pop_back();
+    const uint32_t parent = path.empty() ? current_ : path.back().state;
+    const TokenTrie::Node& node = tnodes[i];
     ++visited;
-    step(scratch_[depth], tnodes[i].byte, scratch_[depth + 1]);
-    if (scratch_[depth + 1].empty()) {
-      nodes_.resize(mark);
-      i = tnodes[i].end;  // no token below this byte
+    // A state that loops on plain text accepts a subtree made only of plain text whole.
+    if (node.plain && plain_loop(parent)) {
+      allow(node.tokens_begin, node.subtree_tokens_end);
+      i = node.end;
       continue;
     }
-    for (uint32_t t = tnodes[i].tokens_begin; t < tnodes[i].tokens_end; ++t)
-      allowed[static_cast<uint32_t>(ids[t]) >> 6] |= uint64_t{1} << (static_cast<uint32_t>(ids[t]) & 63);
-    path.push_back({i, mark});
+    const int32_t next = transition(parent, node.byte);
+    if (next == kDead) {
+      i = node.end;  // no token below this byte
+      continue;
+    }
+    allow(node.tokens_begin, node.tokens_end);
+    path.push_back({i, static_cast<uint32_t>(next)});
     ++i;
   }
-  nodes_.resize(base);
+  masks_.emplace_front(current_, std::vector<uint64_t>(allowed, allowed + words));
+  if (masks_.size() > kKeptMasks) masks_.pop_back();
   return visited;
 }
 

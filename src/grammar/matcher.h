@@ -1,9 +1,13 @@
 #pragma once
-// Runs a Grammar as a nondeterministic pushdown automaton: the state is a set of stacks (persistent, sharing
-// their tails in an arena), each with a byte-reading element on top, or the empty stack when the document may end
-// there. Feeding a byte advances every stack that accepts it; fill_mask walks the vocabulary's byte trie from the
-// current state to find every token whose bytes the grammar accepts.
+// Runs a Grammar as a nondeterministic pushdown automaton: a configuration is a set of stacks (persistent,
+// sharing their tails in an arena), each with a byte-reading element on top, or the empty stack when the
+// document may end there. Configurations are interned as the states of a lazily built automaton: each state's
+// successor on a byte is computed once, so walking the vocabulary's byte trie for a mask costs a table lookup per
+// trie edge, a state that loops on plain text lets whole plain subtrees through at once, and a state's mask is
+// kept for when the state comes back (inside a long string it does at every token).
+#include <array>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,15 +26,18 @@ class Matcher {
 
   // Feeds bytes; false (and the state unchanged) when the grammar rejects them.
   bool advance(std::string_view bytes);
+  // Whether `bytes` could be fed now (the state is unchanged either way).
+  bool can_advance(std::string_view bytes);
   // The document is complete here (end of sequence allowed).
-  bool accepting() const;
+  bool accepting() const { return states_[current_].accepting; }
   // Nothing more may be read (complete, and no byte continues it).
-  bool finished() const;
+  bool finished() const { return states_[current_].accepting && states_[current_].tops.size() == 1; }
   // Sets bit id of `allowed` (vocab_size bits, zeroed by the caller) for every token of `trie` whose bytes the
-  // grammar accepts from the current state. Returns the number of trie nodes visited.
+  // grammar accepts from the current state. Returns the number of trie nodes visited (0 when the mask was kept).
   size_t fill_mask(const TokenTrie& trie, uint64_t* allowed);
 
   const Grammar& grammar() const { return *grammar_; }
+  size_t state_count() const { return states_.size(); }
 
  private:
   struct Frame {
@@ -42,24 +49,40 @@ class Matcher {
     uint32_t below;
   };
   static constexpr uint32_t kEmptyStack = 0xFFFFFFFFu;  // the stack below the bottom frame
-  static constexpr uint32_t kAccept = 0xFFFFFFFEu;      // a state member: the document may end
+  static constexpr uint32_t kAccept = 0xFFFFFFFEu;      // a configuration member: the document may end
+  static constexpr int32_t kUnknown = -2, kDead = -1;
+  static constexpr uint8_t kLoopUnknown = 2;
+
+  struct State {
+    std::vector<uint32_t> tops;  // stack tops (or kAccept), distinct
+    bool accepting = false;
+    uint8_t plain_loop = kLoopUnknown;  // every plain byte leads back here (TokenTrie::is_plain)
+    std::array<int32_t, 256> next;      // successor state per byte, kUnknown until computed, or kDead
+    State() { next.fill(kUnknown); }
+  };
 
   uint32_t push(uint32_t below, Frame f);
   void closure(uint32_t node, std::vector<uint32_t>& out, int depth);
-  // `to` = the stacks of `from` after reading `byte`, deduplicated.
+  // The configurations of `from` after reading `byte`.
   void step(const std::vector<uint32_t>& from, uint8_t byte, std::vector<uint32_t>& to);
-  void dedup(std::vector<uint32_t>& stacks) const;
-  bool same_stack(uint32_t a, uint32_t b) const;
+  // The state for a configuration (interned); frees the arena above `mark` when the state already exists.
+  uint32_t intern(std::vector<uint32_t>& tops, size_t mark);
+  int32_t transition(uint32_t state, uint8_t byte);
+  bool plain_loop(uint32_t state);
   uint32_t intern_prefix(std::string prefix);
   bool number_done(uint32_t spec, uint32_t prefix);
-  void compact();
+  void reset_keeping_current();
 
   std::shared_ptr<const Grammar> grammar_;
-  std::vector<Node> nodes_;       // the arena; nodes past the committed state's are scratch
-  std::vector<uint32_t> state_;   // stack tops (or kAccept)
+  std::vector<Node> nodes_;  // every state's stacks
+  std::vector<State> states_;
+  std::unordered_map<std::string, uint32_t> state_ids_;  // canonical configuration -> state
+  uint32_t current_ = 0;
   std::vector<std::string> prefixes_;  // number prefixes by id
   std::unordered_map<std::string, uint32_t> prefix_ids_;
-  std::vector<std::vector<uint32_t>> scratch_;  // per trie depth
+  std::vector<uint32_t> scratch_;
+  // Masks of recently seen states (most recent first), bounded.
+  std::list<std::pair<uint32_t, std::vector<uint64_t>>> masks_;
 };
 
 }  // namespace fm

@@ -49,6 +49,16 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
   }
   close_to(0);
   nodes_[0].end = static_cast<uint32_t>(nodes_.size());
+  // A subtree is plain when no byte in it is not: the first non-plain node at or after it lies past its end.
+  const size_t n = nodes_.size();
+  std::vector<uint32_t> next_not_plain(n + 1, static_cast<uint32_t>(n));
+  for (size_t i = n; i-- > 1;) next_not_plain[i] = is_plain(nodes_[i].byte) ? next_not_plain[i + 1] : static_cast<uint32_t>(i);
+  for (size_t i = 1; i < n; ++i) {
+    Node& node = nodes_[i];
+    node.plain = next_not_plain[i] >= node.end;
+    node.subtree_tokens_end = node.end < n ? nodes_[node.end].tokens_begin : static_cast<uint32_t>(token_ids_.size());
+  }
+  nodes_[0].subtree_tokens_end = static_cast<uint32_t>(token_ids_.size());
 }
 
 TokenTrie TokenTrie::from_tokenizer(const Tokenizer& tokenizer) {

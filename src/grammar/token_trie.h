@@ -18,10 +18,15 @@ class TokenTrie {
 
   struct Node {
     uint8_t byte = 0;
-    uint32_t end = 0;          // one past the last node of this subtree (nodes are in depth-first order)
+    bool plain = false;         // this byte and every byte below it are plain text (see is_plain)
+    uint32_t end = 0;           // one past the last node of this subtree (nodes are in depth-first order)
     uint32_t tokens_begin = 0;  // tokens ending here: token_ids()[tokens_begin, tokens_end)
     uint32_t tokens_end = 0;
+    uint32_t subtree_tokens_end = 0;  // tokens ending in this subtree: token_ids()[tokens_begin, subtree_tokens_end)
   };
+  // Printable ASCII that a JSON string holds as itself (not '"' or '\'): inside free text a grammar usually
+  // loops on these, so a subtree made only of them can be allowed whole.
+  static bool is_plain(uint8_t b) { return b >= 0x20 && b <= 0x7E && b != '"' && b != '\\'; }
   const std::vector<Node>& nodes() const { return nodes_; }  // nodes()[0] is the root (no byte)
   const std::vector<int32_t>& token_ids() const { return token_ids_; }
   int32_t vocab_size() const { return vocab_size_; }
