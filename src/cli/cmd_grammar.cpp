@@ -59,13 +59,14 @@ nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, cons
   bool accepted = true;
   size_t n_masks = 0;
   double total_us = 0, max_us = 0;
+  size_t visited = 0;  // trie nodes the mask walks visited
   int64_t rejected_at = -1;
   for (size_t i = 0; i < ids.size() && accepted; ++i) {
     const int32_t id = ids[i];
     if (masks) {
       std::fill(allowed.begin(), allowed.end(), 0);
       const auto t0 = Clock::now();
-      matcher.fill_mask(trie, allowed.data());
+      visited += matcher.fill_mask(trie, allowed.data());
       const double us = micros(Clock::now() - t0);
       ++n_masks;
       total_us += us;
@@ -78,7 +79,8 @@ nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, cons
   const bool eos_ok = accepted && matcher.accepting();
   nlohmann::ordered_json out = {{"accepted", accepted && eos_ok}, {"tokens", ids.size()}, {"masks", n_masks},
                                 {"mask_us_avg", n_masks ? total_us / static_cast<double>(n_masks) : 0.0},
-                                {"mask_us_max", max_us}, {"compile_us", c.compile_us}};
+                                {"mask_us_max", max_us}, {"compile_us", c.compile_us},
+                                {"trie_nodes_avg", n_masks ? static_cast<double>(visited) / static_cast<double>(n_masks) : 0.0}};
   if (rejected_at >= 0) out["rejected_token"] = rejected_at;
   else if (!eos_ok) out["rejected_token"] = "end of sequence";
   return out;

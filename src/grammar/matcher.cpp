@@ -150,14 +150,31 @@ int32_t Matcher::transition(uint32_t state, uint8_t byte) {
   return next;
 }
 
-bool Matcher::plain_loop(uint32_t state) {
-  if (states_[state].plain_loop == kLoopUnknown) {
-    bool loops = true;
-    for (int b = 0x20; b <= 0x7E && loops; ++b)
-      if (TokenTrie::is_plain(static_cast<uint8_t>(b))) loops = transition(state, static_cast<uint8_t>(b)) == static_cast<int32_t>(state);
-    states_[state].plain_loop = loops ? 1 : 0;
+int32_t Matcher::plain_successor(uint32_t state) {
+  if (states_[state].plain_next == kUnknown) {
+    int32_t common = kUnknown;
+    for (int b = 0x20; b <= 0x7E; ++b) {
+      if (!TokenTrie::is_plain(static_cast<uint8_t>(b))) continue;
+      const int32_t next = transition(state, static_cast<uint8_t>(b));
+      if (next == kDead || (common != kUnknown && next != common)) {
+        common = kDead;
+        break;
+      }
+      common = next;
+    }
+    states_[state].plain_next = common;
   }
-  return states_[state].plain_loop == 1;
+  return states_[state].plain_next;
+}
+
+bool Matcher::plain_runs_live(uint32_t state, uint32_t depth) {
+  for (uint32_t k = 0; k < depth; ++k) {
+    const int32_t next = plain_successor(state);
+    if (next == kDead) return false;
+    if (static_cast<uint32_t>(next) == state) return true;  // a loop: every longer run stays here
+    state = static_cast<uint32_t>(next);
+  }
+  return true;
 }
 
 bool Matcher::can_advance(std::string_view bytes) {
@@ -232,8 +249,9 @@ size_t Matcher::fill_mask(const TokenTrie& trie, uint64_t* allowed) {
     const uint32_t parent = path.empty() ? current_ : path.back().state;
     const TokenTrie::Node& node = tnodes[i];
     ++visited;
-    // A state that loops on plain text accepts a subtree made only of plain text whole.
-    if (node.plain && plain_loop(parent)) {
+    // Where every plain byte leads to one state, and that chain of states lives as deep as the subtree goes, a
+    // subtree made only of plain text is accepted whole (free text, or text with room left under maxLength).
+    if (node.plain && plain_runs_live(parent, node.plain_depth)) {
       allow(node.tokens_begin, node.subtree_tokens_end);
       i = node.end;
       continue;

@@ -51,12 +51,11 @@ class Matcher {
   static constexpr uint32_t kEmptyStack = 0xFFFFFFFFu;  // the stack below the bottom frame
   static constexpr uint32_t kAccept = 0xFFFFFFFEu;      // a configuration member: the document may end
   static constexpr int32_t kUnknown = -2, kDead = -1;
-  static constexpr uint8_t kLoopUnknown = 2;
 
   struct State {
     std::vector<uint32_t> tops;  // stack tops (or kAccept), distinct
     bool accepting = false;
-    uint8_t plain_loop = kLoopUnknown;  // every plain byte leads back here (TokenTrie::is_plain)
+    int32_t plain_next = kUnknown;  // the one state every plain byte leads to (TokenTrie::is_plain), or kDead
     std::array<int32_t, 256> next;      // successor state per byte, kUnknown until computed, or kDead
     State() { next.fill(kUnknown); }
   };
@@ -68,7 +67,9 @@ class Matcher {
   // The state for a configuration (interned); frees the arena above `mark` when the state already exists.
   uint32_t intern(std::vector<uint32_t>& tops, size_t mark);
   int32_t transition(uint32_t state, uint8_t byte);
-  bool plain_loop(uint32_t state);
+  int32_t plain_successor(uint32_t state);
+  // Every run of `depth` plain bytes from `state` is accepted.
+  bool plain_runs_live(uint32_t state, uint32_t depth);
   uint32_t intern_prefix(std::string prefix);
   bool number_done(uint32_t spec, uint32_t prefix);
   void reset_keeping_current();

@@ -19,6 +19,7 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
   });
   nodes_.push_back(Node{});
   std::vector<uint32_t> path{0};  // open nodes from the root; path[d] is at depth d
+  std::vector<uint32_t> parent{0}, depth{0};
   const std::string* prev = nullptr;
   auto close_to = [&](size_t depth) {
     while (path.size() > depth + 1) {
@@ -39,6 +40,8 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
       node.byte = static_cast<uint8_t>(s[d]);
       node.tokens_begin = node.tokens_end = static_cast<uint32_t>(token_ids_.size());
       nodes_.push_back(node);
+      parent.push_back(path.back());
+      depth.push_back(static_cast<uint32_t>(path.size()));
       path.push_back(static_cast<uint32_t>(nodes_.size() - 1));
     }
     Node& last = nodes_[path.back()];
@@ -53,9 +56,12 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
   const size_t n = nodes_.size();
   std::vector<uint32_t> next_not_plain(n + 1, static_cast<uint32_t>(n));
   for (size_t i = n; i-- > 1;) next_not_plain[i] = is_plain(nodes_[i].byte) ? next_not_plain[i + 1] : static_cast<uint32_t>(i);
+  std::vector<uint32_t> deepest(depth);  // the deepest node's depth in each subtree
+  for (size_t i = n; i-- > 1;) deepest[parent[i]] = std::max(deepest[parent[i]], deepest[i]);
   for (size_t i = 1; i < n; ++i) {
     Node& node = nodes_[i];
     node.plain = next_not_plain[i] >= node.end;
+    node.plain_depth = static_cast<uint16_t>(std::min<uint32_t>(deepest[i] - depth[i] + 1, 0xFFFF));
     node.subtree_tokens_end = node.end < n ? nodes_[node.end].tokens_begin : static_cast<uint32_t>(token_ids_.size());
   }
   nodes_[0].subtree_tokens_end = static_cast<uint32_t>(token_ids_.size());

@@ -19,6 +19,7 @@ class TokenTrie {
   struct Node {
     uint8_t byte = 0;
     bool plain = false;         // this byte and every byte below it are plain text (see is_plain)
+    uint16_t plain_depth = 0;   // when plain: the longest run of bytes from this node down to a token's end
     uint32_t end = 0;           // one past the last node of this subtree (nodes are in depth-first order)
     uint32_t tokens_begin = 0;  // tokens ending here: token_ids()[tokens_begin, tokens_end)
     uint32_t tokens_end = 0;
