@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 
 namespace fm {
 
@@ -123,6 +124,23 @@ void Grammar::finalize() {
     if (e.kind == ElementKind::kRepeat && rules_[e.arg].nullable && e.max != 1)
       throw GrammarError("a repeated part of the schema or pattern can match nothing ('" + rules_[e.arg].name + "')");
   check_left_recursion();
+  compute_byte_classes();
+}
+
+void Grammar::compute_byte_classes() {
+  // A byte's signature: which byte sets hold it (number elements read digits and punctuation one by one).
+  std::map<std::vector<uint64_t>, uint8_t> classes;
+  const size_t words = (byte_sets_.size() + 64) / 64 + 1;
+  for (int b = 0; b < 256; ++b) {
+    std::vector<uint64_t> sig(words, 0);
+    for (size_t i = 0; i < byte_sets_.size(); ++i)
+      if (byte_sets_[i].has(static_cast<uint8_t>(b))) sig[i / 64] |= uint64_t{1} << (i % 64);
+    const bool numeric = (b >= '0' && b <= '9') || b == '-' || b == '.' || b == '+' || b == 'e' || b == 'E';
+    if (numeric) sig.back() = static_cast<uint64_t>(b) + 1;
+    auto it = classes.emplace(std::move(sig), static_cast<uint8_t>(classes.size())).first;
+    byte_class_[static_cast<size_t>(b)] = it->second;
+  }
+  byte_class_count_ = static_cast<int>(classes.size());
 }
 
 std::string Grammar::to_string() const {

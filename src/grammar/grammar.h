@@ -97,6 +97,10 @@ class Grammar {
   size_t rule_count() const { return rules_.size(); }
   size_t element_count() const { return elements_.size(); }
   bool nullable(RuleId r) const { return rules_[r].nullable; }
+  // Bytes no element tells apart share a class (digits and number punctuation are always classes of their own),
+  // so an automaton over the grammar needs one transition per class, not per byte.
+  uint8_t byte_class(uint8_t b) const { return byte_class_[b]; }
+  int byte_class_count() const { return byte_class_count_; }
 
   // GBNF-like text, for debugging and tests.
   std::string to_string() const;
@@ -109,11 +113,14 @@ class Grammar {
   };
   void compute_nullable();
   void check_left_recursion() const;
+  void compute_byte_classes();
   std::vector<Rule> rules_;
   std::vector<Element> elements_;
   std::vector<ByteSet> byte_sets_;
   std::vector<NumberSpec> numbers_;
   RuleId root_ = 0;
+  std::array<uint8_t, 256> byte_class_{};
+  int byte_class_count_ = 1;
 };
 
 // Whether `prefix` can still grow into a number satisfying `spec` (viable), and whether it already is one (done).

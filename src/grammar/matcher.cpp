@@ -126,6 +126,7 @@ uint32_t Matcher::intern(std::vector<uint32_t>& tops, size_t mark) {
     return it->second;
   }
   State s;
+  s.next.assign(static_cast<size_t>(grammar_->byte_class_count()), kUnknown);
   for (const auto& [k, top] : keyed) {
     s.tops.push_back(top);
     s.accepting = s.accepting || top == kAccept;
@@ -137,7 +138,8 @@ uint32_t Matcher::intern(std::vector<uint32_t>& tops, size_t mark) {
 }
 
 int32_t Matcher::transition(uint32_t state, uint8_t byte) {
-  const int32_t known = states_[state].next[byte];
+  const uint8_t cls = grammar_->byte_class(byte);
+  const int32_t known = states_[state].next[cls];
   if (known != kUnknown) return known;
   const size_t mark = nodes_.size();
   step(states_[state].tops, byte, scratch_);
@@ -146,7 +148,7 @@ int32_t Matcher::transition(uint32_t state, uint8_t byte) {
     std::vector<uint32_t> tops = scratch_;
     next = static_cast<int32_t>(intern(tops, mark));
   }
-  states_[state].next[byte] = next;
+  states_[state].next[cls] = next;
   return next;
 }
 
@@ -167,9 +169,40 @@ int32_t Matcher::plain_successor(uint32_t state) {
   return states_[state].plain_next;
 }
 
-bool Matcher::plain_runs_live(uint32_t state, uint32_t depth) {
+// The one state every character of text leads to: each plain ASCII byte and each well-formed multi-byte
+// character (every prefix of it alive) reaches the same state (this one again in free text, the next count under
+// maxLength). Explored over (state, UTF-8 decoder state) pairs, once per state; kDead when there is no such state.
+int32_t Matcher::text_successor(uint32_t state) {
+  if (states_[state].text_next != kUnknown) return states_[state].text_next;
+  const int32_t target = plain_successor(state);
+  bool uniform = target != kDead;
+  std::vector<std::pair<uint32_t, int>> todo, seen;
+  for (int b = 0xC2; b <= 0xF4 && uniform; ++b) {
+    const int32_t t = transition(state, static_cast<uint8_t>(b));
+    if (t == kDead) uniform = false;
+    else todo.push_back({static_cast<uint32_t>(t), TokenTrie::utf8_next(0, static_cast<uint8_t>(b))});
+  }
+  while (uniform && !todo.empty()) {
+    const auto [t, u] = todo.back();
+    todo.pop_back();
+    if (std::find(seen.begin(), seen.end(), std::make_pair(t, u)) != seen.end()) continue;
+    seen.push_back({t, u});
+    if (seen.size() > 256) uniform = false;  // not the small automaton of a character class
+    for (int b = 0x80; b <= 0xBF && uniform; ++b) {
+      const int u2 = TokenTrie::utf8_next(u, static_cast<uint8_t>(b));
+      if (u2 < 0) continue;
+      const int32_t t2 = transition(t, static_cast<uint8_t>(b));
+      if (t2 == kDead || (u2 == 0 && t2 != target)) uniform = false;
+      else if (u2 != 0) todo.push_back({static_cast<uint32_t>(t2), u2});
+    }
+  }
+  states_[state].text_next = uniform ? target : kDead;
+  return states_[state].text_next;
+}
+
+bool Matcher::runs_live(uint32_t state, uint32_t depth, bool text) {
   for (uint32_t k = 0; k < depth; ++k) {
-    const int32_t next = plain_successor(state);
+    const int32_t next = text ? text_successor(state) : plain_successor(state);
     if (next == kDead) return false;
     if (static_cast<uint32_t>(next) == state) return true;  // a loop: every longer run stays here
     state = static_cast<uint32_t>(next);
@@ -249,9 +282,10 @@ size_t Matcher::fill_mask(const TokenTrie& trie, uint64_t* allowed) {
     const uint32_t parent = path.empty() ? current_ : path.back().state;
     const TokenTrie::Node& node = tnodes[i];
     ++visited;
-    // Where every plain byte leads to one state, and that chain of states lives as deep as the subtree goes, a
-    // subtree made only of plain text is accepted whole (free text, or text with room left under maxLength).
-    if (node.plain && plain_runs_live(parent, node.plain_depth)) {
+    // Where every plain byte (every character of text) leads to one state, and that chain of states lives as deep
+    // as the subtree goes, a subtree made only of plain text (of text) is accepted whole: free text, or text with
+    // room left under maxLength.
+    if ((node.text && runs_live(parent, node.reach, true)) || (node.plain && runs_live(parent, node.reach, false))) {
       allow(node.tokens_begin, node.subtree_tokens_end);
       i = node.end;
       continue;

@@ -56,8 +56,8 @@ class Matcher {
     std::vector<uint32_t> tops;  // stack tops (or kAccept), distinct
     bool accepting = false;
     int32_t plain_next = kUnknown;  // the one state every plain byte leads to (TokenTrie::is_plain), or kDead
-    std::array<int32_t, 256> next;      // successor state per byte, kUnknown until computed, or kDead
-    State() { next.fill(kUnknown); }
+    int32_t text_next = kUnknown;   // the one state every character of text leads to, or kDead
+    std::vector<int32_t> next;  // successor state per byte class, kUnknown until computed, or kDead
   };
 
   uint32_t push(uint32_t below, Frame f);
@@ -68,8 +68,9 @@ class Matcher {
   uint32_t intern(std::vector<uint32_t>& tops, size_t mark);
   int32_t transition(uint32_t state, uint8_t byte);
   int32_t plain_successor(uint32_t state);
-  // Every run of `depth` plain bytes from `state` is accepted.
-  bool plain_runs_live(uint32_t state, uint32_t depth);
+  int32_t text_successor(uint32_t state);
+  // Every run of `depth` plain bytes (characters of text) from `state` is accepted.
+  bool runs_live(uint32_t state, uint32_t depth, bool text);
   uint32_t intern_prefix(std::string prefix);
   bool number_done(uint32_t spec, uint32_t prefix);
   void reset_keeping_current();

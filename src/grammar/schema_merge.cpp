@@ -94,6 +94,7 @@ bool schemas_disjoint(const Schema& a, const Schema& b) {
 }
 
 Schema merge_schemas(const Schema& a, const Schema& b, const std::string& path) {
+  if (std::count(path.begin(), path.end(), '/') > 128) throw GrammarError(path + ": allOf merges nest too deeply");
   if (a == true || (a.is_object() && a.empty())) return b;
   if (b == true || (b.is_object() && b.empty())) return a;
   if (a == false || b == false) throw GrammarError(path + ": allOf can never be satisfied (a false schema)");

@@ -56,15 +56,48 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
   const size_t n = nodes_.size();
   std::vector<uint32_t> next_not_plain(n + 1, static_cast<uint32_t>(n));
   for (size_t i = n; i-- > 1;) next_not_plain[i] = is_plain(nodes_[i].byte) ? next_not_plain[i + 1] : static_cast<uint32_t>(i);
+  // Text subtrees: from a character boundary, plain ASCII and well-formed multi-byte characters only.
+  std::vector<int> utf8(n, 0);
+  for (size_t i = 1; i < n; ++i) utf8[i] = utf8[parent[i]] < 0 ? -1 : utf8_next(utf8[parent[i]], nodes_[i].byte);
+  std::vector<uint32_t> next_not_text(n + 1, static_cast<uint32_t>(n));
+  for (size_t i = n; i-- > 1;) {
+    const uint8_t b = nodes_[i].byte;
+    const bool ok = utf8[i] >= 0 && (is_plain(b) || b >= 0x80);
+    next_not_text[i] = ok ? next_not_text[i + 1] : static_cast<uint32_t>(i);
+  }
   std::vector<uint32_t> deepest(depth);  // the deepest node's depth in each subtree
   for (size_t i = n; i-- > 1;) deepest[parent[i]] = std::max(deepest[parent[i]], deepest[i]);
   for (size_t i = 1; i < n; ++i) {
     Node& node = nodes_[i];
     node.plain = next_not_plain[i] >= node.end;
-    node.plain_depth = static_cast<uint16_t>(std::min<uint32_t>(deepest[i] - depth[i] + 1, 0xFFFF));
+    node.text = utf8[parent[i]] == 0 && next_not_text[i] >= node.end;
+    node.reach = static_cast<uint16_t>(std::min<uint32_t>(deepest[i] - depth[i] + 1, 0xFFFF));
     node.subtree_tokens_end = node.end < n ? nodes_[node.end].tokens_begin : static_cast<uint32_t>(token_ids_.size());
   }
   nodes_[0].subtree_tokens_end = static_cast<uint32_t>(token_ids_.size());
+}
+
+int TokenTrie::utf8_next(int state, uint8_t b) {
+  switch (state) {
+    case 0:
+      if (b < 0x80) return 0;
+      if (b >= 0xC2 && b <= 0xDF) return 1;
+      if (b == 0xE0) return 2;
+      if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) return 3;
+      if (b == 0xED) return 4;
+      if (b == 0xF0) return 5;
+      if (b >= 0xF1 && b <= 0xF3) return 6;
+      if (b == 0xF4) return 7;
+      return -1;
+    case 1: return b >= 0x80 && b <= 0xBF ? 0 : -1;
+    case 2: return b >= 0xA0 && b <= 0xBF ? 1 : -1;
+    case 3: return b >= 0x80 && b <= 0xBF ? 1 : -1;
+    case 4: return b >= 0x80 && b <= 0x9F ? 1 : -1;  // no surrogates
+    case 5: return b >= 0x90 && b <= 0xBF ? 3 : -1;
+    case 6: return b >= 0x80 && b <= 0xBF ? 3 : -1;
+    case 7: return b >= 0x80 && b <= 0x8F ? 3 : -1;
+    default: return -1;
+  }
 }
 
 TokenTrie TokenTrie::from_tokenizer(const Tokenizer& tokenizer) {

@@ -19,7 +19,8 @@ class TokenTrie {
   struct Node {
     uint8_t byte = 0;
     bool plain = false;         // this byte and every byte below it are plain text (see is_plain)
-    uint16_t plain_depth = 0;   // when plain: the longest run of bytes from this node down to a token's end
+    uint16_t reach = 0;         // the most bytes from this node (included) down to a token's end
+    bool text = false;  // starts at a character boundary, and every byte below is plain or part of valid UTF-8
     uint32_t end = 0;           // one past the last node of this subtree (nodes are in depth-first order)
     uint32_t tokens_begin = 0;  // tokens ending here: token_ids()[tokens_begin, tokens_end)
     uint32_t tokens_end = 0;
@@ -28,6 +29,8 @@ class TokenTrie {
   // Printable ASCII that a JSON string holds as itself (not '"' or '\'): inside free text a grammar usually
   // loops on these, so a subtree made only of them can be allowed whole.
   static bool is_plain(uint8_t b) { return b >= 0x20 && b <= 0x7E && b != '"' && b != '\\'; }
+  // A strict UTF-8 decoder's state after `byte` (0: between characters, 1..7: inside one), or -1 (invalid).
+  static int utf8_next(int state, uint8_t byte);
   const std::vector<Node>& nodes() const { return nodes_; }  // nodes()[0] is the root (no byte)
   const std::vector<int32_t>& token_ids() const { return token_ids_; }
   int32_t vocab_size() const { return vocab_size_; }
