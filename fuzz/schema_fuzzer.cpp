@@ -43,12 +43,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   fm::Matcher matcher(grammar);
   const fm::TokenTrie& trie = vocabulary();
-  std::vector<uint64_t> allowed((static_cast<size_t>(trie.vocab_size()) + 63) / 64);
+  fm::TokenMask mask(trie);
   for (size_t i = 0; i <= doc.size() && i < 64; ++i) {
-    std::fill(allowed.begin(), allowed.end(), 0);
-    matcher.fill_mask(trie, allowed.data());
+    matcher.fill_mask(mask);
     for (int32_t t = 0; t < trie.vocab_size(); ++t) {
-      const bool in_mask = (allowed[static_cast<size_t>(t) >> 6] >> (t & 63)) & 1;
+      const bool in_mask = mask.allows(t);
       if (in_mask != matcher.can_advance(trie.bytes(t))) __builtin_trap();
     }
     if (i == doc.size() || !matcher.advance(std::string_view(doc).substr(i, 1))) break;

@@ -54,7 +54,7 @@ Compiled compile(const nlohmann::ordered_json& schema) {
 nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, const TokenTrie& trie, const std::string& doc,
                              bool masks) {
   Matcher matcher(c.grammar);
-  std::vector<uint64_t> allowed((static_cast<size_t>(trie.vocab_size()) + 63) / 64);
+  TokenMask mask(trie);
   const std::vector<int32_t> ids = tokenize_document(tokenizer, doc);
   bool accepted = true;
   size_t n_masks = 0;
@@ -64,14 +64,13 @@ nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, cons
   for (size_t i = 0; i < ids.size() && accepted; ++i) {
     const int32_t id = ids[i];
     if (masks) {
-      std::fill(allowed.begin(), allowed.end(), 0);
       const auto t0 = Clock::now();
-      visited += matcher.fill_mask(trie, allowed.data());
+      visited += matcher.fill_mask(mask);
       const double us = micros(Clock::now() - t0);
       ++n_masks;
       total_us += us;
       max_us = std::max(max_us, us);
-      if (!((allowed[static_cast<size_t>(id) >> 6] >> (id & 63)) & 1)) accepted = false;
+      if (!mask.allows(id)) accepted = false;
     }
     if (accepted && !matcher.advance(trie.bytes(id))) accepted = false;
     if (!accepted) rejected_at = static_cast<int64_t>(i);
@@ -80,7 +79,8 @@ nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, cons
   nlohmann::ordered_json out = {{"accepted", accepted && eos_ok}, {"tokens", ids.size()}, {"masks", n_masks},
                                 {"mask_us_avg", n_masks ? total_us / static_cast<double>(n_masks) : 0.0},
                                 {"mask_us_max", max_us}, {"compile_us", c.compile_us},
-                                {"trie_nodes_avg", n_masks ? static_cast<double>(visited) / static_cast<double>(n_masks) : 0.0}};
+                                {"trie_nodes_avg", n_masks ? static_cast<double>(visited) / static_cast<double>(n_masks) : 0.0},
+                                {"states", matcher.state_count()}};
   if (rejected_at >= 0) out["rejected_token"] = rejected_at;
   else if (!eos_ok) out["rejected_token"] = "end of sequence";
   return out;

@@ -200,14 +200,42 @@ int32_t Matcher::text_successor(uint32_t state) {
   return states_[state].text_next;
 }
 
-bool Matcher::runs_live(uint32_t state, uint32_t depth, bool text) {
-  for (uint32_t k = 0; k < depth; ++k) {
-    const int32_t next = text ? text_successor(state) : plain_successor(state);
-    if (next == kDead) return false;
-    if (static_cast<uint32_t>(next) == state) return true;  // a loop: every longer run stays here
-    state = static_cast<uint32_t>(next);
+int32_t Matcher::live_run(uint32_t state, bool text) {
+  // Follow the chain until a known length, a loop or a dead end; then fill the lengths in backwards.
+  std::vector<uint32_t> chain;
+  int32_t run = 0;
+  for (uint32_t s = state;;) {
+    const int32_t known = states_[s].live_run[text];
+    if (known >= 0) {
+      run = known;
+      break;
+    }
+    const int32_t next = text ? text_successor(s) : plain_successor(s);
+    chain.push_back(s);
+    if (next == kDead) {
+      run = 0;
+      states_[s].live_run[text] = 0;
+      chain.pop_back();
+      break;
+    }
+    if (static_cast<uint32_t>(next) == s || chain.size() > 100000) {
+      run = kForever;
+      states_[s].live_run[text] = kForever;
+      chain.pop_back();
+      break;
+    }
+    s = static_cast<uint32_t>(next);
   }
-  return true;
+  while (!chain.empty()) {
+    if (run != kForever) ++run;
+    states_[chain.back()].live_run[text] = run;
+    chain.pop_back();
+  }
+  return states_[state].live_run[text];
+}
+
+bool Matcher::runs_live(uint32_t state, uint32_t depth, bool text) {
+  return static_cast<int64_t>(live_run(state, text)) >= static_cast<int64_t>(depth);
 }
 
 bool Matcher::can_advance(std::string_view bytes) {
@@ -255,20 +283,16 @@ void Matcher::reset_keeping_current() {
   current_ = intern(tops, nodes_.size());
 }
 
-size_t Matcher::fill_mask(const TokenTrie& trie, uint64_t* allowed) {
-  const size_t words = (static_cast<size_t>(trie.vocab_size()) + 63) / 64;
+size_t Matcher::fill_mask(TokenMask& mask) {
   for (auto it = masks_.begin(); it != masks_.end(); ++it) {
     if (it->first != current_) continue;
-    std::copy(it->second.begin(), it->second.end(), allowed);
+    mask.bits() = it->second;
     masks_.splice(masks_.begin(), masks_, it);
     return 0;
   }
-  const auto& tnodes = trie.nodes();
-  const auto& ids = trie.token_ids();
-  auto allow = [&](uint32_t begin, uint32_t end) {
-    for (uint32_t t = begin; t < end; ++t)
-      allowed[static_cast<uint32_t>(ids[t]) >> 6] |= uint64_t{1} << (static_cast<uint32_t>(ids[t]) & 63);
-  };
+  mask.clear();
+  const auto& tnodes = mask.trie().nodes();
+  auto allow = [&](uint32_t begin, uint32_t end) { mask.allow_positions(begin, end); };
   struct Open {
     uint32_t node, state;
   };
@@ -299,7 +323,7 @@ size_t Matcher::fill_mask(const TokenTrie& trie, uint64_t* allowed) {
     path.push_back({i, static_cast<uint32_t>(next)});
     ++i;
   }
-  masks_.emplace_front(current_, std::vector<uint64_t>(allowed, allowed + words));
+  masks_.emplace_front(current_, mask.bits());
   if (masks_.size() > kKeptMasks) masks_.pop_back();
   return visited;
 }

@@ -18,6 +18,7 @@
 
 namespace fm {
 
+class TokenMask;
 class TokenTrie;
 
 class Matcher {
@@ -32,9 +33,9 @@ class Matcher {
   bool accepting() const { return states_[current_].accepting; }
   // Nothing more may be read (complete, and no byte continues it).
   bool finished() const { return states_[current_].accepting && states_[current_].tops.size() == 1; }
-  // Sets bit id of `allowed` (vocab_size bits, zeroed by the caller) for every token of `trie` whose bytes the
-  // grammar accepts from the current state. Returns the number of trie nodes visited (0 when the mask was kept).
-  size_t fill_mask(const TokenTrie& trie, uint64_t* allowed);
+  // Sets `mask` to the tokens of its trie whose bytes the grammar accepts from the current state. Returns the
+  // number of trie nodes visited (0 when the state's mask was kept from before).
+  size_t fill_mask(TokenMask& mask);
 
   const Grammar& grammar() const { return *grammar_; }
   size_t state_count() const { return states_.size(); }
@@ -51,12 +52,15 @@ class Matcher {
   static constexpr uint32_t kEmptyStack = 0xFFFFFFFFu;  // the stack below the bottom frame
   static constexpr uint32_t kAccept = 0xFFFFFFFEu;      // a configuration member: the document may end
   static constexpr int32_t kUnknown = -2, kDead = -1;
+  static constexpr int32_t kForever = 0x7FFFFFFF;
 
   struct State {
     std::vector<uint32_t> tops;  // stack tops (or kAccept), distinct
     bool accepting = false;
     int32_t plain_next = kUnknown;  // the one state every plain byte leads to (TokenTrie::is_plain), or kDead
     int32_t text_next = kUnknown;   // the one state every character of text leads to, or kDead
+    // How many plain bytes / characters of text in a row stay alive from here (kForever on a loop), -1 unknown.
+    std::array<int32_t, 2> live_run{-1, -1};
     std::vector<int32_t> next;  // successor state per byte class, kUnknown until computed, or kDead
   };
 
@@ -71,6 +75,7 @@ class Matcher {
   int32_t text_successor(uint32_t state);
   // Every run of `depth` plain bytes (characters of text) from `state` is accepted.
   bool runs_live(uint32_t state, uint32_t depth, bool text);
+  int32_t live_run(uint32_t state, bool text);
   uint32_t intern_prefix(std::string prefix);
   bool number_done(uint32_t spec, uint32_t prefix);
   void reset_keeping_current();

@@ -75,6 +75,30 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
     node.subtree_tokens_end = node.end < n ? nodes_[node.end].tokens_begin : static_cast<uint32_t>(token_ids_.size());
   }
   nodes_[0].subtree_tokens_end = static_cast<uint32_t>(token_ids_.size());
+  position_.assign(static_cast<size_t>(vocab_size_), -1);
+  for (size_t p = 0; p < token_ids_.size(); ++p) position_[static_cast<size_t>(token_ids_[p])] = static_cast<int32_t>(p);
+  for (int32_t id = 0; id < vocab_size_; ++id)
+    if (position_[static_cast<size_t>(id)] < 0) absent_.push_back(id);
+}
+
+void TokenMask::allow_positions(uint32_t begin, uint32_t end) {
+  if (begin >= end) return;
+  const uint32_t first = begin >> 6, last = (end - 1) >> 6;
+  const uint64_t head = ~uint64_t{0} << (begin & 63);
+  const uint64_t tail = ~uint64_t{0} >> (63 - ((end - 1) & 63));
+  if (first == last) {
+    bits_[first] |= head & tail;
+    return;
+  }
+  bits_[first] |= head;
+  for (uint32_t w = first + 1; w < last; ++w) bits_[w] = ~uint64_t{0};
+  bits_[last] |= tail;
+}
+
+size_t TokenMask::count() const {
+  size_t n = 0;
+  for (uint64_t w : bits_) n += static_cast<size_t>(__builtin_popcountll(w));
+  return n;
 }
 
 int TokenTrie::utf8_next(int state, uint8_t b) {

@@ -50,27 +50,30 @@ namespace {
 class GrammarConstraint : public TokenConstraint {
  public:
   GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie)
-      : matcher_(std::move(grammar)), trie_(std::move(trie)), allowed_((static_cast<size_t>(trie_->vocab_size()) + 63) / 64) {}
+      : matcher_(std::move(grammar)), trie_(std::move(trie)), mask_(*trie_) {}
 
   bool mask(float* logits, int64_t n_vocab, const std::vector<int32_t>& end_tokens) override {
-    std::fill(allowed_.begin(), allowed_.end(), 0);
     end_logits_.clear();
     for (int32_t t : end_tokens) end_logits_.push_back(t >= 0 && t < n_vocab ? logits[t] : 0.f);
-    matcher_.fill_mask(*trie_, allowed_.data());
-    const int64_t known = std::min<int64_t>(n_vocab, trie_->vocab_size());
+    matcher_.fill_mask(mask_);
+    constexpr float kNever = -std::numeric_limits<float>::infinity();
+    // Tokens are masked in trie order: each zero bit is a token the grammar does not allow.
+    const auto& ids = trie_->token_ids();
+    const auto& bits = mask_.bits();
     bool any = false;
-    for (int64_t w = 0; w * 64 < known; ++w) {
-      const uint64_t bits = allowed_[static_cast<size_t>(w)];
-      if (bits == ~uint64_t{0}) {
-        any = true;
-        continue;
+    for (size_t w = 0; w < bits.size(); ++w) {
+      any = any || bits[w] != 0;
+      uint64_t off = ~bits[w];
+      while (off) {
+        const size_t p = w * 64 + static_cast<size_t>(__builtin_ctzll(off));
+        off &= off - 1;
+        if (p >= ids.size()) break;
+        if (ids[p] < n_vocab) logits[ids[p]] = kNever;
       }
-      const int64_t end = std::min<int64_t>(known, (w + 1) * 64);
-      for (int64_t i = w * 64; i < end; ++i)
-        if (!((bits >> (i & 63)) & 1)) logits[i] = -std::numeric_limits<float>::infinity();
-      any = any || bits != 0;
     }
-    for (int64_t i = known; i < n_vocab; ++i) logits[i] = -std::numeric_limits<float>::infinity();
+    for (int32_t id : trie_->absent_ids())
+      if (id < n_vocab) logits[id] = kNever;
+    for (int64_t i = trie_->vocab_size(); i < n_vocab; ++i) logits[i] = kNever;
     // End of generation only where the document may end, whatever the end token's bytes.
     const bool can_end = matcher_.accepting();
     for (size_t k = 0; k < end_tokens.size(); ++k) {
@@ -90,7 +93,7 @@ class GrammarConstraint : public TokenConstraint {
  private:
   Matcher matcher_;
   std::shared_ptr<const TokenTrie> trie_;
-  std::vector<uint64_t> allowed_;
+  TokenMask mask_;
   std::vector<float> end_logits_;  // the end tokens' own logits, restored where the document may end
 };
 

@@ -208,16 +208,15 @@ void check_masks_against_matcher(const std::string& vocab_file) {
   const std::string doc = R"({"id": 42, "name": "Zoë \"Q\"", "tags": ["a b", "c"], "when": "2024-01-31"})";
   const std::vector<int32_t> ids = tokenize_document(*tokenizer, doc);
   Matcher m(g);
-  std::vector<uint64_t> allowed((static_cast<size_t>(trie.vocab_size()) + 63) / 64);
+  TokenMask mask(trie);
   std::mt19937 rng(7);
   for (size_t step = 0; step < ids.size(); ++step) {
-    std::fill(allowed.begin(), allowed.end(), 0);
-    m.fill_mask(trie, allowed.data());
-    ASSERT_TRUE((allowed[static_cast<size_t>(ids[step]) >> 6] >> (ids[step] & 63)) & 1) << "token " << step;
+    m.fill_mask(mask);
+    ASSERT_TRUE(mask.allows(ids[step])) << "token " << step;
     // Compare with the matcher on a sample of the vocabulary (every token at the first steps).
     const int32_t stride = step < 3 ? 1 : 17;
     for (int32_t t = static_cast<int32_t>(rng() % static_cast<uint32_t>(stride)); t < trie.vocab_size(); t += stride) {
-      const bool in_mask = (allowed[static_cast<size_t>(t) >> 6] >> (t & 63)) & 1;
+      const bool in_mask = mask.allows(t);
       const bool by_matcher = !trie.bytes(t).empty() && m.can_advance(trie.bytes(t));
       ASSERT_EQ(in_mask, by_matcher) << "step " << step << " token " << t << " '" << trie.bytes(t) << "'";
     }
