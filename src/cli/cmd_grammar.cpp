@@ -52,7 +52,8 @@ Compiled compile(const nlohmann::ordered_json& schema) {
 
 // One document: every token must be in the mask computed before it; end of sequence allowed at the end.
 nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, const TokenTrie& trie, const std::string& doc,
-                             bool masks) {
+                             bool masks, bool mask_times) {
+  std::vector<double> times;
   Matcher matcher(c.grammar);
   TokenMask mask(trie);
   const std::vector<int32_t> ids = tokenize_document(tokenizer, doc);
@@ -67,6 +68,7 @@ nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, cons
       const auto t0 = Clock::now();
       visited += matcher.fill_mask(mask);
       const double us = micros(Clock::now() - t0);
+      if (mask_times) times.push_back(us);
       ++n_masks;
       total_us += us;
       max_us = std::max(max_us, us);
@@ -81,6 +83,7 @@ nlohmann::ordered_json check(const Compiled& c, const Tokenizer& tokenizer, cons
                                 {"mask_us_max", max_us}, {"compile_us", c.compile_us},
                                 {"trie_nodes_avg", n_masks ? static_cast<double>(visited) / static_cast<double>(n_masks) : 0.0},
                                 {"states", matcher.state_count()}};
+  if (mask_times) out["mask_us"] = times;
   if (rejected_at >= 0) out["rejected_token"] = rejected_at;
   else if (!eos_ok) out["rejected_token"] = "end of sequence";
   return out;
@@ -110,7 +113,7 @@ int run_grammar_check(const GrammarCheckOptions& opt) {
       all_ok = false;
       return;
     }
-    std::cout << check(c, *tokenizer, trie, doc, !opt.no_masks).dump() << std::endl;
+    std::cout << check(c, *tokenizer, trie, doc, !opt.no_masks, opt.mask_times).dump() << std::endl;
   };
   if (!opt.document.empty()) {
     run_case(main_schema ? &*main_schema : nullptr, read_file(opt.document));

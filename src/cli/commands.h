@@ -78,7 +78,8 @@ int run_template(const TemplateOptions& opt);
 
 struct GrammarCheckOptions {
   std::string model, schema, document, jsonl;
-  bool no_masks = false;  // walk the matcher only (no mask per token)
+  bool no_masks = false;    // walk the matcher only (no mask per token)
+  bool mask_times = false;  // print every mask's time ("mask_us": [...])
 };
 int run_grammar_check(const GrammarCheckOptions& opt);
 

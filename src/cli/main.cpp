@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
   grammar_check->add_option("--document", grammar.document, "The document's file (its exact bytes)");
   grammar_check->add_option("--jsonl", grammar.jsonl, "Cases, one {\"document\": TEXT[, \"schema\": S]} per line");
   grammar_check->add_flag("--no-masks", grammar.no_masks, "Only walk the matcher (no mask per token)");
+  grammar_check->add_flag("--mask-times", grammar.mask_times, "Print every mask's time in microseconds");
 
   fm::cli::KeysOptions keys;
   auto* keys_cmd = app.add_subcommand("keys", "Manage folders' API keys");

@@ -52,7 +52,7 @@ const std::map<std::string, std::string> kFormats = {
 
 class SchemaCompiler {
  public:
-  SchemaCompiler(Grammar& g, const Schema& root) : g_(g), root_(root) { ws_ = whitespace_rule(g_); }
+  SchemaCompiler(Grammar& g, const Schema& root) : g_(g), root_(root) {}
 
   RuleId document(const Schema& schema) {
     const RuleId value_rule = value(schema, "#", 0);
@@ -78,7 +78,28 @@ class SchemaCompiler {
     g_.append_literal(seq, text);
     return seq;
   }
-  Element ws() const { return Grammar::rule_elem(ws_); }
+  // Whitespace with indentation bounded by how deep the value being built can sit: four columns per level (a tab
+  // counts one), so a model cannot spend its tokens on endless indentation. Shared rules (recursive references,
+  // any-value) may sit at any depth and allow the most.
+  Element ws() {
+    const uint32_t indent = in_shared_ ? kMaxIndent : std::min<uint32_t>(kMaxIndent, 4 * (static_cast<uint32_t>(nesting_) + 1));
+    auto it = ws_rules_.find(indent);
+    if (it == ws_rules_.end()) it = ws_rules_.emplace(indent, whitespace_rule(g_, indent)).first;
+    return Grammar::rule_elem(it->second);
+  }
+  // Sets the nesting for the members of the object or array being built, and restores it after.
+  struct Nesting {
+    SchemaCompiler& c;
+    int saved;
+    Nesting(SchemaCompiler& compiler, int depth) : c(compiler), saved(compiler.nesting_) { c.nesting_ = depth; }
+    ~Nesting() { c.nesting_ = saved; }
+  };
+  struct Shared {
+    SchemaCompiler& c;
+    bool saved;
+    explicit Shared(SchemaCompiler& compiler) : c(compiler), saved(compiler.in_shared_) { c.in_shared_ = true; }
+    ~Shared() { c.in_shared_ = saved; }
+  };
 
   static uint32_t count(const Schema& s, const char* key, uint32_t limit, const std::string& path, uint32_t dflt) {
     if (!s.contains(key)) return dflt;
@@ -181,6 +202,7 @@ class SchemaCompiler {
     const RuleId rule = g_.new_rule("ref " + target);
     refs_[target] = rule;
     const Schema& schema = resolve(target, path);
+    Shared shared(*this);
     g_.add_alternative(rule, {Grammar::rule_elem(value(schema, target, depth + 1))});
     return rule;
   }
@@ -337,6 +359,7 @@ class SchemaCompiler {
   }
 
   RuleId object(const Schema& s, const std::string& path, int depth) {
+    Nesting nesting(*this, depth);
     struct Prop {
       std::string key;
       RuleId value;
@@ -534,6 +557,7 @@ class SchemaCompiler {
   }
 
   RuleId array(const Schema& s, const std::string& path, int depth) {
+    Nesting nesting(*this, depth);
     std::vector<RuleId> prefix;
     std::optional<RuleId> rest;
     bool rest_allowed = true;
@@ -651,6 +675,7 @@ class SchemaCompiler {
   // Any JSON value (recursive).
   RuleId any_value() {
     if (any_value_) return *any_value_;
+    Shared shared(*this);
     any_value_ = g_.new_rule("value");
     const RuleId str = g_.choice("string", {[&] {
       std::vector<Element> s = lit("\"");
@@ -681,6 +706,7 @@ class SchemaCompiler {
 
   RuleId any_object() {
     if (any_object_) return *any_object_;
+    Shared shared(*this);
     any_object_ = g_.new_rule("object");
     const RuleId key = g_.choice("key", {[&] {
       std::vector<Element> s = lit("\"");
@@ -707,9 +733,12 @@ class SchemaCompiler {
     return *any_object_;
   }
 
+  static constexpr uint32_t kMaxIndent = 64;
   Grammar& g_;
   const Schema& root_;
-  RuleId ws_;
+  std::map<uint32_t, RuleId> ws_rules_;
+  int nesting_ = 0;         // the schema depth of the object or array being built (at least its JSON depth)
+  bool in_shared_ = false;  // building a rule used at more than one depth
   std::map<std::string, RuleId> refs_;
   std::optional<RuleId> char_, digit_, integer_, number_, any_value_, any_object_, plain_;
 };

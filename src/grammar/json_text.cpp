@@ -115,7 +115,7 @@ Grammar::RuleId any_string_char_rule(Grammar& g) {
   return rule;
 }
 
-Grammar::RuleId whitespace_rule(Grammar& g) {
+Grammar::RuleId whitespace_rule(Grammar& g, uint32_t max_indent) {
   ByteSet indent;
   indent.add(' ');
   indent.add('\t');
@@ -129,7 +129,7 @@ Grammar::RuleId whitespace_rule(Grammar& g) {
   for (std::string_view nl : {"\n", "\r\n"}) {
     std::vector<Element> seq;
     g.append_literal(seq, nl);
-    seq.push_back(Grammar::repeat_elem(indent_char, 0, 64));
+    seq.push_back(Grammar::repeat_elem(indent_char, 0, max_indent));
     g.add_alternative(ws, seq);
   }
   return ws;

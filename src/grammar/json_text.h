@@ -30,8 +30,8 @@ Grammar::RuleId encoded_char_rule(Grammar& g, const CodePointSet& set, std::stri
 // One character of any JSON string, escapes (\uXXXX included) allowed.
 Grammar::RuleId any_string_char_rule(Grammar& g);
 
-// Whitespace between JSON tokens: nothing, one space, or a line break and an indentation of at most 64 spaces or
-// tabs, so both the compact and the indented layouts are accepted but endless whitespace is not.
-Grammar::RuleId whitespace_rule(Grammar& g);
+// Whitespace between JSON tokens: nothing, one space, or a line break and an indentation of at most `max_indent`
+// spaces or tabs, so both the compact and the indented layouts are accepted but endless whitespace is not.
+Grammar::RuleId whitespace_rule(Grammar& g, uint32_t max_indent);
 
 }  // namespace fm

@@ -76,7 +76,9 @@ std::pair<BatchTask, Operation> BatchService::submit(BatchTask task) {
     for (const auto& t : format.source_types) allowed += (allowed.empty() ? "" : " or ") + t;
     throw invalid_argument("dataset '" + source.id + "' is of task type " + source.task_type + "; this batch takes " + allowed);
   }
-  GenerationService::check_supported(generation_request_from_json(task.generation));  // what every line would be refused for
+  const GenerationRequest base = generation_request_from_json(task.generation);  // what every line would be refused for
+  GenerationService::check_supported(base);
+  GenerationService::check_output_format(base);
   if (task.total_lines == 0) task.total_lines = source.rows;
   task = store_.create(std::move(task));
   Operation op = runner_.submit(task.folder, kBatchOperation, "Batch completion", task.created_by, {{"taskId", task.id}});

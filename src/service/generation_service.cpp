@@ -27,6 +27,10 @@ void GenerationService::check_supported(const GenerationRequest& r) {
     if (!m.images.empty()) throw unsupported("image input");
 }
 
+void GenerationService::check_output_format(const GenerationRequest& request) {
+  GrammarCache(1).grammar_for(request);
+}
+
 namespace {
 
 // The chat template's view of a message (Hugging Face's conventions).

@@ -53,6 +53,9 @@ class GenerationService {
   // Throws ServiceError (INVALID_ARGUMENT) for a feature the request asks for that is not served yet, as start()
   // would; callers that queue work for later (batches) check up front.
   static void check_supported(const GenerationRequest& request);
+  // Throws ServiceError (INVALID_ARGUMENT) when the request's JSON schema cannot be enforced (batches check it
+  // before their lines run).
+  static void check_output_format(const GenerationRequest& request);
 
   using TokenizeDone = std::function<void(const TokenizeResult* result, const ServiceError* error)>;
   // The tokens of `text` as the model's tokenizer splits it (no special tokens added).

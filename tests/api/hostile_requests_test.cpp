@@ -95,16 +95,23 @@ TEST_F(HostileRequests, PerRequestLimitsAre400s) {
 
 TEST_F(HostileRequests, FeaturesNotServedYetAreRefusedNotIgnored) {
   const char* const bodies[] = {
-      R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})",
       R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]})",
       R"({"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]}]})"};
   for (const char* body : bodies) {
     const std::string message = bad_request_message(post("/v1/chat/completions", body));
     EXPECT_NE(message.find("not supported yet"), std::string::npos) << message;
   }
-  const std::string message = bad_request_message(post("/foundationModels/v1/completion",
-      R"({"modelUri":"gpt://f1/tiny","jsonObject":true,"messages":[{"role":"user","text":"x"}]})"));
-  EXPECT_NE(message.find("not supported yet"), std::string::npos) << message;
+}
+
+TEST_F(HostileRequests, SchemasTheEngineCannotEnforceAreRefusedByName) {
+  std::string message = bad_request_message(post("/v1/chat/completions",
+      R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema",
+          "json_schema":{"name":"n","schema":{"type":"object","properties":{"tags":{"type":"array","uniqueItems":true}}}}}})"));
+  EXPECT_NE(message.find("uniqueItems"), std::string::npos) << message;
+  EXPECT_NE(message.find("#/properties/tags"), std::string::npos) << message;
+  message = bad_request_message(post("/foundationModels/v1/completion",
+      R"({"modelUri":"gpt://f1/tiny","jsonSchema":{"schema":{"not":{"type":"string"}}},"messages":[{"role":"user","text":"x"}]})"));
+  EXPECT_NE(message.find("'not'"), std::string::npos) << message;
 }
 
 TEST_F(HostileRequests, NativeRoutesAnswerInTheServiceShape) {

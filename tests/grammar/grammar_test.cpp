@@ -36,6 +36,10 @@ TEST(JsonSchemaGrammar, ObjectsWithRequiredOptionalAndAdditionalProperties) {
   EXPECT_FALSE(accepts(g, R"({"a":01})"));         // not JSON
   EXPECT_FALSE(accepts(g, R"({"a":1})" "  \n"));   // whitespace after the document is bounded
   EXPECT_FALSE(accepts(g, std::string("{") + std::string(70, ' ') + "\"a\":1}"));
+  // Indentation is bounded by depth: four columns per level.
+  EXPECT_TRUE(accepts(g, "{\n    \"a\": 1\n}"));
+  EXPECT_TRUE(accepts(g, "{\n\t\"a\": 1\n}"));
+  EXPECT_FALSE(accepts(g, "{\n      \"a\": 1\n}"));
 
   auto open = schema(R"({"type":"object","properties":{"a":{"type":"integer"}}})");
   EXPECT_TRUE(accepts(open, R"({})"));

@@ -330,10 +330,29 @@ test("completionBatch refuses unknown models, other folders' datasets and non-ge
   checkError(await call("/foundationModels/v1/completionBatch", batchRequest("fdsnothere")), 404, 5);
   checkError(await call("/foundationModels/v1/completionBatch", { ...batchRequest(source), modelUri: "gpt://b2gother/aidreams/latest" }, { apiKey: otherKey }), 404, 5);
   checkError(await call("/foundationModels/v1/completionBatch", { modelUri: "gpt://b1gfold/aidreams/latest" }), 400, 3);
-  // What every line would be refused for is refused up front (structured output is not served yet).
-  const unsupported = await call("/foundationModels/v1/completionBatch", { ...batchRequest(source), jsonObject: true });
-  checkError(unsupported, 400, 3);
-  assert.match(unsupported.json.error.message, /not supported yet/);
+  // What every line would be refused for is refused up front: a schema the engine cannot enforce.
+  const unenforceable = await call("/foundationModels/v1/completionBatch",
+                                   { ...batchRequest(source), jsonSchema: { schema: { type: "array", uniqueItems: true } } });
+  checkError(unenforceable, 400, 3);
+  assert.match(unenforceable.json.error.message, /uniqueItems/);
+});
+
+test("a batch task with a JSON schema writes rows whose answers follow it", async () => {
+  const source = await readyDataset("batch-structured", rows(3));
+  const schema = { type: "object", properties: { mood: { enum: ["calm", "wild"] }, score: { type: "integer", minimum: 0, maximum: 9 } },
+                   required: ["mood", "score"], additionalProperties: false };
+  const op = await call("/foundationModels/v1/completionBatch", { ...batchRequest(source, 100), jsonSchema: { schema } });
+  assert.equal(op.status, 200, op.text);
+  const done = await waitTask(op.json.id);
+  assert.equal(done.response.taskStatus, "COMPLETED");
+  const out = (await download(done.response.resultDatasetId)).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(out.length, 3);
+  for (const row of out) {
+    assert.equal(typeof row.response, "string", JSON.stringify(row));
+    const value = JSON.parse(row.response);
+    assert.deepEqual(Object.keys(value), ["mood", "score"]);
+    assert.ok(["calm", "wild"].includes(value.mood) && Number.isInteger(value.score) && value.score >= 0 && value.score <= 9);
+  }
 });
 
 test("cancelling a running task stops new lines within a second and keeps the finished ones", async () => {

@@ -165,6 +165,7 @@ nlohmann::json check_lines(const ApiContext& ctx, const HttpRequest& http, const
       if (call.stream) throw RowError("invalid_body", "stream is not available in batches");
       try {
         GenerationService::check_supported(call.request);
+        GenerationService::check_output_format(call.request);
       } catch (const ServiceError& e) {
         throw RowError("unsupported_feature", e.what());
       }
