@@ -99,41 +99,45 @@ void Matcher::step(const std::vector<uint32_t>& from, uint8_t byte, std::vector<
 }
 
 uint32_t Matcher::intern(std::vector<uint32_t>& tops, size_t mark) {
-  // Canonical form: each stack's frames from the top down, the stacks sorted and distinct.
-  std::vector<std::pair<std::string, uint32_t>> keyed;
-  keyed.reserve(tops.size());
+  // Canonical form: each stack's frames from the top down, the stacks sorted and distinct. Built in reused
+  // buffers: a state that already exists costs no allocation.
+  frames_buf_.clear();
+  spans_buf_.clear();
   for (uint32_t top : tops) {
-    std::string k;
-    for (uint32_t id = top; id != kEmptyStack && id != kAccept; id = nodes_[id].below) {
-      char buf[sizeof(Frame)];
-      std::memcpy(buf, &nodes_[id].frame, sizeof(Frame));
-      k.append(buf, sizeof buf);
-    }
-    if (top == kAccept) k = "accept";
-    keyed.emplace_back(std::move(k), top);
+    const uint32_t begin = static_cast<uint32_t>(frames_buf_.size());
+    if (top == kAccept) frames_buf_.push_back(Frame{kAccept, kAccept});
+    for (uint32_t id = top; id != kEmptyStack && id != kAccept; id = nodes_[id].below) frames_buf_.push_back(nodes_[id].frame);
+    spans_buf_.push_back({begin, static_cast<uint32_t>(frames_buf_.size()) - begin, top});
   }
-  std::sort(keyed.begin(), keyed.end());
-  keyed.erase(std::unique(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first == b.first; }), keyed.end());
-  std::string key;
-  for (const auto& [k, top] : keyed) {
-    const uint32_t len = static_cast<uint32_t>(k.size());
-    key.append(reinterpret_cast<const char*>(&len), sizeof len);
-    key += k;
+  const Frame* f = frames_buf_.data();
+  auto less = [f](const Span& a, const Span& b) {
+    const int c = std::memcmp(f + a.begin, f + b.begin, sizeof(Frame) * std::min(a.length, b.length));
+    return c != 0 ? c < 0 : a.length < b.length;
+  };
+  auto same = [f](const Span& a, const Span& b) {
+    return a.length == b.length && std::memcmp(f + a.begin, f + b.begin, sizeof(Frame) * a.length) == 0;
+  };
+  std::sort(spans_buf_.begin(), spans_buf_.end(), less);
+  spans_buf_.erase(std::unique(spans_buf_.begin(), spans_buf_.end(), same), spans_buf_.end());
+  key_buf_.clear();
+  for (const Span& sp : spans_buf_) {
+    key_buf_.append(reinterpret_cast<const char*>(&sp.length), sizeof sp.length);
+    key_buf_.append(reinterpret_cast<const char*>(f + sp.begin), sizeof(Frame) * sp.length);
   }
-  auto it = state_ids_.find(key);
+  auto it = state_ids_.find(key_buf_);
   if (it != state_ids_.end()) {
     nodes_.resize(mark);  // the stacks just built duplicate the existing state's
     return it->second;
   }
   State s;
   s.next.assign(static_cast<size_t>(grammar_->byte_class_count()), kUnknown);
-  for (const auto& [k, top] : keyed) {
-    s.tops.push_back(top);
-    s.accepting = s.accepting || top == kAccept;
+  for (const Span& sp : spans_buf_) {
+    s.tops.push_back(sp.top);
+    s.accepting = s.accepting || sp.top == kAccept;
   }
   states_.push_back(std::move(s));
   const auto id = static_cast<uint32_t>(states_.size() - 1);
-  state_ids_.emplace(std::move(key), id);
+  state_ids_.emplace(key_buf_, id);
   return id;
 }
 
@@ -201,6 +205,7 @@ int32_t Matcher::text_successor(uint32_t state) {
 }
 
 int32_t Matcher::live_run(uint32_t state, bool text) {
+  if (states_[state].live_run[text] >= 0) return states_[state].live_run[text];
   // Follow the chain until a known length, a loop or a dead end; then fill the lengths in backwards.
   std::vector<uint32_t> chain;
   int32_t run = 0;
@@ -309,7 +314,7 @@ size_t Matcher::fill_mask(TokenMask& mask) {
     // Where every plain byte (every character of text) leads to one state, and that chain of states lives as deep
     // as the subtree goes, a subtree made only of plain text (of text) is accepted whole: free text, or text with
     // room left under maxLength.
-    if ((node.text && runs_live(parent, node.reach, true)) || (node.plain && runs_live(parent, node.reach, false))) {
+    if ((node.plain && runs_live(parent, node.reach, false)) || (node.text && runs_live(parent, node.text_reach, true))) {
       allow(node.tokens_begin, node.subtree_tokens_end);
       i = node.end;
       continue;

@@ -88,6 +88,13 @@ class Matcher {
   std::vector<std::string> prefixes_;  // number prefixes by id
   std::unordered_map<std::string, uint32_t> prefix_ids_;
   std::vector<uint32_t> scratch_;
+  // intern()'s reused buffers.
+  struct Span {
+    uint32_t begin, length, top;
+  };
+  std::vector<Frame> frames_buf_;
+  std::vector<Span> spans_buf_;
+  std::string key_buf_;
   // Masks of recently seen states (most recent first), bounded.
   std::list<std::pair<uint32_t, std::vector<uint64_t>>> masks_;
 };

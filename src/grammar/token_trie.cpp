@@ -67,11 +67,18 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
   }
   std::vector<uint32_t> deepest(depth);  // the deepest node's depth in each subtree
   for (size_t i = n; i-- > 1;) deepest[parent[i]] = std::max(deepest[parent[i]], deepest[i]);
+  // Characters begun on the path to each node (a byte that is not a continuation byte begins one), and the most
+  // below each node.
+  std::vector<uint32_t> chars(n, 0);
+  for (size_t i = 1; i < n; ++i) chars[i] = chars[parent[i]] + ((nodes_[i].byte & 0xC0) != 0x80 ? 1 : 0);
+  std::vector<uint32_t> most_chars(chars);
+  for (size_t i = n; i-- > 1;) most_chars[parent[i]] = std::max(most_chars[parent[i]], most_chars[i]);
   for (size_t i = 1; i < n; ++i) {
     Node& node = nodes_[i];
     node.plain = next_not_plain[i] >= node.end;
     node.text = utf8[parent[i]] == 0 && next_not_text[i] >= node.end;
     node.reach = static_cast<uint16_t>(std::min<uint32_t>(deepest[i] - depth[i] + 1, 0xFFFF));
+    node.text_reach = static_cast<uint16_t>(std::min<uint32_t>(most_chars[i] - chars[parent[i]], 0xFFFF));
     node.subtree_tokens_end = node.end < n ? nodes_[node.end].tokens_begin : static_cast<uint32_t>(token_ids_.size());
   }
   nodes_[0].subtree_tokens_end = static_cast<uint32_t>(token_ids_.size());

@@ -22,6 +22,7 @@ class TokenTrie {
     bool plain = false;         // this byte and every byte below it are plain text (see is_plain)
     uint16_t reach = 0;         // the most bytes from this node (included) down to a token's end
     bool text = false;  // starts at a character boundary, and every byte below is plain or part of valid UTF-8
+    uint16_t text_reach = 0;  // the most characters (complete or begun) from this node down to a token's end
     uint32_t end = 0;           // one past the last node of this subtree (nodes are in depth-first order)
     uint32_t tokens_begin = 0;  // tokens ending here: token_ids()[tokens_begin, tokens_end)
     uint32_t tokens_end = 0;
