@@ -84,8 +84,11 @@ TokenTrie::TokenTrie(const std::vector<std::string>& token_bytes)
   nodes_[0].subtree_tokens_end = static_cast<uint32_t>(token_ids_.size());
   position_.assign(static_cast<size_t>(vocab_size_), -1);
   for (size_t p = 0; p < token_ids_.size(); ++p) position_[static_cast<size_t>(token_ids_[p])] = static_cast<int32_t>(p);
-  for (int32_t id = 0; id < vocab_size_; ++id)
+  for (int32_t id = 0; id < vocab_size_; ++id) {
+    const std::string& b = bytes_[static_cast<size_t>(id)];
     if (position_[static_cast<size_t>(id)] < 0) absent_.push_back(id);
+    else if (b.find_first_not_of(" \t\r\n") == std::string::npos) whitespace_.push_back(id);
+  }
 }
 
 void TokenMask::allow_positions(uint32_t begin, uint32_t end) {

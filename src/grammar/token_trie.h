@@ -38,6 +38,7 @@ class TokenTrie {
   // A token's index in token_ids() (its trie position), or -1 for tokens without bytes.
   int32_t position(int32_t id) const { return id >= 0 && id < vocab_size_ ? position_[static_cast<size_t>(id)] : -1; }
   const std::vector<int32_t>& absent_ids() const { return absent_; }  // tokens without bytes
+  const std::vector<int32_t>& whitespace_ids() const { return whitespace_; }  // tokens of spaces, tabs, line breaks
   int32_t vocab_size() const { return vocab_size_; }
   const std::string& bytes(int32_t id) const { return bytes_[static_cast<size_t>(id)]; }
 
@@ -46,6 +47,7 @@ class TokenTrie {
   std::vector<int32_t> token_ids_;
   std::vector<int32_t> position_;
   std::vector<int32_t> absent_;
+  std::vector<int32_t> whitespace_;
   std::vector<std::string> bytes_;
   int32_t vocab_size_ = 0;
 };

@@ -73,7 +73,8 @@ struct TokenLogprob {
 };
 
 struct GenerationChoice {
-  std::string text;
+  std::string text;       // the answer
+  std::string reasoning;  // what a reasoning model thought first (<think>…</think>), without the tags
   FinishStatus finish = FinishStatus::kStop;
   int64_t completion_tokens = 0;
   std::vector<TokenLogprob> logprobs;  // when top_logprobs >= 0
@@ -101,7 +102,8 @@ class ServiceError;
 // A piece of released text (or a token's logprob when text is held back for a stop string).
 struct TextEvent {
   int choice = 0;
-  std::string delta;
+  std::string delta;            // answer text
+  std::string reasoning_delta;  // reasoning text (dialects without a reasoning field leave it out)
   const TokenLogprob* logprob = nullptr;  // the token just generated, when the request asked for logprobs
   int64_t completion_tokens = 0;          // the choice's tokens so far
 };

@@ -130,6 +130,7 @@ json to_json(const GenerationResult& r) {
     }
     choices.push_back({{"text", c.text}, {"finish", finish_status_name(c.finish)}, {"completion_tokens", c.completion_tokens},
                        {"logprobs", lp}});
+    if (!c.reasoning.empty()) choices.back()["reasoning"] = c.reasoning;
   }
   return {{"choices", choices},
           {"usage", {{"prompt_tokens", r.usage.prompt_tokens}, {"completion_tokens", r.usage.completion_tokens},
@@ -142,6 +143,7 @@ GenerationResult generation_result_from_json(const json& j) {
   for (const auto& c : j.at("choices")) {
     GenerationChoice choice;
     choice.text = c.at("text").get<std::string>();
+    choice.reasoning = c.value("reasoning", "");
     choice.finish = finish_status_from(c.value("finish", "stop"));
     choice.completion_tokens = c.value("completion_tokens", int64_t{0});
     for (const auto& t : c.value("logprobs", json::array())) {

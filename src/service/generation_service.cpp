@@ -6,6 +6,7 @@
 #include "chat/value.h"
 #include "service/choice_text.h"
 #include "service/model_access.h"
+#include "service/reasoning_text.h"
 
 namespace fm {
 namespace {
@@ -22,7 +23,6 @@ ServiceError unsupported(const std::string& what) {
 void GenerationService::check_supported(const GenerationRequest& r) {
   if (!r.tools.empty()) throw unsupported("tool calling");
   if (!r.tool_choice.empty() && r.tool_choice != "none" && r.tool_choice != "auto") throw unsupported("tool_choice");
-  if (r.reasoning == ReasoningMode::kEnabledHidden) throw unsupported("reasoning mode ENABLED_HIDDEN");
   for (const Message& m : r.messages)
     if (!m.images.empty()) throw unsupported("image input");
 }
@@ -60,6 +60,7 @@ class Run {
       std::shared_ptr<const Grammar> grammar)
       : req_(std::move(request)), observer_(std::move(observer)), model_(std::move(model)), grammar_(std::move(grammar)) {
     for (int i = 0; i < req_.n; ++i) choices_.emplace_back(&req_.stop);
+    reasoning_tokens_.resize(static_cast<size_t>(req_.n), 0);
     logprobs_.resize(static_cast<size_t>(req_.n));
     tokens_.resize(static_cast<size_t>(req_.n));
   }
@@ -70,7 +71,15 @@ class Run {
     if (!model.scheduler)
       throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model.name + "' (kind " + model_kind_name(model.config->kind) +
                          ") does not generate text", "wrong_model_kind");
-    std::vector<int32_t> prompt = build_prompt(model, req);
+    std::string rendered;
+    std::vector<int32_t> prompt = build_prompt(model, req, &rendered);
+    // Chat answers are split into reasoning and answer (the template may have opened the reasoning already).
+    const bool opens = !req.prompt && prompt_opens_reasoning(rendered);
+    if (!req.prompt)
+      for (int i = 0; i < req.n; ++i) {
+        run->reasoning_.emplace_back(opens);
+        run->trackers_.emplace_back(opens);
+      }
     const int64_t n_ctx = model.scheduler->options().n_ctx;
     const int64_t room = n_ctx - static_cast<int64_t>(prompt.size());
     if (room < 1)
@@ -96,7 +105,11 @@ class Run {
     sreq->stop_tokens = model.stop_tokens;
     if (run->grammar_) {
       auto trie = vocabulary_trie(*run->model_);
-      sreq->new_constraint = [grammar = run->grammar_, trie] { return make_grammar_constraint(grammar, trie); };
+      // Thinking comes first: the grammar starts once the reasoning block is closed.
+      ReasoningStart thinking;
+      thinking.inside = opens;
+      if (req.reasoning != ReasoningMode::kDisabled && !req.prompt) thinking.open_token = model.tokenizer->vocab().find(std::string(kThinkOpen));
+      sreq->new_constraint = [grammar = run->grammar_, trie, thinking] { return make_grammar_constraint(grammar, trie, thinking); };
     }
     sreq->deadline = std::chrono::steady_clock::now() + req.timeout;
     sreq->cancelled = handle->flag();
@@ -123,7 +136,11 @@ class Run {
     std::lock_guard<std::mutex> ordered(order_);
     const size_t c = static_cast<size_t>(e.choice);
     const std::string piece = model_->tokenizer->token_to_piece(e.token);
-    const std::string ready = choices_[c].push(piece);
+    if (!trackers_.empty() && trackers_[c].push(piece)) ++reasoning_tokens_[c];
+    const std::string released = choices_[c].push(piece);
+    ReasoningText::Pieces ready;
+    if (reasoning_.empty()) ready.content = released;
+    else ready = reasoning_[c].push(released);
     const TokenLogprob* lp = nullptr;
     if (req_.top_logprobs >= 0) {
       TokenLogprob entry{piece, e.logprob, {}};
@@ -132,7 +149,8 @@ class Run {
       lp = &logprobs_[c].back();
     }
     ++tokens_[c];
-    if (!ready.empty() || lp) observer_->on_text({e.choice, ready, lp, tokens_[c]});
+    if (!ready.content.empty() || !ready.reasoning.empty() || lp)
+      observer_->on_text({e.choice, ready.content, ready.reasoning, lp, tokens_[c]});
     return !choices_[c].stopped();
   }
 
@@ -155,10 +173,24 @@ class Run {
     out.usage.prompt_tokens = prompt_tokens;
     for (size_t i = 0; i < results.size(); ++i) {
       ChoiceText& text = choices_[i];
-      const std::string rest = text.flush();
-      if (!rest.empty()) observer_->on_text({static_cast<int>(i), rest, nullptr, results[i].completion_tokens});
+      ReasoningText::Pieces rest;
+      if (reasoning_.empty()) {
+        rest.content = text.flush();
+      } else {
+        rest = reasoning_[i].push(text.flush());
+        const ReasoningText::Pieces last = reasoning_[i].flush();
+        rest.content += last.content;
+        rest.reasoning += last.reasoning;
+      }
+      if (!rest.content.empty() || !rest.reasoning.empty())
+        observer_->on_text({static_cast<int>(i), rest.content, rest.reasoning, nullptr, results[i].completion_tokens});
       GenerationChoice choice;
-      choice.text = text.text();
+      if (reasoning_.empty()) {
+        choice.text = text.text();
+      } else {
+        choice.text = reasoning_[i].content();
+        choice.reasoning = reasoning_[i].reasoning();
+      }
       choice.completion_tokens = results[i].completion_tokens;
       choice.logprobs = std::move(logprobs_[i]);
       switch (results[i].reason) {
@@ -167,6 +199,7 @@ class Run {
         default: choice.finish = FinishStatus::kLength; break;  // out of tokens, context or time
       }
       out.usage.completion_tokens += choice.completion_tokens;
+      out.usage.reasoning_tokens += reasoning_tokens_[i];
       out.choices.push_back(std::move(choice));
     }
     observer_->on_finished(out);
@@ -178,6 +211,9 @@ class Run {
   std::shared_ptr<const Grammar> grammar_;  // structured output, or null
   std::mutex order_;  // callbacks from the scheduler thread wait for on_started
   std::vector<ChoiceText> choices_;
+  std::vector<ReasoningText> reasoning_;      // per choice (chat requests)
+  std::vector<ReasoningTracker> trackers_;    // per choice: which tokens are reasoning
+  std::vector<int64_t> reasoning_tokens_;
   std::vector<std::vector<TokenLogprob>> logprobs_;
   std::vector<int64_t> tokens_;  // per choice, generated so far
 };
@@ -194,8 +230,9 @@ TokenizeResult tokens_of(const LoadedModel& model, const std::vector<int32_t>& i
 
 }  // namespace
 
-std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequest& request) {
+std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequest& request, std::string* rendered) {
   if (request.prompt) {
+    if (rendered) *rendered = *request.prompt;
     std::vector<int32_t> ids = model.tokenizer->encode(*request.prompt, true, false);
     if (ids.empty()) throw invalid_argument("the prompt is empty");
     return ids;
@@ -214,6 +251,7 @@ std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequ
   }
   std::vector<int32_t> ids = model.tokenizer->encode(text, false, true);
   if (ids.empty()) throw invalid_argument("the prompt is empty");
+  if (rendered) *rendered = std::move(text);
   return ids;
 }
 

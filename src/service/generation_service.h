@@ -69,7 +69,8 @@ class GenerationService {
 };
 
 // The prompt's token ids for `request` on `model`: the chat template applied to the messages, or the raw prompt
-// with the tokenizer's BOS. Throws ServiceError (invalid argument) for requests the model cannot take.
-std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequest& request);
+// with the tokenizer's BOS. Throws ServiceError (invalid argument) for requests the model cannot take. `rendered`
+// receives the prompt's text.
+std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequest& request, std::string* rendered = nullptr);
 
 }  // namespace fm

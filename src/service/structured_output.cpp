@@ -7,6 +7,7 @@
 #include "grammar/matcher.h"
 #include "grammar/token_trie.h"
 #include "service/model_manager.h"
+#include "service/reasoning_text.h"
 #include "service/service_error.h"
 
 namespace fm {
@@ -47,16 +48,33 @@ std::shared_ptr<const TokenTrie> vocabulary_trie(LoadedModel& model) {
 
 namespace {
 
+constexpr float kNever = -std::numeric_limits<float>::infinity();
+
+// The grammar's mask over the vocabulary, with the reasoning phase of thinking models in front of it:
+//   undecided: the document or the token that opens the reasoning; thinking: anything but the end of generation,
+//   until </think>; after thinking: the document or whitespace; then the grammar alone.
 class GrammarConstraint : public TokenConstraint {
  public:
-  GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie)
-      : matcher_(std::move(grammar)), trie_(std::move(trie)), mask_(*trie_) {}
+  GrammarConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie, ReasoningStart thinking)
+      : matcher_(std::move(grammar)), trie_(std::move(trie)), mask_(*trie_), tracker_(thinking.inside),
+        open_token_(thinking.open_token) {
+    phase_ = thinking.inside ? Phase::kThinking : open_token_ >= 0 ? Phase::kUndecided : Phase::kGrammar;
+  }
 
   bool mask(float* logits, int64_t n_vocab, const std::vector<int32_t>& end_tokens) override {
-    end_logits_.clear();
-    for (int32_t t : end_tokens) end_logits_.push_back(t >= 0 && t < n_vocab ? logits[t] : 0.f);
+    if (phase_ == Phase::kThinking) {
+      for (int32_t t : end_tokens)
+        if (t >= 0 && t < n_vocab) logits[t] = kNever;
+      return true;
+    }
+    // Tokens the phase allows besides the grammar's, and the end tokens: their logits survive the mask.
+    kept_.clear();
+    for (int32_t t : end_tokens) kept_.push_back(t);
+    if (phase_ == Phase::kUndecided) kept_.push_back(open_token_);
+    if (phase_ == Phase::kAfterThinking) kept_.insert(kept_.end(), trie_->whitespace_ids().begin(), trie_->whitespace_ids().end());
+    kept_logits_.clear();
+    for (int32_t t : kept_) kept_logits_.push_back(t >= 0 && t < n_vocab ? logits[t] : kNever);
     matcher_.fill_mask(mask_);
-    constexpr float kNever = -std::numeric_limits<float>::infinity();
     // Tokens are masked in trie order: each zero bit is a token the grammar does not allow.
     const auto& ids = trie_->token_ids();
     const auto& bits = mask_.bits();
@@ -76,32 +94,59 @@ class GrammarConstraint : public TokenConstraint {
     for (int64_t i = trie_->vocab_size(); i < n_vocab; ++i) logits[i] = kNever;
     // End of generation only where the document may end, whatever the end token's bytes.
     const bool can_end = matcher_.accepting();
-    for (size_t k = 0; k < end_tokens.size(); ++k) {
-      const int32_t t = end_tokens[k];
+    for (size_t k = 0; k < kept_.size(); ++k) {
+      const int32_t t = kept_[k];
       if (t < 0 || t >= n_vocab) continue;
-      logits[t] = can_end ? end_logits_[k] : -std::numeric_limits<float>::infinity();
+      const bool is_end = k < end_tokens.size();
+      logits[t] = is_end && !can_end ? kNever : kept_logits_[k];
+      any = any || (!is_end && kept_logits_[k] != kNever);
     }
     return any || can_end;
   }
 
   void accept(int32_t token) override {
-    if (token >= 0 && token < trie_->vocab_size()) matcher_.advance(trie_->bytes(token));
+    if (token < 0 || token >= trie_->vocab_size()) return;
+    const std::string& bytes = trie_->bytes(token);
+    switch (phase_) {
+      case Phase::kUndecided:
+        if (token == open_token_) {
+          tracker_.push(kThinkOpen);
+          phase_ = Phase::kThinking;
+          return;
+        }
+        break;
+      case Phase::kThinking:
+        tracker_.push(bytes);
+        if (tracker_.closed()) phase_ = Phase::kAfterThinking;
+        return;
+      case Phase::kAfterThinking:
+        if (!bytes.empty() && bytes.find_first_not_of(" \t\r\n") == std::string::npos) return;
+        break;
+      case Phase::kGrammar: break;
+    }
+    phase_ = Phase::kGrammar;
+    matcher_.advance(bytes);
   }
 
-  bool complete() const override { return matcher_.finished(); }
+  bool complete() const override { return phase_ == Phase::kGrammar && matcher_.finished(); }
 
  private:
+  enum class Phase { kUndecided, kThinking, kAfterThinking, kGrammar };
   Matcher matcher_;
   std::shared_ptr<const TokenTrie> trie_;
   TokenMask mask_;
-  std::vector<float> end_logits_;  // the end tokens' own logits, restored where the document may end
+  ReasoningTracker tracker_;
+  int32_t open_token_;
+  Phase phase_;
+  std::vector<int32_t> kept_;
+  std::vector<float> kept_logits_;
 };
 
 }  // namespace
 
 std::unique_ptr<TokenConstraint> make_grammar_constraint(std::shared_ptr<const Grammar> grammar,
-                                                         std::shared_ptr<const TokenTrie> trie) {
-  return std::make_unique<GrammarConstraint>(std::move(grammar), std::move(trie));
+                                                         std::shared_ptr<const TokenTrie> trie, ReasoningStart thinking) {
+  return std::make_unique<GrammarConstraint>(std::move(grammar), std::move(trie), thinking);
 }
 
 }  // namespace fm

@@ -34,8 +34,14 @@ class GrammarCache {
 // The model's vocabulary as a byte trie, built on first use and kept with the model.
 std::shared_ptr<const TokenTrie> vocabulary_trie(LoadedModel& model);
 
-// One choice's constraint: the grammar's matcher over the model's vocabulary.
+// Where a reasoning model's thinking stands when the output starts: the grammar applies only after it.
+struct ReasoningStart {
+  bool inside = false;     // the prompt opened the reasoning block
+  int32_t open_token = -1;  // the model may open one with this token first (-1: it cannot)
+};
+
+// One choice's constraint: the grammar's matcher over the model's vocabulary, after any reasoning.
 std::unique_ptr<TokenConstraint> make_grammar_constraint(std::shared_ptr<const Grammar> grammar,
-                                                         std::shared_ptr<const TokenTrie> trie);
+                                                         std::shared_ptr<const TokenTrie> trie, ReasoningStart thinking = {});
 
 }  // namespace fm

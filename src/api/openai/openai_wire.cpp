@@ -157,7 +157,8 @@ const char* finish_reason(FinishStatus f) {
 }
 
 ojson usage_json(const GenerationUsage& u) {
-  return {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens}, {"total_tokens", u.total()}};
+  return {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens}, {"total_tokens", u.total()},
+          {"completion_tokens_details", {{"reasoning_tokens", u.reasoning_tokens}}}};
 }
 
 ojson envelope(const Call& call, const char* object) {
@@ -228,11 +229,13 @@ ojson response(const Call& call, const GenerationResult& result) {
     } else if (call.logprobs) {
       lp = legacy_logprobs(c.logprobs);
     }
-    if (call.chat)
-      choices.push_back({{"index", i}, {"message", {{"role", "assistant"}, {"content", c.text}, {"refusal", nullptr}}},
-                         {"logprobs", lp}, {"finish_reason", finish_reason(c.finish)}});
-    else
+    if (call.chat) {
+      ojson message = {{"role", "assistant"}, {"content", c.text}, {"refusal", nullptr}};
+      if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;  // the reasoning models' convention
+      choices.push_back({{"index", i}, {"message", std::move(message)}, {"logprobs", lp}, {"finish_reason", finish_reason(c.finish)}});
+    } else {
       choices.push_back({{"index", i}, {"text", c.text}, {"logprobs", lp}, {"finish_reason", finish_reason(c.finish)}});
+    }
   }
   ojson out = envelope(call, call.chat ? "chat.completion" : "text_completion");
   out["choices"] = std::move(choices);
@@ -252,7 +255,10 @@ ojson first_chunk(const Call& call) {
 }
 
 ojson delta_chunk(const Call& call, const TextEvent& e) {
-  ojson c = call.chat ? ojson{{"index", e.choice}, {"delta", {{"content", e.delta}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}
+  ojson delta = ojson::object();
+  if (!e.reasoning_delta.empty()) delta["reasoning_content"] = e.reasoning_delta;
+  if (!e.delta.empty() || e.reasoning_delta.empty()) delta["content"] = e.delta;
+  ojson c = call.chat ? ojson{{"index", e.choice}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", nullptr}}
                       : ojson{{"index", e.choice}, {"text", e.delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
   if (e.logprob && call.logprobs)
     c["logprobs"] = call.chat ? ojson{{"content", ojson::array({chat_logprob(*e.logprob)})}} : legacy_logprobs({*e.logprob});
