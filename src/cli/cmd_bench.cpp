@@ -140,6 +140,7 @@ int run_synth(const SynthOptions& opt) {
   request.classifier_labels = opt.classifier_labels;
   request.multi_label = opt.multi_label;
   request.pooling = opt.pooling;
+  request.vocab = opt.vocab;
   synthesize_model(request);
   std::clog << "fmserve: wrote " << opt.output << " in " << seconds_since(t0) << " s" << std::endl;
   return 0;

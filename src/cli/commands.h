@@ -118,7 +118,7 @@ int run_bench(const BenchOptions& opt);
 int run_embed_bench(const BenchOptions& opt);
 
 struct SynthOptions {
-  std::string arch, shape, type, output, pooling;
+  std::string arch, shape, type, output, pooling, vocab;
   uint64_t seed = 1;
   std::vector<std::string> classifier_labels;
   bool multi_label = false;

@@ -183,6 +183,7 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   synth_cmd->add_flag("--multi-label", synth.multi_label, "The head's labels are independent (sigmoid)");
   synth_cmd->add_option("--pooling", synth.pooling, "Write <arch>.pooling_type: mean, cls or last");
+  synth_cmd->add_option("--vocab", synth.vocab, "Take the tokenizer (and vocabulary size) of this GGUF, e.g. a vocab-only file");
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,9 @@
 #include "synth/model_synth.h"
 
+#include <memory>
+
+#include "gguf/gguf_file.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -98,13 +102,59 @@ std::vector<std::string> synth_shapes() {
 }
 std::vector<std::string> synth_types() { return {"F16", "Q8_0", "Q4_0", "Q4_K_M", "Q6_K"}; }
 
+namespace {
+
+// The tokenizer.* keys of `from`, as they are.
+void copy_tokenizer(const GgufFile& from, GgufWriter& w) {
+  for (const auto& [key, v] : from.metadata()) {
+    if (key.rfind("tokenizer.", 0) != 0) continue;
+    switch (v.type) {
+      case GgufValueType::STRING: w.set(key, GgufWriteValue::string(v.as_string())); break;
+      case GgufValueType::BOOL: w.set(key, GgufWriteValue::boolean(v.as_bool())); break;
+      case GgufValueType::FLOAT32: w.set(key, GgufWriteValue::f32(static_cast<float>(v.as_double()))); break;
+      case GgufValueType::INT32: w.set(key, GgufWriteValue::i32(static_cast<int32_t>(v.as_int()))); break;
+      case GgufValueType::UINT32:
+      case GgufValueType::UINT8:
+      case GgufValueType::UINT16: w.set(key, GgufWriteValue::u32(static_cast<uint32_t>(v.as_int()))); break;
+      case GgufValueType::UINT64: w.set(key, GgufWriteValue::u64(static_cast<uint64_t>(v.as_int()))); break;
+      case GgufValueType::ARRAY: {
+        const GgufArray& a = v.as_array();
+        if (a.elem_type == GgufValueType::STRING) {
+          w.set(key, GgufWriteValue::strings(std::vector<std::string>(a.strings.begin(), a.strings.end())));
+        } else if (a.elem_type == GgufValueType::FLOAT32) {
+          std::vector<float> f;
+          for (uint64_t i = 0; i < a.count; ++i) f.push_back(static_cast<float>(a.number(i)));
+          w.set(key, GgufWriteValue::f32s(f));
+        } else if (a.elem_type == GgufValueType::INT32) {
+          std::vector<int32_t> n;
+          for (uint64_t i = 0; i < a.count; ++i) n.push_back(static_cast<int32_t>(a.integer(i)));
+          w.set(key, GgufWriteValue::i32s(n));
+        }
+        break;
+      }
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
 void synthesize_model(const SynthRequest& req) {
   const Shape& sh = find_shape(req.shape);
   if (!req.arch.empty() && req.arch != sh.arch)
     throw std::invalid_argument("shape '" + req.shape + "' is a " + sh.arch + " model, not " + req.arch);
   matrix_type(req.type, "x", 256, 0, 1);  // validates the type name
   const std::string a = sh.arch;
-  const int64_t E = sh.n_embd, F = sh.n_ff, V = sh.n_vocab, q_dim = sh.n_head * sh.head_dim, kv_dim = sh.n_head_kv * sh.head_dim;
+  std::unique_ptr<GgufFile> vocab_file;
+  int64_t V = sh.n_vocab;
+  if (!req.vocab.empty()) {
+    if (sh.encoder) throw std::invalid_argument("--vocab is for decoder shapes");
+    vocab_file = GgufFile::open(req.vocab);
+    const GgufValue* tokens = vocab_file->find("tokenizer.ggml.tokens");
+    if (!tokens) throw std::invalid_argument(req.vocab + " has no tokenizer.ggml.tokens");
+    V = static_cast<int64_t>(tokens->as_array().count);
+  }
+  const int64_t E = sh.n_embd, F = sh.n_ff, q_dim = sh.n_head * sh.head_dim, kv_dim = sh.n_head_kv * sh.head_dim;
 
   GgufWriter w;
   w.set("general.architecture", GgufWriteValue::string(a));
@@ -145,6 +195,8 @@ void synthesize_model(const SynthRequest& req) {
     w.set("tokenizer.ggml.cls_token_id", GgufWriteValue::u32(101));
     w.set("tokenizer.ggml.seperator_token_id", GgufWriteValue::u32(102));
     w.set("tokenizer.ggml.padding_token_id", GgufWriteValue::u32(0));
+  } else if (vocab_file) {
+    copy_tokenizer(*vocab_file, w);
   } else {
     // A byte-level BPE vocabulary of the real size: the 256 byte symbols, then placeholder tokens.
     std::vector<std::string> tokens;

@@ -17,6 +17,9 @@ struct SynthRequest {
   std::vector<std::string> classifier_labels;
   bool multi_label = false;
   std::string pooling;  // mean, last or cls: written as <arch>.pooling_type when given
+  // A GGUF whose tokenizer (tokenizer.* keys) the model takes instead of a synthetic one; its token count becomes
+  // the model's vocabulary size (decoders only).
+  std::string vocab;
 };
 
 std::vector<std::string> synth_shapes();

@@ -108,6 +108,23 @@ TEST(Cli, SynthesizedModelsHaveRealShapesAndMixtures) {
   std::remove(path.c_str());
 }
 
+TEST(Cli, SynthesizedModelsCanTakeARealVocabulary) {
+  const std::string path = temp_path("synth_vocab.gguf");
+  const std::string vocab = test::fixture_path("vocab/ggml-vocab-gpt-2.gguf");
+  CliResult synth = run_cli("model synth --shape tiny-qwen3 --type F16 --vocab " + quoted(vocab) + " -o " + quoted(path));
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  CliResult inspect = run_cli("inspect " + quoted(path));
+  EXPECT_NE(inspect.out.find("token_embd.weight  F16  [64, 50257]"), std::string::npos) << inspect.out;
+  // The model's tokenizer splits text as the vocabulary file's does.
+  const std::string text = " Hello world, structured output!";
+  CliResult a = run_cli("tokenize -m " + quoted(path) + " --text " + quoted(text));
+  CliResult b = run_cli("tokenize -m " + quoted(vocab) + " --text " + quoted(text));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(run_cli("model synth --shape tiny-bert --type F16 --vocab " + quoted(vocab) + " -o " + quoted(path)).exit_code, 0);
+  std::remove(path.c_str());
+}
+
 TEST(Cli, InspectShowsMetadataAndTensors) {
   CliResult r = run_cli("inspect " + quoted(test::fixture_path("models/synthetic/syn-llama-Q4_K_M.gguf")));
   ASSERT_EQ(r.exit_code, 0) << r.err;
