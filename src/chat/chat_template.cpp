@@ -3,7 +3,7 @@
 namespace fm {
 
 ChatTemplate::ChatTemplate(const std::string& source, std::string bos_token, std::string eos_token)
-    : template_(source), bos_token_(std::move(bos_token)), eos_token_(std::move(eos_token)) {}
+    : source_(source), template_(source), bos_token_(std::move(bos_token)), eos_token_(std::move(eos_token)) {}
 
 std::string ChatTemplate::render(const ChatRequest& request, uint64_t max_steps) const {
   using jinja::Value;

@@ -24,8 +24,10 @@ class ChatTemplate {
   ChatTemplate(const std::string& source, std::string bos_token, std::string eos_token);
   // Throws jinja::TemplateError (with the template line) when the template raises or misuses a value.
   std::string render(const ChatRequest& request, uint64_t max_steps = jinja::Template::kDefaultMaxSteps) const;
+  const std::string& source() const { return source_; }
 
  private:
+  std::string source_;
   jinja::Template template_;
   std::string bos_token_, eos_token_;
 };

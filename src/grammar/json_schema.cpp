@@ -54,10 +54,14 @@ class SchemaCompiler {
  public:
   SchemaCompiler(Grammar& g, const Schema& root) : g_(g), root_(root) {}
 
-  RuleId document(const Schema& schema) {
+  RuleId document(const Schema& schema, const std::string& prefix, const std::string& suffix) {
     const RuleId value_rule = value(schema, "#", 0);
     const RuleId doc = g_.new_rule("document");
-    g_.add_alternative(doc, {Grammar::rule_elem(value_rule), Grammar::rule_elem(end_of_document())});
+    std::vector<Element> seq = lit(prefix);
+    seq.push_back(Grammar::rule_elem(value_rule));
+    g_.append_literal(seq, suffix);
+    seq.push_back(Grammar::rule_elem(end_of_document()));
+    g_.add_alternative(doc, seq);
     return doc;
   }
 
@@ -745,10 +749,11 @@ class SchemaCompiler {
 
 }  // namespace
 
-std::shared_ptr<const Grammar> compile_json_schema(const nlohmann::ordered_json& schema) {
+std::shared_ptr<const Grammar> compile_json_schema(const nlohmann::ordered_json& schema, const std::string& prefix,
+                                                   const std::string& suffix) {
   auto g = std::make_shared<Grammar>();
   SchemaCompiler compiler(*g, schema);
-  g->set_root(compiler.document(schema));
+  g->set_root(compiler.document(schema, prefix, suffix));
   g->finalize();
   return g;
 }

@@ -10,14 +10,16 @@
 // Any other assertion keyword is a GrammarError naming it and its path; annotations (title, description, ...)
 // are ignored. Sizes are bounded so a hostile schema fails fast.
 #include <memory>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "grammar/grammar.h"
 
 namespace fm {
 
-// Throws GrammarError.
-std::shared_ptr<const Grammar> compile_json_schema(const nlohmann::ordered_json& schema);
+// Throws GrammarError. `prefix` and `suffix`: literal text around the value (a tool call's markers).
+std::shared_ptr<const Grammar> compile_json_schema(const nlohmann::ordered_json& schema, const std::string& prefix = "",
+                                                   const std::string& suffix = "");
 // Any JSON object (JSON mode).
 std::shared_ptr<const Grammar> json_object_grammar();
 

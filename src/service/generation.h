@@ -75,6 +75,7 @@ struct TokenLogprob {
 struct GenerationChoice {
   std::string text;       // the answer
   std::string reasoning;  // what a reasoning model thought first (<think>…</think>), without the tags
+  std::vector<ToolCall> tool_calls;  // the calls the model made (finish kToolCalls)
   FinishStatus finish = FinishStatus::kStop;
   int64_t completion_tokens = 0;
   std::vector<TokenLogprob> logprobs;  // when top_logprobs >= 0

@@ -131,6 +131,8 @@ json to_json(const GenerationResult& r) {
     choices.push_back({{"text", c.text}, {"finish", finish_status_name(c.finish)}, {"completion_tokens", c.completion_tokens},
                        {"logprobs", lp}});
     if (!c.reasoning.empty()) choices.back()["reasoning"] = c.reasoning;
+    for (const ToolCall& t : c.tool_calls)
+      choices.back()["tool_calls"].push_back({{"id", t.id}, {"name", t.name}, {"arguments", t.arguments}});
   }
   return {{"choices", choices},
           {"usage", {{"prompt_tokens", r.usage.prompt_tokens}, {"completion_tokens", r.usage.completion_tokens},
@@ -144,6 +146,8 @@ GenerationResult generation_result_from_json(const json& j) {
     GenerationChoice choice;
     choice.text = c.at("text").get<std::string>();
     choice.reasoning = c.value("reasoning", "");
+    for (const auto& t : c.value("tool_calls", json::array()))
+      choice.tool_calls.push_back({t.value("id", ""), t.value("name", ""), t.value("arguments", "{}")});
     choice.finish = finish_status_from(c.value("finish", "stop"));
     choice.completion_tokens = c.value("completion_tokens", int64_t{0});
     for (const auto& t : c.value("logprobs", json::array())) {

@@ -1,5 +1,6 @@
 #include "service/generation_service.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 
@@ -7,6 +8,7 @@
 #include "service/choice_text.h"
 #include "service/model_access.h"
 #include "service/reasoning_text.h"
+#include "service/tool_calls.h"
 
 namespace fm {
 namespace {
@@ -21,8 +23,12 @@ ServiceError unsupported(const std::string& what) {
 
 // Features that are parsed but not yet served are refused, never silently ignored.
 void GenerationService::check_supported(const GenerationRequest& r) {
-  if (!r.tools.empty()) throw unsupported("tool calling");
-  if (!r.tool_choice.empty() && r.tool_choice != "none" && r.tool_choice != "auto") throw unsupported("tool_choice");
+  const bool named = !r.tool_choice.empty() && r.tool_choice != "none" && r.tool_choice != "auto" && r.tool_choice != "required";
+  if ((named || r.tool_choice == "required") && r.tools.empty()) throw invalid_argument("tool_choice needs tools");
+  if (named && std::none_of(r.tools.begin(), r.tools.end(), [&](const ToolSpec& t) { return t.name == r.tool_choice; }))
+    throw invalid_argument("tool_choice names '" + r.tool_choice + "', which is not among the tools");
+  if ((named || r.tool_choice == "required") && r.format != OutputFormat::kText)
+    throw invalid_argument("a required tool call cannot be combined with a response format");
   for (const Message& m : r.messages)
     if (!m.images.empty()) throw unsupported("image input");
 }
@@ -57,10 +63,13 @@ ojson template_message(const Message& m) {
 class Run {
  public:
   Run(GenerationRequest request, std::shared_ptr<GenerationObserver> observer, std::shared_ptr<LoadedModel> model,
-      std::shared_ptr<const Grammar> grammar)
-      : req_(std::move(request)), observer_(std::move(observer)), model_(std::move(model)), grammar_(std::move(grammar)) {
+      std::shared_ptr<const Grammar> grammar, GrammarCache& grammars)
+      : req_(std::move(request)), observer_(std::move(observer)), model_(std::move(model)), grammar_(std::move(grammar)),
+        grammars_(grammars) {
     for (int i = 0; i < req_.n; ++i) choices_.emplace_back(&req_.stop);
     reasoning_tokens_.resize(static_cast<size_t>(req_.n), 0);
+    answers_.resize(static_cast<size_t>(req_.n));
+    released_.resize(static_cast<size_t>(req_.n), 0);
     logprobs_.resize(static_cast<size_t>(req_.n));
     tokens_.resize(static_cast<size_t>(req_.n));
   }
@@ -71,6 +80,17 @@ class Run {
     if (!model.scheduler)
       throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model.name + "' (kind " + model_kind_name(model.config->kind) +
                          ") does not generate text", "wrong_model_kind");
+    // Tools: the template family's call syntax; a required call is forced with a grammar.
+    if (!req.prompt && !req.tools.empty() && req.tool_choice != "none") {
+      run->syntax_ = tool_syntax_of(model.chat_template->source());
+      if (run->syntax_ == ToolSyntax::kNone)
+        throw ServiceError(ErrorCode::kInvalidArgument, "tool calling is not supported for model '" + model.name +
+                           "': its chat template has no known tool-call syntax", "unsupported_feature");
+      if (req.tool_choice == "required" || (!req.tool_choice.empty() && req.tool_choice != "auto")) {
+        const ForcedCall call = forced_call(run->syntax_, req.tools, req.tool_choice == "required" ? "" : req.tool_choice);
+        run->grammar_ = run->grammars_.framed(call.schema, call.prefix, call.suffix);
+      }
+    }
     std::string rendered;
     std::vector<int32_t> prompt = build_prompt(model, req, &rendered);
     // Chat answers are split into reasoning and answer (the template may have opened the reasoning already).
@@ -141,6 +161,7 @@ class Run {
     ReasoningText::Pieces ready;
     if (reasoning_.empty()) ready.content = released;
     else ready = reasoning_[c].push(released);
+    ready.content = hold_tool_calls(c, ready.content);
     const TokenLogprob* lp = nullptr;
     if (req_.top_logprobs >= 0) {
       TokenLogprob entry{piece, e.logprob, {}};
@@ -182,8 +203,6 @@ class Run {
         rest.content += last.content;
         rest.reasoning += last.reasoning;
       }
-      if (!rest.content.empty() || !rest.reasoning.empty())
-        observer_->on_text({static_cast<int>(i), rest.content, rest.reasoning, nullptr, results[i].completion_tokens});
       GenerationChoice choice;
       if (reasoning_.empty()) {
         choice.text = text.text();
@@ -191,11 +210,25 @@ class Run {
         choice.text = reasoning_[i].content();
         choice.reasoning = reasoning_[i].reasoning();
       }
+      if (syntax_ != ToolSyntax::kNone) {
+        answers_[i] += rest.content;
+        ParsedToolOutput parsed = parse_tool_calls(syntax_, choice.text);
+        choice.tool_calls = std::move(parsed.calls);
+        // Streamed text: whatever was held back as a possible call is content after all when no call parsed.
+        rest.content = choice.tool_calls.empty() ? answers_[i].substr(std::min(released_[i], answers_[i].size())) : std::string();
+        if (!choice.tool_calls.empty()) choice.text = parsed.content;
+      }
+      if (!rest.content.empty() || !rest.reasoning.empty())
+        observer_->on_text({static_cast<int>(i), rest.content, rest.reasoning, nullptr, results[i].completion_tokens});
       choice.completion_tokens = results[i].completion_tokens;
       choice.logprobs = std::move(logprobs_[i]);
       switch (results[i].reason) {
         case FinishReason::kStop:
-        case FinishReason::kCancelled: choice.finish = text.stopped() ? FinishStatus::kStopSequence : FinishStatus::kStop; break;
+        case FinishReason::kCancelled:
+          choice.finish = !choice.tool_calls.empty() ? FinishStatus::kToolCalls
+                          : text.stopped()           ? FinishStatus::kStopSequence
+                                                     : FinishStatus::kStop;
+          break;
         default: choice.finish = FinishStatus::kLength; break;  // out of tokens, context or time
       }
       out.usage.completion_tokens += choice.completion_tokens;
@@ -205,10 +238,25 @@ class Run {
     observer_->on_finished(out);
   }
 
+  // Streaming with tools: the answer so far, and how much of it went out; text that may begin a call waits.
+  std::string hold_tool_calls(size_t c, const std::string& content) {
+    if (syntax_ == ToolSyntax::kNone) return content;
+    answers_[c] += content;
+    const size_t ok = releasable_content(syntax_, answers_[c]);
+    if (ok <= released_[c]) return {};
+    std::string out = answers_[c].substr(released_[c], ok - released_[c]);
+    released_[c] = ok;
+    return out;
+  }
+
   GenerationRequest req_;
   std::shared_ptr<GenerationObserver> observer_;
   std::shared_ptr<LoadedModel> model_;
-  std::shared_ptr<const Grammar> grammar_;  // structured output, or null
+  std::shared_ptr<const Grammar> grammar_;  // structured output (or a forced tool call), or null
+  GrammarCache& grammars_;
+  ToolSyntax syntax_ = ToolSyntax::kNone;  // tools are on: the template family's call syntax
+  std::vector<std::string> answers_;       // per choice, with tools: the answer text so far
+  std::vector<size_t> released_;           // per choice, with tools: how much of it was streamed
   std::mutex order_;  // callbacks from the scheduler thread wait for on_started
   std::vector<ChoiceText> choices_;
   std::vector<ReasoningText> reasoning_;      // per choice (chat requests)
@@ -242,6 +290,14 @@ std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequ
   for (const Message& m : request.messages) chat.messages.push_back(template_message(m));
   chat.add_generation_prompt = true;
   if (request.reasoning == ReasoningMode::kDisabled) chat.kwargs["enable_thinking"] = false;
+  if (!request.tools.empty() && request.tool_choice != "none") {
+    chat.tools = ojson::array();
+    for (const ToolSpec& t : request.tools) {
+      ojson fn = {{"name", t.name}, {"description", t.description}};
+      fn["parameters"] = t.parameters.is_null() ? ojson{{"type", "object"}, {"properties", ojson::object()}} : t.parameters;
+      chat.tools.push_back({{"type", "function"}, {"function", fn}});
+    }
+  }
   std::string text;
   try {
     text = model.chat_template->render(chat);
@@ -273,8 +329,8 @@ std::shared_ptr<GenerationHandle> GenerationService::start(GenerationRequest req
   auto shared_request = std::make_shared<GenerationRequest>(std::move(request));
   with_model(
       models_, model, branch,
-      [shared_request, observer, handle, grammar](const std::shared_ptr<LoadedModel>& loaded) {
-        Run::submit(std::make_shared<Run>(std::move(*shared_request), observer, loaded, grammar), handle);
+      [shared_request, observer, handle, grammar, grammars = &grammars_](const std::shared_ptr<LoadedModel>& loaded) {
+        Run::submit(std::make_shared<Run>(std::move(*shared_request), observer, loaded, grammar, *grammars), handle);
       },
       [observer](const ServiceError& e) { observer->on_failed(e); });
   return handle;

@@ -14,7 +14,18 @@ namespace fm {
 
 std::shared_ptr<const Grammar> GrammarCache::grammar_for(const GenerationRequest& request) {
   if (request.format == OutputFormat::kText) return nullptr;
-  const std::string key = request.format == OutputFormat::kJsonObject ? std::string("json_object") : request.json_schema.dump();
+  if (request.format == OutputFormat::kJsonObject) return cached("json_object", [] { return json_object_grammar(); });
+  return cached(request.json_schema.dump(), [&] { return compile_json_schema(request.json_schema); });
+}
+
+std::shared_ptr<const Grammar> GrammarCache::framed(const nlohmann::ordered_json& schema, const std::string& prefix,
+                                                    const std::string& suffix) {
+  const nlohmann::ordered_json key = {prefix, suffix, schema};
+  return cached(key.dump(), [&] { return compile_json_schema(schema, prefix, suffix); });
+}
+
+std::shared_ptr<const Grammar> GrammarCache::cached(const std::string& key,
+                                                    const std::function<std::shared_ptr<const Grammar>()>& compile) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = entries_.find(key);
@@ -25,7 +36,7 @@ std::shared_ptr<const Grammar> GrammarCache::grammar_for(const GenerationRequest
   }
   std::shared_ptr<const Grammar> grammar;
   try {
-    grammar = request.format == OutputFormat::kJsonObject ? json_object_grammar() : compile_json_schema(request.json_schema);
+    grammar = compile();
   } catch (const GrammarError& e) {
     throw ServiceError(ErrorCode::kInvalidArgument, std::string("the JSON schema cannot be enforced: ") + e.what(), "invalid_schema");
   }

@@ -2,6 +2,7 @@
 // Structured output for the generation service: a request's JSON Schema (or JSON mode) compiled once and cached
 // by the schema's text, and a token constraint per choice that masks the model's vocabulary with it.
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -23,8 +24,11 @@ class GrammarCache {
   // The grammar for the request's output format (null for plain text). Throws ServiceError (invalid argument)
   // naming what the engine cannot enforce.
   std::shared_ptr<const Grammar> grammar_for(const GenerationRequest& request);
+  // The grammar of `schema` framed by literal text (a forced tool call).
+  std::shared_ptr<const Grammar> framed(const nlohmann::ordered_json& schema, const std::string& prefix, const std::string& suffix);
 
  private:
+  std::shared_ptr<const Grammar> cached(const std::string& key, const std::function<std::shared_ptr<const Grammar>()>& compile);
   size_t capacity_;
   std::mutex mutex_;
   std::list<std::string> order_;  // most recently used first

@@ -94,8 +94,11 @@ TEST_F(HostileRequests, PerRequestLimitsAre400s) {
 }
 
 TEST_F(HostileRequests, FeaturesNotServedYetAreRefusedNotIgnored) {
+  // Tools on a model whose chat template has no known tool-call syntax (the tiny model's default ChatML).
+  const std::string tools_message = bad_request_message(post("/v1/chat/completions",
+      R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]})"));
+  EXPECT_NE(tools_message.find("tool-call syntax"), std::string::npos) << tools_message;
   const char* const bodies[] = {
-      R"({"model":"tiny","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]})",
       R"({"model":"tiny","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]}]})"};
   for (const char* body : bodies) {
     const std::string message = bad_request_message(post("/v1/chat/completions", body));

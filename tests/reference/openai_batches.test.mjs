@@ -123,7 +123,7 @@ test("a batch whose input lines are invalid fails with each line's error", async
     JSON.stringify({ custom_id: "x3", method: "POST", url: "/v1/chat/completions", body: { model: "gpt://folder1/other/latest", messages: [{ role: "user", content: "a" }] } }),
     "{not json",
     JSON.stringify({ custom_id: "x5", method: "POST", url: "/v1/chat/completions", body: { model: MODEL, messages: "nope" } }),
-    JSON.stringify({ custom_id: "x6", method: "POST", url: "/v1/chat/completions", body: { model: MODEL, messages: [{ role: "user", content: "a" }], tools: [{ type: "function", function: { name: "f" } }] } }),
+    JSON.stringify({ custom_id: "x6", method: "POST", url: "/v1/chat/completions", body: { model: MODEL, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AA==" } }] }] } }),
   ];
   const input = await upload(lines.join("\n"));
   const b = await client().batches.create({ input_file_id: input.id, endpoint: "/v1/chat/completions", completion_window: "24h" });

@@ -66,7 +66,7 @@ void parse_tools(const JsonField& body, const RequestLimits& limits, GenerationR
       r.tool_choice = mode == 1 ? "none" : mode == 2 ? "auto" : mode == 3 ? "required" : "";
     }
   }
-  body["parallelToolCalls"].boolean_or(true);  // type-checked; one call at a time until tool calling lands
+  body["parallelToolCalls"].boolean_or(true);  // type-checked; the model decides how many calls it writes
   const JsonField json_object = body["jsonObject"], json_schema = body["jsonSchema"];
   if (json_object.present() && json_schema.present()) body.fail("may have only one of jsonObject, jsonSchema");
   if (json_object.boolean_or(false)) r.format = OutputFormat::kJsonObject;
@@ -149,8 +149,17 @@ BatchCompletionCall parse_batch_completion(const ojson& json_body, const Request
 
 ojson completion_response(const GenerationResult& result) {
   ojson alternatives = ojson::array();
-  for (const GenerationChoice& c : result.choices)
-    alternatives.push_back({{"message", {{"role", "assistant"}, {"text", c.text}}}, {"status", alternative_status(c.finish)}});
+  for (const GenerationChoice& c : result.choices) {
+    ojson message = {{"role", "assistant"}, {"text", c.text}};
+    if (!c.tool_calls.empty()) {
+      // A tool call replaces the text.
+      ojson calls = ojson::array();
+      for (const ToolCall& t : c.tool_calls)
+        calls.push_back({{"functionCall", {{"name", t.name}, {"arguments", ojson::parse(t.arguments, nullptr, false)}}}});
+      message = {{"role", "assistant"}, {"toolCallList", {{"toolCalls", calls}}}};
+    }
+    alternatives.push_back({{"message", std::move(message)}, {"status", alternative_status(c.finish)}});
+  }
   ojson usage = usage_json(result.usage.prompt_tokens, result.usage.completion_tokens);
   usage["completionTokensDetails"] = {{"reasoningTokens", int64_string(result.usage.reasoning_tokens)}};
   return {{"alternatives", alternatives}, {"usage", usage}, {"modelVersion", result.model_version}};

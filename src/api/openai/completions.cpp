@@ -35,8 +35,11 @@ class OpenAiObserver final : public GenerationObserver {
   void on_finished(const GenerationResult& result) override {
     reply_->metrics().tokens(result.usage.prompt_tokens, result.usage.completion_tokens);
     if (!streaming_) return reply_->json(200, openai::response(call_, result));
-    for (size_t i = 0; i < result.choices.size(); ++i)
+    for (size_t i = 0; i < result.choices.size(); ++i) {
+      if (!result.choices[i].tool_calls.empty())
+        reply_->write(openai::sse_event(openai::tool_calls_chunk(call_, static_cast<int>(i), result.choices[i].tool_calls)));
       reply_->write(openai::sse_event(openai::finish_chunk(call_, static_cast<int>(i), result.choices[i].finish)));
+    }
     if (call_.include_usage) reply_->write(openai::sse_event(openai::usage_chunk(call_, result.usage)));
     reply_->write("data: [DONE]\n\n");
     reply_->end_stream();

@@ -218,6 +218,21 @@ Call parse_request(const ojson& json_body, bool chat, const RequestLimits& limit
   return call;
 }
 
+ojson tool_calls_json(const std::vector<ToolCall>& calls, bool indexed) {
+  ojson out = ojson::array();
+  for (size_t k = 0; k < calls.size(); ++k) {
+    ojson c = {{"id", calls[k].id}, {"type", "function"}, {"function", {{"name", calls[k].name}, {"arguments", calls[k].arguments}}}};
+    if (indexed) c["index"] = k;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+ojson tool_calls_chunk(const Call& call, int choice, const std::vector<ToolCall>& calls) {
+  ojson c = {{"index", choice}, {"delta", {{"tool_calls", tool_calls_json(calls, true)}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+  return chunk(call, ojson::array({c}));
+}
+
 ojson response(const Call& call, const GenerationResult& result) {
   ojson choices = ojson::array();
   for (size_t i = 0; i < result.choices.size(); ++i) {
@@ -232,6 +247,10 @@ ojson response(const Call& call, const GenerationResult& result) {
     if (call.chat) {
       ojson message = {{"role", "assistant"}, {"content", c.text}, {"refusal", nullptr}};
       if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;  // the reasoning models' convention
+      if (!c.tool_calls.empty()) {
+        if (c.text.empty()) message["content"] = nullptr;
+        message["tool_calls"] = tool_calls_json(c.tool_calls, false);
+      }
       choices.push_back({{"index", i}, {"message", std::move(message)}, {"logprobs", lp}, {"finish_reason", finish_reason(c.finish)}});
     } else {
       choices.push_back({{"index", i}, {"text", c.text}, {"logprobs", lp}, {"finish_reason", finish_reason(c.finish)}});

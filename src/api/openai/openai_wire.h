@@ -33,6 +33,10 @@ ojson response(const Call& call, const GenerationResult& result);
 // Streaming: the first chunk (roles), a text delta, the last chunk of a choice, and the usage chunk.
 ojson first_chunk(const Call& call);
 ojson delta_chunk(const Call& call, const TextEvent& event);
+// A streamed choice's tool calls, whole (id, name and arguments in one delta).
+ojson tool_calls_chunk(const Call& call, int choice, const std::vector<ToolCall>& calls);
+// OpenAI's tool_calls array (with "index" in stream deltas).
+ojson tool_calls_json(const std::vector<ToolCall>& calls, bool indexed);
 ojson finish_chunk(const Call& call, int choice, FinishStatus finish);
 ojson usage_chunk(const Call& call, const GenerationUsage& usage);
 // "data: {…}\n\n"

@@ -1,0 +1,85 @@
+// Tool calls per template family: which syntax a real chat template uses, calls parsed out of model text, text held
+// back while it may begin a call, and the grammar that forces a call.
+#include <gtest/gtest.h>
+
+#include "grammar/json_schema.h"
+#include "grammar/matcher.h"
+#include "service/tool_calls.h"
+#include "support/fixtures.h"
+
+namespace fm {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+ToolSyntax syntax_of_fixture(const std::string& name) {
+  return tool_syntax_of(test::read_text_file(test::fixture_path("chat-templates/" + name + ".jinja")));
+}
+
+TEST(ToolCalls, TheSyntaxComesFromTheTemplate) {
+  EXPECT_EQ(syntax_of_fixture("Qwen-Qwen2.5-7B-Instruct"), ToolSyntax::kHermes);
+  EXPECT_EQ(syntax_of_fixture("Qwen-Qwen3-0.6B"), ToolSyntax::kHermes);
+  EXPECT_EQ(syntax_of_fixture("Qwen-QwQ-32B"), ToolSyntax::kHermes);
+  EXPECT_EQ(syntax_of_fixture("NousResearch-Hermes-3-Llama-3.1-8B-tool_use"), ToolSyntax::kHermes);
+  EXPECT_EQ(syntax_of_fixture("meta-llama-Llama-3.1-8B-Instruct"), ToolSyntax::kLlama3);
+  EXPECT_EQ(syntax_of_fixture("meta-llama-Llama-3.2-3B-Instruct"), ToolSyntax::kLlama3);
+  EXPECT_EQ(syntax_of_fixture("mistralai-Mistral-Nemo-Instruct-2407"), ToolSyntax::kMistral);
+  EXPECT_EQ(syntax_of_fixture("google-gemma-2-2b-it"), ToolSyntax::kNone);
+}
+
+TEST(ToolCalls, CallsAreParsedPerFamily) {
+  auto hermes = parse_tool_calls(ToolSyntax::kHermes,
+      "Let me check.\n<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>\n"
+      "<tool_call>\n{\"name\": \"time\", \"arguments\": {}}\n</tool_call>");
+  ASSERT_EQ(hermes.calls.size(), 2u);
+  EXPECT_EQ(hermes.content, "Let me check.");
+  EXPECT_EQ(hermes.calls[0].name, "weather");
+  EXPECT_EQ(ojson::parse(hermes.calls[0].arguments), ojson::parse(R"({"city":"Oslo"})"));
+  EXPECT_EQ(hermes.calls[0].id.rfind("call_", 0), 0u);
+  EXPECT_NE(hermes.calls[0].id, hermes.calls[1].id);
+
+  auto llama = parse_tool_calls(ToolSyntax::kLlama3, R"({"name": "weather", "parameters": {"city": "Oslo"}})");
+  ASSERT_EQ(llama.calls.size(), 1u);
+  EXPECT_EQ(llama.content, "");
+  auto mistral = parse_tool_calls(ToolSyntax::kMistral, R"([TOOL_CALLS][{"name": "weather", "arguments": {"city": "Oslo"}}])");
+  ASSERT_EQ(mistral.calls.size(), 1u);
+  EXPECT_EQ(mistral.calls[0].name, "weather");
+
+  // Not calls: plain text, a malformed call, an object that is not a call.
+  EXPECT_TRUE(parse_tool_calls(ToolSyntax::kHermes, "Sunny.").calls.empty());
+  EXPECT_TRUE(parse_tool_calls(ToolSyntax::kHermes, "<tool_call>{\"name\": 3}</tool_call>").calls.empty());
+  EXPECT_EQ(parse_tool_calls(ToolSyntax::kHermes, "<tool_call>{oops").content, "<tool_call>{oops");
+  EXPECT_TRUE(parse_tool_calls(ToolSyntax::kLlama3, R"({"city": "Oslo"})").calls.empty());
+}
+
+TEST(ToolCalls, StreamedTextThatMayBeginACallIsHeldBack) {
+  EXPECT_EQ(releasable_content(ToolSyntax::kHermes, "Hello"), 5u);
+  EXPECT_EQ(releasable_content(ToolSyntax::kHermes, "Hello <tool"), 6u);
+  EXPECT_EQ(releasable_content(ToolSyntax::kHermes, "Hi <tool_call>{\"name\""), 3u);
+  EXPECT_EQ(releasable_content(ToolSyntax::kLlama3, " {\"name\""), 0u);
+  EXPECT_EQ(releasable_content(ToolSyntax::kLlama3, "Sure"), 4u);
+  EXPECT_EQ(releasable_content(ToolSyntax::kNone, "<tool_call>"), 11u);
+}
+
+TEST(ToolCalls, AForcedCallIsWellFormedAndMatchesTheParameters) {
+  const std::vector<ToolSpec> tools = {
+      {"weather", "", ojson::parse(R"({"type":"object","properties":{"city":{"type":"string","maxLength":20}},"required":["city"]})"), false},
+      {"time", "", ojson(), false}};
+  const ForcedCall any = forced_call(ToolSyntax::kHermes, tools, "");
+  auto g = compile_json_schema(any.schema, any.prefix, any.suffix);
+  auto accepts = [&](const std::shared_ptr<const Grammar>& grammar, const std::string& text) {
+    Matcher m(grammar);
+    return m.advance(text) && m.accepting();
+  };
+  EXPECT_TRUE(accepts(g, "<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>"));
+  EXPECT_TRUE(accepts(g, "<tool_call>\n{\"name\":\"time\",\"arguments\":{}}\n</tool_call>"));
+  EXPECT_FALSE(accepts(g, "<tool_call>\n{\"name\": \"weather\", \"arguments\": {}}\n</tool_call>"));  // city required
+  EXPECT_FALSE(accepts(g, "{\"name\": \"time\", \"arguments\": {}}"));
+  const ForcedCall named = forced_call(ToolSyntax::kLlama3, tools, "time");
+  auto g2 = compile_json_schema(named.schema, named.prefix, named.suffix);
+  EXPECT_TRUE(accepts(g2, "{\"name\": \"time\", \"parameters\": {}}"));
+  EXPECT_FALSE(accepts(g2, "{\"name\": \"weather\", \"parameters\": {\"city\": \"x\"}}"));
+}
+
+}  // namespace
+}  // namespace fm
