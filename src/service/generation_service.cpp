@@ -89,6 +89,13 @@ class Run {
       if (req.tool_choice == "required" || (!req.tool_choice.empty() && req.tool_choice != "auto")) {
         const ForcedCall call = forced_call(run->syntax_, req.tools, req.tool_choice == "required" ? "" : req.tool_choice);
         run->grammar_ = run->grammars_.framed(call.schema, call.prefix, call.suffix);
+      } else if (!run->grammar_) {
+        // auto: free text, but a call the model opens is held to the tools' schemas.
+        TriggeredCall t = triggered_call(run->syntax_, req.tools);
+        if (!t.trigger.empty()) {
+          run->trigger_ = std::move(t.trigger);
+          run->trigger_grammar_ = run->grammars_.framed(t.call.schema, t.call.prefix, t.call.suffix);
+        }
       }
     }
     std::string rendered;
@@ -123,6 +130,12 @@ class Run {
     sreq->n = req.n;
     sreq->top_logprobs = req.top_logprobs;
     sreq->stop_tokens = model.stop_tokens;
+    if (run->trigger_grammar_) {
+      auto trie = vocabulary_trie(*run->model_);
+      sreq->new_constraint = [grammar = run->trigger_grammar_, trie, trigger = run->trigger_] {
+        return make_triggered_constraint(grammar, trie, trigger);
+      };
+    }
     if (run->grammar_) {
       auto trie = vocabulary_trie(*run->model_);
       // Thinking comes first: the grammar starts once the reasoning block is closed.
@@ -255,6 +268,8 @@ class Run {
   std::shared_ptr<const Grammar> grammar_;  // structured output (or a forced tool call), or null
   GrammarCache& grammars_;
   ToolSyntax syntax_ = ToolSyntax::kNone;  // tools are on: the template family's call syntax
+  std::shared_ptr<const Grammar> trigger_grammar_;  // tool_choice auto: a call after trigger_ is held to this
+  std::string trigger_;
   std::vector<std::string> answers_;       // per choice, with tools: the answer text so far
   std::vector<size_t> released_;           // per choice, with tools: how much of it was streamed
   std::mutex order_;  // callbacks from the scheduler thread wait for on_started

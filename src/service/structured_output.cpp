@@ -1,6 +1,7 @@
 #include "service/structured_output.h"
 
 #include <algorithm>
+#include <optional>
 #include <limits>
 
 #include "grammar/json_schema.h"
@@ -61,6 +62,29 @@ namespace {
 
 constexpr float kNever = -std::numeric_limits<float>::infinity();
 
+// Sets every token `mask` does not allow to -infinity (masks are in trie order: each zero bit is a token the grammar
+// does not allow; tokens without bytes are never allowed). Returns whether any token is allowed.
+bool apply_mask(const TokenMask& mask, float* logits, int64_t n_vocab) {
+  const TokenTrie& trie = mask.trie();
+  const auto& ids = trie.token_ids();
+  const auto& bits = mask.bits();
+  bool any = false;
+  for (size_t w = 0; w < bits.size(); ++w) {
+    any = any || bits[w] != 0;
+    uint64_t off = ~bits[w];
+    while (off) {
+      const size_t p = w * 64 + static_cast<size_t>(__builtin_ctzll(off));
+      off &= off - 1;
+      if (p >= ids.size()) break;
+      if (ids[p] < n_vocab) logits[ids[p]] = kNever;
+    }
+  }
+  for (int32_t id : trie.absent_ids())
+    if (id < n_vocab) logits[id] = kNever;
+  for (int64_t i = trie.vocab_size(); i < n_vocab; ++i) logits[i] = kNever;
+  return any;
+}
+
 // The grammar's mask over the vocabulary, with the reasoning phase of thinking models in front of it:
 //   undecided: the document or the token that opens the reasoning; thinking: anything but the end of generation,
 //   until </think>; after thinking: the document or whitespace; then the grammar alone.
@@ -86,23 +110,7 @@ class GrammarConstraint : public TokenConstraint {
     kept_logits_.clear();
     for (int32_t t : kept_) kept_logits_.push_back(t >= 0 && t < n_vocab ? logits[t] : kNever);
     matcher_.fill_mask(mask_);
-    // Tokens are masked in trie order: each zero bit is a token the grammar does not allow.
-    const auto& ids = trie_->token_ids();
-    const auto& bits = mask_.bits();
-    bool any = false;
-    for (size_t w = 0; w < bits.size(); ++w) {
-      any = any || bits[w] != 0;
-      uint64_t off = ~bits[w];
-      while (off) {
-        const size_t p = w * 64 + static_cast<size_t>(__builtin_ctzll(off));
-        off &= off - 1;
-        if (p >= ids.size()) break;
-        if (ids[p] < n_vocab) logits[ids[p]] = kNever;
-      }
-    }
-    for (int32_t id : trie_->absent_ids())
-      if (id < n_vocab) logits[id] = kNever;
-    for (int64_t i = trie_->vocab_size(); i < n_vocab; ++i) logits[i] = kNever;
+    bool any = apply_mask(mask_, logits, n_vocab);
     // End of generation only where the document may end, whatever the end token's bytes.
     const bool can_end = matcher_.accepting();
     for (size_t k = 0; k < kept_.size(); ++k) {
@@ -153,7 +161,60 @@ class GrammarConstraint : public TokenConstraint {
   std::vector<float> kept_logits_;
 };
 
+class TriggeredConstraint : public TokenConstraint {
+ public:
+  TriggeredConstraint(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenTrie> trie, std::string trigger)
+      : grammar_(std::move(grammar)), trie_(std::move(trie)), mask_(*trie_), trigger_(std::move(trigger)) {}
+
+  bool mask(float* logits, int64_t n_vocab, const std::vector<int32_t>& end_tokens) override {
+    if (!matcher_) return true;  // free text
+    saved_.clear();
+    for (int32_t t : end_tokens) saved_.push_back(t >= 0 && t < n_vocab ? logits[t] : kNever);
+    matcher_->fill_mask(mask_);
+    const bool any = apply_mask(mask_, logits, n_vocab);
+    const bool can_end = matcher_->accepting();
+    for (size_t k = 0; k < end_tokens.size(); ++k)
+      if (end_tokens[k] >= 0 && end_tokens[k] < n_vocab) logits[end_tokens[k]] = can_end ? saved_[k] : kNever;
+    return any || can_end;
+  }
+
+  void accept(int32_t token) override {
+    if (token < 0 || token >= trie_->vocab_size()) return;
+    const std::string& bytes = trie_->bytes(token);
+    if (matcher_) {
+      if (!matcher_->advance(bytes) || matcher_->accepting()) matcher_.reset();  // the call is whole: free text again
+      return;
+    }
+    tail_ += bytes;
+    const size_t at = tail_.find(trigger_);
+    if (at == std::string::npos) {
+      if (tail_.size() > 4 * trigger_.size()) tail_.erase(0, tail_.size() - trigger_.size());
+      return;
+    }
+    // The trigger was written: what follows it in this token is the grammar's first bytes.
+    const std::string rest = tail_.substr(at + trigger_.size());
+    tail_.clear();
+    matcher_.emplace(grammar_);
+    if (!rest.empty() && !matcher_->advance(rest)) matcher_.reset();
+  }
+
+  bool complete() const override { return false; }
+
+ private:
+  std::shared_ptr<const Grammar> grammar_;
+  std::shared_ptr<const TokenTrie> trie_;
+  TokenMask mask_;
+  std::string trigger_, tail_;
+  std::optional<Matcher> matcher_;  // while a triggered call is being written
+  std::vector<float> saved_;
+};
+
 }  // namespace
+
+std::unique_ptr<TokenConstraint> make_triggered_constraint(std::shared_ptr<const Grammar> grammar,
+                                                           std::shared_ptr<const TokenTrie> trie, std::string trigger) {
+  return std::make_unique<TriggeredConstraint>(std::move(grammar), std::move(trie), std::move(trigger));
+}
 
 std::unique_ptr<TokenConstraint> make_grammar_constraint(std::shared_ptr<const Grammar> grammar,
                                                          std::shared_ptr<const TokenTrie> trie, ReasoningStart thinking) {

@@ -48,4 +48,9 @@ struct ReasoningStart {
 std::unique_ptr<TokenConstraint> make_grammar_constraint(std::shared_ptr<const Grammar> grammar,
                                                          std::shared_ptr<const TokenTrie> trie, ReasoningStart thinking = {});
 
+// Free text, except that once the output contains `trigger` (a tool call's opening marker) the grammar constrains
+// what follows until it is complete; then free text again (another call may follow).
+std::unique_ptr<TokenConstraint> make_triggered_constraint(std::shared_ptr<const Grammar> grammar,
+                                                           std::shared_ptr<const TokenTrie> trie, std::string trigger);
+
 }  // namespace fm

@@ -141,4 +141,17 @@ ForcedCall forced_call(ToolSyntax syntax, const std::vector<ToolSpec>& tools, co
   return f;
 }
 
+TriggeredCall triggered_call(ToolSyntax syntax, const std::vector<ToolSpec>& tools) {
+  TriggeredCall t;
+  t.call = forced_call(syntax, tools, "");
+  if (syntax == ToolSyntax::kHermes) {
+    t.trigger = std::string(kHermesOpen);
+    t.call.prefix.assign(1, '\n');
+  } else if (syntax == ToolSyntax::kMistral) {
+    t.trigger = std::string(kMistralMark);
+    t.call.prefix.assign(1, '[');
+  }
+  return t;
+}
+
 }  // namespace fm

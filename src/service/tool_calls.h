@@ -34,4 +34,12 @@ struct ForcedCall {
 };
 ForcedCall forced_call(ToolSyntax syntax, const std::vector<ToolSpec>& tools, const std::string& name);
 
+// With tool_choice auto: the marker that opens a call (empty when the family has none) and the call after it, so
+// that a call the model starts is constrained to be well formed.
+struct TriggeredCall {
+  std::string trigger;
+  ForcedCall call;  // prefix/suffix: the text between the trigger and the arguments object, and after it
+};
+TriggeredCall triggered_call(ToolSyntax syntax, const std::vector<ToolSpec>& tools);
+
 }  // namespace fm

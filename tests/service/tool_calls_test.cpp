@@ -4,7 +4,11 @@
 
 #include "grammar/json_schema.h"
 #include "grammar/matcher.h"
+#include "service/structured_output.h"
 #include "service/tool_calls.h"
+#include "grammar/token_trie.h"
+
+#include <cmath>
 #include "support/fixtures.h"
 
 namespace fm {
@@ -79,6 +83,40 @@ TEST(ToolCalls, AForcedCallIsWellFormedAndMatchesTheParameters) {
   auto g2 = compile_json_schema(named.schema, named.prefix, named.suffix);
   EXPECT_TRUE(accepts(g2, "{\"name\": \"time\", \"parameters\": {}}"));
   EXPECT_FALSE(accepts(g2, "{\"name\": \"weather\", \"parameters\": {\"city\": \"x\"}}"));
+}
+
+}  // namespace
+}  // namespace fm
+
+namespace fm {
+namespace {
+
+TEST(ToolCalls, WithToolChoiceAutoACallTheModelOpensIsHeldToTheSchemas) {
+  // Ids: 0 "Hi", 1 <tool_call>, 2 "\n", 3 the call object, 4 "\n</tool_call>", 5 "x", 6 end (no bytes).
+  auto trie = std::make_shared<const TokenTrie>(std::vector<std::string>{
+      "Hi", "<tool_call>", "\n", "{\"name\": \"time\", \"arguments\": {}}", "\n</tool_call>", "x", ""});
+  const TriggeredCall t = triggered_call(ToolSyntax::kHermes, {{"time", "", ojson(), false}});
+  EXPECT_EQ(t.trigger, "<tool_call>");
+  auto c = make_triggered_constraint(compile_json_schema(t.call.schema, t.call.prefix, t.call.suffix), trie, t.trigger);
+  const std::vector<int32_t> ends{6};
+  auto allowed = [&] {
+    std::vector<float> logits(7, 0.f);
+    EXPECT_TRUE(c->mask(logits.data(), 7, ends));
+    std::vector<bool> out;
+    for (float l : logits) out.push_back(!std::isinf(l));
+    return out;
+  };
+  EXPECT_EQ(allowed(), (std::vector<bool>{true, true, true, true, true, true, true}));  // free text
+  c->accept(0);
+  c->accept(1);  // the call opens: only its grammar from here
+  EXPECT_EQ(allowed(), (std::vector<bool>{false, false, true, false, false, false, false}));
+  c->accept(2);
+  EXPECT_EQ(allowed(), (std::vector<bool>{false, false, false, true, false, false, false}));
+  c->accept(3);  // then the closing marker ("\n" alone begins it)
+  EXPECT_EQ(allowed(), (std::vector<bool>{false, false, true, false, true, false, false}));
+  c->accept(4);  // the call is whole: free text again
+  EXPECT_EQ(allowed(), (std::vector<bool>{true, true, true, true, true, true, true}));
+  EXPECT_FALSE(c->complete());
 }
 
 }  // namespace
