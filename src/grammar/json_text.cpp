@@ -32,6 +32,26 @@ CodePointSet CodePointSet::complement() const {
   return out;
 }
 
+namespace {
+
+// Adds the code points [lo, hi] to `rule` as alternatives of UTF-8 byte-range sequences; false when there are none.
+bool add_utf8_alternatives(Grammar& g, Grammar::RuleId rule, uint32_t lo, uint32_t hi) {
+  bool any = false;
+  for (const auto& seq : utf8_sequences(lo, hi)) {
+    std::vector<Element> elems;
+    for (const auto& [a, b] : seq) {
+      ByteSet s;
+      s.add_range(a, b);
+      elems.push_back(Grammar::bytes_elem(g.byte_set(s)));
+    }
+    g.add_alternative(rule, elems);
+    any = true;
+  }
+  return any;
+}
+
+}  // namespace
+
 Grammar::RuleId encoded_char_rule(Grammar& g, const CodePointSet& set, std::string name) {
   const Grammar::RuleId rule = g.new_rule(std::move(name));
   bool any = false;
@@ -41,18 +61,7 @@ Grammar::RuleId encoded_char_rule(Grammar& g, const CodePointSet& set, std::stri
     g.add_alternative(rule, seq);
     any = true;
   };
-  auto plain = [&](uint32_t lo, uint32_t hi) {
-    for (const auto& seq : utf8_sequences(lo, hi)) {
-      std::vector<Element> elems;
-      for (const auto& [a, b] : seq) {
-        ByteSet s;
-        s.add_range(a, b);
-        elems.push_back(Grammar::bytes_elem(g.byte_set(s)));
-      }
-      g.add_alternative(rule, elems);
-      any = true;
-    }
-  };
+  auto plain = [&](uint32_t lo, uint32_t hi) { any = add_utf8_alternatives(g, rule, lo, hi) || any; };
   for (auto [lo, hi] : set.ranges()) {
     for (uint32_t c = lo; c <= std::min<uint32_t>(hi, 0x1F); ++c) {
       switch (c) {
@@ -91,15 +100,7 @@ Grammar::RuleId any_string_char_rule(Grammar& g) {
   ascii.bits[0x22 >> 6] &= ~(uint64_t{1} << (0x22 & 63));
   ascii.bits[0x5C >> 6] &= ~(uint64_t{1} << (0x5C & 63));
   g.add_alternative(rule, {Grammar::bytes_elem(g.byte_set(ascii))});
-  for (const auto& seq : utf8_sequences(0x80, 0x10FFFF)) {
-    std::vector<Element> elems;
-    for (const auto& [a, b] : seq) {
-      ByteSet s;
-      s.add_range(a, b);
-      elems.push_back(Grammar::bytes_elem(g.byte_set(s)));
-    }
-    g.add_alternative(rule, elems);
-  }
+  add_utf8_alternatives(g, rule, 0x80, 0x10FFFF);
   ByteSet backslash, simple, hex;
   backslash.add('\\');
   for (char c : std::string_view("\"\\/bfnrt")) simple.add(static_cast<uint8_t>(c));
