@@ -156,9 +156,11 @@ const char* finish_reason(FinishStatus f) {
   }
 }
 
-ojson usage_json(const GenerationUsage& u) {
-  return {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens}, {"total_tokens", u.total()},
-          {"completion_tokens_details", {{"reasoning_tokens", u.reasoning_tokens}}}};
+// Chat usage carries completion_tokens_details (reasoning tokens), as OpenAI's does; legacy completions' does not.
+ojson usage_json(const GenerationUsage& u, bool chat) {
+  ojson out = {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens}, {"total_tokens", u.total()}};
+  if (chat) out["completion_tokens_details"] = {{"reasoning_tokens", u.reasoning_tokens}};
+  return out;
 }
 
 ojson envelope(const Call& call, const char* object) {
@@ -258,7 +260,7 @@ ojson response(const Call& call, const GenerationResult& result) {
   }
   ojson out = envelope(call, call.chat ? "chat.completion" : "text_completion");
   out["choices"] = std::move(choices);
-  out["usage"] = usage_json(result.usage);
+  out["usage"] = usage_json(result.usage, call.chat);
   return out;
 }
 
@@ -292,7 +294,7 @@ ojson finish_chunk(const Call& call, int choice, FinishStatus finish) {
 
 ojson usage_chunk(const Call& call, const GenerationUsage& usage) {
   ojson c = chunk(call, ojson::array());
-  c["usage"] = usage_json(usage);
+  c["usage"] = usage_json(usage, call.chat);
   return c;
 }
 
