@@ -109,7 +109,7 @@ int run_grammar_check(const GrammarCheckOptions& opt) {
     if (!schema) throw std::invalid_argument("no schema: give --schema or a \"schema\" in the line");
     const Compiled& c = compiled(*schema);
     if (!c.grammar) {
-      std::cout << nlohmann::ordered_json{{"error", c.error}}.dump() << std::endl;
+      std::cout << nlohmann::ordered_json{{"error", c.error}, {"compile_us", c.compile_us}}.dump() << std::endl;
       all_ok = false;
       return;
     }

@@ -2,7 +2,6 @@
 // token by token against the matcher, number bounds, and hostile schemas refused quickly.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <random>
 
 #include "grammar/json_schema.h"
@@ -163,7 +162,8 @@ TEST(JsonSchemaGrammar, UnsupportedKeywordsAreNamed) {
   }
 }
 
-TEST(JsonSchemaGrammar, HostileSchemasFailFast) {
+// Refused by the compiler's limits before any large grammar is built (bench/grammar_bench.mjs times the refusals).
+TEST(JsonSchemaGrammar, HostileSchemasAreRefused) {
   std::string deep;
   for (int i = 0; i < 10000; ++i) deep += R"({"type":"array","items":)";
   deep += "{}";
@@ -180,7 +180,6 @@ TEST(JsonSchemaGrammar, HostileSchemasFailFast) {
   for (int i = 0; i < 100000; ++i) big_enum["enum"].push_back("value number " + std::to_string(i * 7919));
   cases.push_back(big_enum.dump());
   for (const auto& text : cases) {
-    const auto t0 = std::chrono::steady_clock::now();
     bool refused = false;
     try {
       const auto parsed = ojson::parse(text, nullptr, true, false);
@@ -188,18 +187,19 @@ TEST(JsonSchemaGrammar, HostileSchemasFailFast) {
     } catch (const GrammarError&) {
       refused = true;
     }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_TRUE(refused) << text.substr(0, 80);
-    EXPECT_LT(s, 1.0) << text.substr(0, 80);
   }
 }
 
 TEST(JsonSchemaGrammar, NestedRepetitionDoesNotBlowUp) {
+  // Counters of unbounded repeats stop at their minimum, so a long run revisits a handful of states.
   auto g = schema(R"({"type":"string","pattern":"^(a+)+(b|a{2,5})*$"})");
-  const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE(accepts(g, "\"" + std::string(5000, 'a') + "\""));
+  Matcher m(g);
+  EXPECT_TRUE(m.advance("\"" + std::string(5000, 'a')));
+  EXPECT_LT(m.state_count(), 64u);
+  EXPECT_TRUE(m.advance("\""));
+  EXPECT_TRUE(m.accepting());
   EXPECT_FALSE(accepts(g, "\"" + std::string(5000, 'a') + "c\""));
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
 }
 
 // Every token the mask allows is one the matcher accepts, and every token it accepts is in the mask.
