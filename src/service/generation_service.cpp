@@ -34,7 +34,9 @@ void GenerationService::check_supported(const GenerationRequest& r) {
 }
 
 void GenerationService::check_output_format(const GenerationRequest& request) {
-  GrammarCache(1).grammar_for(request);
+  // Shared by every check, so a batch whose lines repeat one schema compiles it once.
+  static GrammarCache checked(64);
+  checked.grammar_for(request);
 }
 
 namespace {
