@@ -42,8 +42,12 @@ struct LogitsOptions {
   int greedy = 0;
   int threads = 0;
   std::string kv_type = "f16";
+  // Images: --mmproj with --image files and a --prompt holding <__media__> at each image's place.
+  std::string mmproj, prompt, embd_output;
+  std::vector<std::string> images;
 };
 int run_logits(const LogitsOptions& opt);
+int run_image_logits(const LogitsOptions& opt);  // cmd_logits_image.cpp
 
 struct EmbedOptions {
   std::string model, text, pooling, kv_type = "f16";

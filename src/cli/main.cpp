@@ -56,7 +56,12 @@ int main(int argc, char** argv) {
   std::string token_list;
   auto* logits_cmd = app.add_subcommand("logits", "Evaluate token ids; write logits and/or continue greedily");
   logits_cmd->add_option("-m,--model", logits.model, "GGUF model file")->required();
-  logits_cmd->add_option("--tokens", token_list, "Comma-separated token ids")->required();
+  auto* tokens_opt = logits_cmd->add_option("--tokens", token_list, "Comma-separated token ids");
+  auto* mmproj_opt = logits_cmd->add_option("--mmproj", logits.mmproj, "Projector GGUF (mmproj-*.gguf) for --image");
+  logits_cmd->add_option("--image", logits.images, "Image file (repeatable); needs --mmproj and --prompt")->needs(mmproj_opt);
+  auto* prompt_opt = logits_cmd->add_option("--prompt", logits.prompt, "Text with <__media__> at each image's place");
+  logits_cmd->add_option("--embd-out", logits.embd_output, "Write the image embeddings f32 [n_image_tokens x n_embd]");
+  tokens_opt->excludes(prompt_opt);
   logits_cmd->add_option("-o,--output", logits.output, "Write f32 logits [positions x vocab] here");
   logits_cmd->add_option("--greedy", logits.greedy, "Print N greedy continuation ids as JSON");
   logits_cmd->add_option("-t,--threads", logits.threads, "Threads (default: all cores)");
@@ -215,6 +220,8 @@ int main(int argc, char** argv) {
       return fm::cli::run_embed(embed);
     }
     if (*logits_cmd) {
+      if (!logits.mmproj.empty()) return fm::cli::run_image_logits(logits);
+      if (token_list.empty()) throw std::invalid_argument("logits needs --tokens (or --mmproj, --image and --prompt)");
       logits.tokens = parse_ids(token_list);
       return fm::cli::run_logits(logits);
     }

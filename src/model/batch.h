@@ -18,6 +18,12 @@ struct SequenceSlice {
   bool want_logits = true;  // false for a prefill chunk that does not end the prompt
   bool decode = false;      // one token the model just sampled, rather than tokens of a prompt
   bool causal = true;       // false: the slice's tokens attend to each other both ways (all of them in this batch)
+  // An image: the slice's inputs are these embeddings [n, n_embd] instead of token embeddings (its token ids are
+  // placeholders), and it is evaluated non-causally as one block.
+  const float* embd = nullptr;
+  // M-RoPE image (grid_nx > 0): token k sits at (t, h, w) = (p, p + k / grid_nx, p + k % grid_nx) and the whole
+  // image advances the sequence's positions by one (KvCache::pos_shift).
+  int64_t grid_nx = 0;
 };
 
 struct Batch {
@@ -41,6 +47,9 @@ struct Batch {
   }
   // Appends a sequence's prompt tokens continuing `cache`.
   void add(KvCache& cache, const int32_t* ids, int64_t n, bool all_logits, bool want_logits = true);
+  // Appends an image's embeddings [n, n_embd] continuing `cache` as one non-causal slice; grid_nx as in
+  // SequenceSlice. Placeholder token ids (0) fill batch.tokens.
+  void add_image(KvCache& cache, const float* embd, int64_t n, int64_t grid_nx, bool all_logits, bool want_logits);
   // Appends the token a sequence just sampled (with its logits); only before any prompt tokens.
   void add_decode(KvCache& cache, int32_t token);
 };

@@ -1,6 +1,8 @@
 #include "model/blocks.h"
 
 #include <algorithm>
+#include <array>
+#include <stdexcept>
 #include <cmath>
 
 #include "model/kv_cache.h"
@@ -51,24 +53,44 @@ Rope::Rope(RopeLayout layout, int64_t n_rot, int64_t head_dim, float base, const
 }
 
 void Rope::apply(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0) const {
+  for (int64_t t = 0; t < n_tok; ++t) rotate(x + t * n_heads * head_dim_, n_heads, {pos0 + t, pos0 + t, pos0 + t, pos0 + t});
+}
+
+void Rope::apply_grid(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0, int64_t grid_nx) const {
+  if (pair_section_.empty()) throw std::logic_error("Rope: an image grid needs M-RoPE sections");
+  for (int64_t t = 0; t < n_tok; ++t)
+    rotate(x + t * n_heads * head_dim_, n_heads, {pos0, pos0 + t / grid_nx, pos0 + t % grid_nx, 0});
+}
+
+void Rope::set_sections(const std::vector<int64_t>& sections) {
+  int64_t total = 0;
+  for (int64_t s : sections) total += s;
+  if (sections.size() != 4 || total <= 0 || total > n_rot_ / 2) throw std::invalid_argument("M-RoPE sections do not fit the rotated dimensions");
+  pair_section_.assign(static_cast<size_t>(n_rot_ / 2), 0);
+  for (int64_t i = 0; i < n_rot_ / 2; ++i) {
+    int64_t sector = i % total, s = 0;
+    while (sector >= sections[static_cast<size_t>(s)]) sector -= sections[static_cast<size_t>(s++)];
+    pair_section_[static_cast<size_t>(i)] = static_cast<int>(s);
+  }
+}
+
+void Rope::rotate(float* token, int64_t n_heads, const std::array<int64_t, 4>& pos) const {
   const int64_t half = n_rot_ / 2;
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const double pos = static_cast<double>(pos0 + t);
-    for (int64_t i = 0; i < half; ++i) {
-      const double theta_extrap = pos * inv_freq_[i];
-      const double theta_interp = theta_extrap * freq_scale_;
-      const double theta = theta_interp * (1.0 - extrapolate_[i]) + theta_extrap * extrapolate_[i];
-      const float c = static_cast<float>(std::cos(theta) * magnitude_);
-      const float s = static_cast<float>(std::sin(theta) * magnitude_);
-      // Pair (a, b) of dimension i: adjacent elements, or i and i + n_rot/2.
-      const int64_t a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
-      const int64_t b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
-      for (int64_t h = 0; h < n_heads; ++h) {
-        float* head = x + (t * n_heads + h) * head_dim_;
-        const float x0 = head[a], x1 = head[b];
-        head[a] = x0 * c - x1 * s;
-        head[b] = x0 * s + x1 * c;
-      }
+  for (int64_t i = 0; i < half; ++i) {
+    const double p = static_cast<double>(pos[pair_section_.empty() ? 0 : static_cast<size_t>(pair_section_[static_cast<size_t>(i)])]);
+    const double theta_extrap = p * inv_freq_[i];
+    const double theta_interp = theta_extrap * freq_scale_;
+    const double theta = theta_interp * (1.0 - extrapolate_[i]) + theta_extrap * extrapolate_[i];
+    const float c = static_cast<float>(std::cos(theta) * magnitude_);
+    const float s = static_cast<float>(std::sin(theta) * magnitude_);
+    // Pair (a, b) of dimension i: adjacent elements, or i and i + n_rot/2.
+    const int64_t a = layout_ == RopeLayout::kAdjacentPairs ? 2 * i : i;
+    const int64_t b = layout_ == RopeLayout::kAdjacentPairs ? 2 * i + 1 : i + half;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* head = token + h * head_dim_;
+      const float x0 = head[a], x1 = head[b];
+      head[a] = x0 * c - x1 * s;
+      head[b] = x0 * s + x1 * c;
     }
   }
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Shared building blocks of the decoder families: norms, RoPE, attention over the KV cache, gated FFN
 // activations. They know tensor shapes, not model structure. Shapes are row-major, rows = tokens.
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -27,14 +28,24 @@ class Rope {
   Rope(RopeLayout layout, int64_t n_rot, int64_t head_dim, float base, const RopeScaling& scaling = {},
        const float* freq_factors = nullptr);
   void apply(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0) const;
+  // M-RoPE (Qwen2-VL text models): rotation pair i takes its position from section s(i) of `sections`
+  // (pairs per section: temporal, height, width, extra), cycling. Text positions are (p, p, p), where apply() is
+  // the same rotation; an image grid nx wide puts token k at (p0, p0 + k / nx, p0 + k % nx).
+  void set_sections(const std::vector<int64_t>& sections);
+  bool has_sections() const { return !pair_section_.empty(); }
+  void apply_grid(float* x, int64_t n_tok, int64_t n_heads, int64_t pos0, int64_t grid_nx) const;
 
  private:
+  // Rotates every head of one token; pos: the position of each M-RoPE section (all equal without sections).
+  void rotate(float* token, int64_t n_heads, const std::array<int64_t, 4>& pos) const;
+
   RopeLayout layout_;
   int64_t n_rot_, head_dim_;
   std::vector<double> inv_freq_;     // [n_rot / 2]: base^(-2i / n_rot) / freq_factor_i
   std::vector<double> extrapolate_;  // [n_rot / 2]: YaRN weight of the unscaled frequency (0 = fully scaled)
   double freq_scale_ = 1.0;          // 1 / scaling factor
   double magnitude_ = 1.0;           // YaRN attention magnitude correction on cos/sin
+  std::vector<int> pair_section_;    // [n_rot / 2] M-RoPE section of each pair (0 = t, 1 = h, 2 = w, 3 = extra)
 };
 
 struct AttentionShape {

@@ -1,6 +1,7 @@
 #include "model/dense_decoder.h"
 
 #include <cmath>
+#include <stdexcept>
 
 #include "gguf/gguf_file.h"
 #include "model/kv_cache.h"
@@ -15,6 +16,13 @@ class DenseDecoder final : public Model {
     io_ = bind_io(binder_, hp_);
     const float* factors = spec.freq_factors ? binder_.optional_vector(spec.freq_factors, hp_.n_rot / 2) : nullptr;
     rope_.emplace(hp_.rope_layout, hp_.n_rot, hp_.head_dim, hp_.rope_base, hp_.rope_scaling, factors);
+    if (!spec.mrope_sections.empty()) {
+      try {
+        rope_->set_sections(spec.mrope_sections);
+      } catch (const std::invalid_argument& e) {
+        throw GgufError(spec.arch + ".rope.dimension_sections: " + e.what());
+      }
+    }
     for (int64_t l = 0; l < hp_.n_layer; ++l)
       layers_.push_back({bind_attention(binder_, hp_, l, spec.attention), bind_ffn(binder_, hp_, l, spec.ffn)});
     const float scale = 1.f / std::sqrt(static_cast<float>(hp_.head_dim));
@@ -25,7 +33,7 @@ class DenseDecoder final : public Model {
     check_batch(hp_, st, batch);
     const Compute c = batch_compute(base, batch);
     const int64_t n = batch.n_tokens();
-    embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, 1.f, st);
+    embed_batch(c, hp_, io_.tok_embd, batch, 1.f, st);
     for (int64_t l = 0; l < hp_.n_layer; ++l) {
       attention_block(c, hp_, layers_[l].attn, attention_, st, batch, l);
       ffn_block(c, hp_, layers_[l].ffn, spec_.activation, st, n);

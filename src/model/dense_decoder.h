@@ -19,6 +19,7 @@ struct DenseDecoderSpec {
   FfnActivation activation = FfnActivation::kSilu;
   bool prescale_q = false;            // scale Q by 1/sqrt(head_dim) before q.k (as llama.cpp does for phi3)
   const char* freq_factors = nullptr;  // optional [n_rot/2] tensor dividing RoPE frequencies
+  std::vector<int64_t> mrope_sections;  // M-RoPE rotation pairs per position section (t, h, w, extra); empty = RoPE
 };
 
 std::unique_ptr<Model> make_dense_decoder(const GgufFile& file, const DenseDecoderSpec& spec);

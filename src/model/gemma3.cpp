@@ -39,7 +39,7 @@ class Gemma3Model final : public Model {
     check_batch(hp_, st, batch);
     const Compute c = batch_compute(base, batch);
     const int64_t n = batch.n_tokens();
-    embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, std::sqrt(static_cast<float>(hp_.n_embd)), st);
+    embed_batch(c, hp_, io_.tok_embd, batch, std::sqrt(static_cast<float>(hp_.n_embd)), st);
     for (int64_t l = 0; l < hp_.n_layer; ++l) {
       const AttentionOptions attn = sliding(l) ? AttentionOptions{&*local_rope_, q_scale_, 1.f, window_}
                                                : AttentionOptions{&*global_rope_, q_scale_, 1.f, 0};

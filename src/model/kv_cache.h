@@ -21,7 +21,13 @@ class KvCache {
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_used() const { return n_used_; }  // positions filled so far
   void set_used(int64_t n) { n_used_ = n; }
-  void clear() { n_used_ = 0; }
+  void clear() {
+    n_used_ = 0;
+    pos_shift_ = 0;
+  }
+  // RoPE position of row r = r + pos_shift(): M-RoPE images fill many rows but advance the position by one.
+  int64_t pos_shift() const { return pos_shift_; }
+  void add_pos_shift(int64_t d) { pos_shift_ += d; }
 
   // Copies the first n positions of another cache with the same geometry (a prompt shared by n > 1 choices).
   void copy_prefix(const KvCache& other, int64_t n);
@@ -42,6 +48,7 @@ class KvCache {
   int64_t n_ctx_, k_width_, v_width_;
   size_t k_row_bytes_, v_row_bytes_;
   int64_t n_used_ = 0;
+  int64_t pos_shift_ = 0;
   std::vector<int64_t> rows_;                // [n_layer]
   std::vector<std::vector<uint8_t>> k_, v_;  // [n_layer][rows * row bytes]
 };

@@ -27,13 +27,23 @@ void check_batch(const HParams& hp, const ForwardState& st, const Batch& batch) 
 }
 
 void commit_batch(const Batch& batch) {
-  for (const SequenceSlice& s : batch.seqs) s.cache->set_used(s.pos0 + s.n);
+  for (const SequenceSlice& s : batch.seqs) {
+    s.cache->set_used(s.pos0 + s.n);
+    if (s.grid_nx > 0) s.cache->add_pos_shift(1 - s.n);  // an M-RoPE image advances the position by one
+  }
 }
 
 void embed_tokens(const Compute& c, const HParams& hp, const MatrixView& tok_embd, const int32_t* tokens, int64_t n,
                   float scale, ForwardState& st) {
   for (int64_t t = 0; t < n; ++t) dequantize_row(*c.kernels, tok_embd, tokens[t], st.x.data() + t * hp.n_embd);
   if (scale != 1.f) scale_inplace(st.x.data(), scale, n * hp.n_embd);
+}
+
+void embed_batch(const Compute& c, const HParams& hp, const MatrixView& tok_embd, const Batch& batch, float scale,
+                 ForwardState& st) {
+  embed_tokens(c, hp, tok_embd, batch.tokens.data(), batch.n_tokens(), scale, st);
+  for (const SequenceSlice& s : batch.seqs)
+    if (s.embd) std::memcpy(st.x.data() + s.begin * hp.n_embd, s.embd, sizeof(float) * static_cast<size_t>(s.n * hp.n_embd));
 }
 
 void attention_block(const Compute& c, const HParams& hp, const AttentionWeights& w, const AttentionOptions& opt,
@@ -64,8 +74,14 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
     shape.causal = s.causal;
     float* qs = q + s.begin * q_dim;
     float* ks = k + s.begin * kv_dim;
-    opt.rope->apply(qs, s.n, hp.n_head, s.pos0);
-    opt.rope->apply(ks, s.n, hp.n_head_kv, s.pos0);
+    const int64_t p0 = s.pos0 + s.cache->pos_shift();
+    if (s.grid_nx > 0) {
+      opt.rope->apply_grid(qs, s.n, hp.n_head, p0, s.grid_nx);
+      opt.rope->apply_grid(ks, s.n, hp.n_head_kv, p0, s.grid_nx);
+    } else {
+      opt.rope->apply(qs, s.n, hp.n_head, p0);
+      opt.rope->apply(ks, s.n, hp.n_head_kv, p0);
+    }
     if (opt.q_scale != 1.f) scale_inplace(qs, opt.q_scale, s.n * q_dim);
     for (int64_t t = 0; t < s.n; ++t) s.cache->store(layer, s.pos0 + t, ks + t * kv_dim, v + (s.begin + t) * v_dim);
     attention(c, shape, qs, *s.cache, layer, s.pos0, s.n, st.scores.data(),

@@ -51,6 +51,10 @@ struct MoeWeights {
 void embed_tokens(const Compute& c, const HParams& hp, const MatrixView& tok_embd, const int32_t* tokens, int64_t n,
                   float scale, ForwardState& st);
 
+// embed_tokens over the batch, then the rows of image slices replaced by their embeddings (unscaled).
+void embed_batch(const Compute& c, const HParams& hp, const MatrixView& tok_embd, const Batch& batch, float scale,
+                 ForwardState& st);
+
 // x += attention(norm(x)); stores each sequence's keys/values in layer `layer` of its cache.
 void attention_block(const Compute& c, const HParams& hp, const AttentionWeights& w, const AttentionOptions& opt,
                      ForwardState& st, const Batch& batch, int64_t layer);

@@ -27,7 +27,7 @@ class Qwen3MoeModel final : public Model {
     const Compute c = batch_compute(base, batch);
     const int64_t n = batch.n_tokens();
     const AttentionOptions attn{&*rope_, 1.f, 1.f / std::sqrt(static_cast<float>(hp_.head_dim)), 0};
-    embed_tokens(c, hp_, io_.tok_embd, batch.tokens.data(), n, 1.f, st);
+    embed_batch(c, hp_, io_.tok_embd, batch, 1.f, st);
     for (int64_t l = 0; l < hp_.n_layer; ++l) {
       attention_block(c, hp_, layers_[l].attn, attn, st, batch, l);
       moe_block(c, hp_, layers_[l].moe, st, n);

@@ -14,9 +14,10 @@ struct Family {
   std::unique_ptr<Model> (*make)(const GgufFile&);
 };
 
-constexpr std::array<Family, 8> kFamilies = {{
+constexpr std::array<Family, 9> kFamilies = {{
     {"llama", make_llama_model},
     {"qwen2", make_qwen2_model},
+    {"qwen2vl", make_qwen2vl_model},
     {"qwen3", make_qwen3_model},
     {"qwen3moe", make_qwen3moe_model},
     {"gemma3", make_gemma3_model},

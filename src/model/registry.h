@@ -12,6 +12,7 @@ class Model;
 
 std::unique_ptr<Model> make_llama_model(const GgufFile& file);
 std::unique_ptr<Model> make_qwen2_model(const GgufFile& file);
+std::unique_ptr<Model> make_qwen2vl_model(const GgufFile& file);
 std::unique_ptr<Model> make_qwen3_model(const GgufFile& file);
 std::unique_ptr<Model> make_qwen3moe_model(const GgufFile& file);
 std::unique_ptr<Model> make_gemma3_model(const GgufFile& file);

@@ -89,6 +89,22 @@ std::vector<MatrixView> WeightBinder::experts(const std::string& name, int64_t n
   return out;
 }
 
+MatrixView WeightBinder::flattened_matrix(const std::string& name, int64_t n_cols, int64_t n_rows) {
+  const GgufTensorInfo* t = file_.find_tensor(name);
+  if (!t) throw GgufError("missing tensor '" + name + "'");
+  int last = kMaxTensorDims - 1;
+  while (last > 0 && t->ne[last] == 1) --last;
+  if (t->ne[last] != n_rows || t->n_elements() != n_cols * n_rows)
+    throw GgufError("tensor '" + name + "' has shape " + t->shape_string() + ", expected " + std::to_string(n_cols) +
+                    " elements in each of " + std::to_string(n_rows) + " rows");
+  if (!weight_type_supported(t->type) || n_cols % tensor_type_info(static_cast<uint32_t>(t->type))->block_elems != 0)
+    throw GgufError("tensor '" + name + "' has type " + std::string(tensor_type_name(t->type)) +
+                    ", which fmserve cannot compute with yet");
+  MatrixView m{t->type, n_cols, n_rows, t->data, tensor_row_bytes(t->type, n_cols)};
+  attach_packed(m, true);
+  return m;
+}
+
 MatrixView WeightBinder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) {
   auto m = optional_matrix(name, n_cols, n_rows);
   if (!m) throw GgufError("missing tensor '" + name + "'");

@@ -25,6 +25,9 @@ class WeightBinder {
   // A [n_rows, n_cols] matrix (GGUF dims {n_cols, n_rows}) of a supported weight type, for matrix products.
   MatrixView matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
   std::optional<MatrixView> optional_matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
+  // A tensor of any rank read as a matrix of its last dimension's n_rows rows (a convolution kernel
+  // [kw, kh, c_in, c_out] -> [c_out, kw * kh * c_in]).
+  MatrixView flattened_matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
   // A matrix read row by row (embedding look-up): never packed, the file's pages stay.
   MatrixView lookup_matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
   // A look-up matrix that is also used for products (tied output embedding): packed, pages kept.

@@ -21,6 +21,7 @@
 namespace fm {
 
 class Model;
+struct ImageEmbedding;
 
 struct TopLogprob {
   int32_t token;
@@ -49,8 +50,16 @@ struct ChoiceResult {
 // are read in small chunks so that no step an interactive request lands behind is long.
 enum class Priority { kInteractive, kBackground };
 
+// An image inside a prompt: its embeddings fill prompt rows [at, at + n_tokens) (whose ids are placeholders),
+// evaluated as one non-causal block.
+struct PromptImage {
+  int64_t at = 0;
+  std::shared_ptr<const ImageEmbedding> embedding;
+};
+
 struct SchedulerRequest {
   std::vector<int32_t> prompt;
+  std::vector<PromptImage> images;  // in prompt order, not overlapping
   Priority priority = Priority::kInteractive;
   SamplingParams sampling;
   float presence_penalty = 0, frequency_penalty = 0;

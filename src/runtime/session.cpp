@@ -36,6 +36,24 @@ const float* Session::decode(int32_t token) {
   return last_logits_.data();
 }
 
+void Session::eval_image(const float* embd, int64_t n, int64_t grid_nx, float* out) {
+  ForwardState* st = &state_;
+  if (n > state_.max_tokens) {
+    if (!image_state_ || image_state_->max_tokens < n)
+      image_state_ = std::make_unique<ForwardState>(model_.hparams(), n, state_.n_ctx, compute_.pool->size());
+    st = image_state_.get();
+  }
+  Compute c = compute_;
+  c.scratch = &st->act;
+  batch_.clear();
+  batch_.add_image(cache_, embd, n, grid_nx, /*all_logits=*/true, /*want_logits=*/true);
+  const int64_t n_vocab = model_.hparams().n_vocab;
+  std::vector<float> logits(static_cast<size_t>(n * n_vocab));
+  model_.forward(c, *st, batch_, logits.data());
+  if (out) std::copy(logits.begin(), logits.end(), out);
+  std::copy(logits.end() - n_vocab, logits.end(), last_logits_.begin());
+}
+
 void Session::eval_all(const int32_t* tokens, int64_t n, float* out) {
   const int64_t n_vocab = model_.hparams().n_vocab;
   for (int64_t done = 0; done < n;) {

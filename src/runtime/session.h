@@ -1,6 +1,7 @@
 #pragma once
 // One sequence being evaluated by a model: its KV cache and scratch, fed a chunk of tokens at a time.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "model/kv_cache.h"
@@ -22,6 +23,9 @@ class Session {
   const float* eval(const int32_t* tokens, int64_t n);
   // Appends tokens and writes the logits after each of them to out: [n, n_vocab].
   void eval_all(const int32_t* tokens, int64_t n, float* out);
+  // Appends an image's embeddings [n, n_embd] as one non-causal block (grid_nx: M-RoPE layout, 0 = none) and
+  // writes the logits after each of its rows to out ([n, n_vocab], may be null). n may exceed max_batch.
+  void eval_image(const float* embd, int64_t n, int64_t grid_nx, float* out);
   // Appends the token just sampled from the last logits (a decode step) and returns the logits after it. Unlike
   // eval() of one token, this takes the decode kernels, as the scheduler does for its decode tokens.
   const float* decode(int32_t token);
@@ -36,6 +40,7 @@ class Session {
   const Model& model_;
   KvCache cache_;
   ForwardState state_;
+  std::unique_ptr<ForwardState> image_state_;  // for an image larger than max_batch
   Compute compute_;
   Batch batch_;                     // reused: the decode loop allocates nothing
   std::vector<float> last_logits_;  // [n_vocab]

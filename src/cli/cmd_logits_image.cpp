@@ -1,0 +1,91 @@
+// `fmserve logits --mmproj MMPROJ --image FILE --prompt TEXT`: a prompt with images evaluated as llama.cpp's mtmd
+// does (text chunk, image block, text chunk …), logits rows in chunk order, the image embeddings on request, and a
+// greedy continuation. The layouts match the vision fixtures.
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+
+#include "cli/commands.h"
+#include "gguf/gguf_file.h"
+#include "image/image.h"
+#include "model/model.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+#include "service/media_prompt.h"
+#include "tensor/kernels/kernel_table.h"
+#include "tensor/thread_pool.h"
+#include "tokenizer/tokenizer.h"
+#include "util/read_file.h"
+#include "vision/vision_encoder.h"
+
+namespace fm::cli {
+namespace {
+
+void write_floats(const std::string& path, const std::vector<float>& v) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
+  if (!out) throw std::runtime_error("cannot write '" + path + "'");
+}
+
+}  // namespace
+
+int run_image_logits(const LogitsOptions& opt) {
+  if (opt.images.empty()) throw std::invalid_argument("--mmproj needs at least one --image");
+  if (opt.greedy < 0) throw std::invalid_argument("--greedy must be >= 0");
+  const TensorType kv_type = parse_kv_type(opt.kv_type);
+  auto file = GgufFile::open(opt.model);
+  auto model = load_model(*file);
+  auto tokenizer = make_tokenizer(*file);
+  auto projector_file = GgufFile::open(opt.mmproj);
+  auto encoder = load_vision_encoder(*projector_file);
+  if (encoder->n_embd_text() != model->hparams().n_embd)
+    throw std::invalid_argument("the projector writes " + std::to_string(encoder->n_embd_text()) +
+                                "-wide embeddings but the model's width is " + std::to_string(model->hparams().n_embd));
+
+  ThreadPool pool(default_threads(opt.threads));
+  Compute c;
+  c.pool = &pool;
+  c.kernels = &best_kernels();
+  ScratchBuffer scratch;
+  c.scratch = &scratch;
+  std::vector<std::shared_ptr<const ImageEmbedding>> images;
+  std::vector<float> all_embd;
+  for (const std::string& path : opt.images) {
+    const std::string bytes = read_file(path);
+    const RgbImage rgb = decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    auto embd = std::make_shared<ImageEmbedding>(encoder->encode(c, encoder->preprocess(rgb)));
+    all_embd.insert(all_embd.end(), embd->data.begin(), embd->data.end());
+    images.push_back(std::move(embd));
+  }
+  if (!opt.embd_output.empty()) write_floats(opt.embd_output, all_embd);
+
+  const MediaPrompt prompt = tokenize_media_prompt(*tokenizer, opt.prompt, image_framing(encoder->projector_type()), images);
+  const int64_t n_rows = static_cast<int64_t>(prompt.tokens.size()), n_vocab = model->hparams().n_vocab;
+  Session session(*model, n_rows + opt.greedy, 512, pool, kv_type);
+  std::vector<float> logits(static_cast<size_t>(n_rows * n_vocab));
+  int64_t row = 0;
+  for (const PromptImage& image : prompt.images) {
+    if (image.at > row) session.eval_all(prompt.tokens.data() + row, image.at - row, logits.data() + row * n_vocab);
+    session.eval_image(image.embedding->data.data(), image.embedding->n_tokens, image.embedding->grid_nx,
+                       logits.data() + image.at * n_vocab);
+    row = image.at + image.embedding->n_tokens;
+  }
+  if (row < n_rows) session.eval_all(prompt.tokens.data() + row, n_rows - row, logits.data() + row * n_vocab);
+  if (!opt.output.empty()) write_floats(opt.output, logits);
+
+  if (opt.greedy > 0) {
+    std::vector<int32_t> generated;
+    const float* last = logits.data() + (n_rows - 1) * n_vocab;
+    for (int i = 0; i < opt.greedy; ++i) {
+      const int32_t token = argmax(last, n_vocab);
+      generated.push_back(token);
+      if (i + 1 < opt.greedy) last = session.decode(token);
+    }
+    std::cout << "{\"tokens\":[";
+    for (size_t i = 0; i < generated.size(); ++i) std::cout << (i ? "," : "") << generated[i];
+    std::cout << "]}" << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace fm::cli

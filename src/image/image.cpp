@@ -1,0 +1,98 @@
+#include "image/image.h"
+
+#include <cstring>
+#include <memory>
+
+#include <webp/decode.h>
+
+// stb_image from Debian's libstb-dev: the decoder llama.cpp uses, so decoded pixels match it. Only the formats we
+// accept are compiled in.
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_GIF
+#define STBI_ONLY_BMP
+#define STBI_MAX_DIMENSIONS (1 << 16)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
+
+namespace fm {
+
+const char* image_format_name(ImageFormat f) {
+  switch (f) {
+    case ImageFormat::kJpeg: return "JPEG";
+    case ImageFormat::kPng: return "PNG";
+    case ImageFormat::kGif: return "GIF";
+    case ImageFormat::kBmp: return "BMP";
+    case ImageFormat::kWebp: return "WebP";
+    case ImageFormat::kUnknown: break;
+  }
+  return "unknown";
+}
+
+ImageFormat sniff_image_format(const uint8_t* d, size_t n) {
+  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return ImageFormat::kJpeg;
+  if (n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return ImageFormat::kPng;
+  if (n >= 6 && (std::memcmp(d, "GIF87a", 6) == 0 || std::memcmp(d, "GIF89a", 6) == 0)) return ImageFormat::kGif;
+  if (n >= 2 && d[0] == 'B' && d[1] == 'M') return ImageFormat::kBmp;
+  if (n >= 12 && std::memcmp(d, "RIFF", 4) == 0 && std::memcmp(d + 8, "WEBP", 4) == 0) return ImageFormat::kWebp;
+  return ImageFormat::kUnknown;
+}
+
+namespace {
+
+void check_size(ImageFormat f, int w, int h, const ImageLimits& limits) {
+  const std::string name = image_format_name(f);
+  if (w <= 0 || h <= 0) throw ImageError("the " + name + " image has zero size");
+  if (w > limits.max_side || h > limits.max_side ||
+      static_cast<int64_t>(w) * static_cast<int64_t>(h) > limits.max_pixels)
+    throw ImageError("the " + name + " image claims " + std::to_string(w) + "x" + std::to_string(h) +
+                     " pixels, more than the limit of " + std::to_string(limits.max_pixels) + " pixels or " +
+                     std::to_string(limits.max_side) + " per side");
+}
+
+RgbImage decode_webp(const uint8_t* data, size_t size, const ImageLimits& limits) {
+  int w = 0, h = 0;
+  if (!WebPGetInfo(data, size, &w, &h)) throw ImageError("the WebP image is corrupt or truncated");
+  check_size(ImageFormat::kWebp, w, h, limits);
+  RgbImage img;
+  img.width = w;
+  img.height = h;
+  img.pixels.resize(static_cast<size_t>(w) * static_cast<size_t>(h) * 3);
+  if (!WebPDecodeRGBInto(data, size, img.pixels.data(), img.pixels.size(), w * 3))
+    throw ImageError("the WebP image is corrupt or truncated");
+  return img;
+}
+
+}  // namespace
+
+RgbImage decode_image(const uint8_t* data, size_t size, const ImageLimits& limits) {
+  const ImageFormat format = sniff_image_format(data, size);
+  if (format == ImageFormat::kUnknown)
+    throw ImageError("the bytes are not an image in a supported format (JPEG, PNG, GIF, BMP, WebP)");
+  if (format == ImageFormat::kWebp) return decode_webp(data, size, limits);
+  if (size > static_cast<size_t>(INT32_MAX)) throw ImageError("the image is larger than 2 GB");
+  const std::string name = image_format_name(format);
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &channels))
+    throw ImageError("the " + name + " image is corrupt or truncated (" + stbi_failure_reason() + ")");
+  check_size(format, w, h, limits);
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3), stbi_image_free);
+  if (!pixels) throw ImageError("the " + name + " image is corrupt or truncated (" + stbi_failure_reason() + ")");
+  check_size(format, w, h, limits);
+  RgbImage img;
+  img.width = w;
+  img.height = h;
+  img.pixels.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * static_cast<size_t>(h) * 3);
+  return img;
+}
+
+}  // namespace fm
