@@ -1,5 +1,6 @@
 #include "image/image.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -14,7 +15,6 @@
 #define STBI_ONLY_PNG
 #define STBI_ONLY_GIF
 #define STBI_ONLY_BMP
-#define STBI_MAX_DIMENSIONS (1 << 16)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -48,14 +48,62 @@ ImageFormat sniff_image_format(const uint8_t* d, size_t n) {
 
 namespace {
 
-void check_size(ImageFormat f, int w, int h, const ImageLimits& limits) {
+void check_size(ImageFormat f, int64_t w, int64_t h, const ImageLimits& limits) {
   const std::string name = image_format_name(f);
   if (w <= 0 || h <= 0) throw ImageError("the " + name + " image has zero size");
   if (w > limits.max_side || h > limits.max_side ||
-      static_cast<int64_t>(w) * static_cast<int64_t>(h) > limits.max_pixels)
+      w * h > limits.max_pixels)
     throw ImageError("the " + name + " image claims " + std::to_string(w) + "x" + std::to_string(h) +
                      " pixels, more than the limit of " + std::to_string(limits.max_pixels) + " pixels or " +
                      std::to_string(limits.max_side) + " per side");
+}
+
+uint32_t be16(const uint8_t* p) { return static_cast<uint32_t>(p[0]) << 8 | p[1]; }
+uint32_t be32(const uint8_t* p) { return be16(p) << 16 | be16(p + 2); }
+uint32_t le16(const uint8_t* p) { return static_cast<uint32_t>(p[1]) << 8 | p[0]; }
+
+// The size a header claims, read before any decoding (stb_image refuses very large headers with a vague
+// message); false when the header is too short to say.
+bool claimed_size(ImageFormat f, const uint8_t* d, size_t n, int64_t* w, int64_t* h) {
+  switch (f) {
+    case ImageFormat::kPng:  // signature, IHDR length + type, width, height
+      if (n < 24) return false;
+      *w = be32(d + 16);
+      *h = be32(d + 20);
+      return true;
+    case ImageFormat::kGif:
+      if (n < 10) return false;
+      *w = le16(d + 6);
+      *h = le16(d + 8);
+      return true;
+    case ImageFormat::kBmp: {
+      if (n < 26) return false;
+      const int32_t bw = static_cast<int32_t>(le16(d + 18) | le16(d + 20) << 16);
+      const int32_t bh = static_cast<int32_t>(le16(d + 22) | le16(d + 24) << 16);
+      *w = std::abs(static_cast<int64_t>(bw));
+      *h = std::abs(static_cast<int64_t>(bh));
+      return true;
+    }
+    case ImageFormat::kJpeg:  // walk the markers to the first start-of-frame
+      for (size_t i = 2; i + 9 < n;) {
+        if (d[i] != 0xFF) return false;
+        const uint8_t marker = d[i + 1];
+        if (marker == 0xFF) {
+          ++i;
+          continue;
+        }
+        const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (sof) {
+          *h = be16(d + i + 5);
+          *w = be16(d + i + 7);
+          return true;
+        }
+        i += 2 + be16(d + i + 2);
+      }
+      return false;
+    default:
+      return false;
+  }
 }
 
 RgbImage decode_webp(const uint8_t* data, size_t size, const ImageLimits& limits) {
@@ -80,6 +128,9 @@ RgbImage decode_image(const uint8_t* data, size_t size, const ImageLimits& limit
   if (format == ImageFormat::kWebp) return decode_webp(data, size, limits);
   if (size > static_cast<size_t>(INT32_MAX)) throw ImageError("the image is larger than 2 GB");
   const std::string name = image_format_name(format);
+  int64_t claimed_w = 0, claimed_h = 0;
+  if (claimed_size(format, data, size, &claimed_w, &claimed_h) && claimed_w > 0 && claimed_h > 0)
+    check_size(format, claimed_w, claimed_h, limits);
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &channels))
     throw ImageError("the " + name + " image is corrupt or truncated (" + stbi_failure_reason() + ")");
