@@ -56,7 +56,7 @@ std::string escape_label(const std::string& v) {
 }
 }  // namespace
 
-std::string Metrics::render(const SchedulerStats& st, size_t models_loaded) const {
+std::string Metrics::render(const SchedulerStats& st, size_t models_loaded, const ImageCacheStats& images) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out = "# TYPE fmserve_requests_total counter\n";
   for (const auto& [key, count] : requests_)
@@ -74,6 +74,9 @@ std::string Metrics::render(const SchedulerStats& st, size_t models_loaded) cons
   out += "# TYPE fmserve_kv_cache_utilization gauge\nfmserve_kv_cache_utilization " + std::to_string(kv_fraction) + "\n";
   out += "# TYPE fmserve_streams_dropped_total counter\nfmserve_streams_dropped_total " + std::to_string(streams_dropped_) + "\n";
   out += "# TYPE fmserve_models_loaded gauge\nfmserve_models_loaded " + std::to_string(models_loaded) + "\n";
+  out += "# TYPE fmserve_image_cache_hits_total counter\nfmserve_image_cache_hits_total " + std::to_string(images.hits) + "\n";
+  out += "# TYPE fmserve_image_cache_misses_total counter\nfmserve_image_cache_misses_total " + std::to_string(images.misses) + "\n";
+  out += "# TYPE fmserve_image_cache_bytes gauge\nfmserve_image_cache_bytes " + std::to_string(images.bytes) + "\n";
   ttft_.render(out, "fmserve_time_to_first_token_seconds");
   token_latency_.render(out, "fmserve_token_latency_seconds");
   return out;

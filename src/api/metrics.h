@@ -9,6 +9,7 @@
 #include <string>
 
 #include "runtime/scheduler.h"
+#include "service/image_input.h"
 
 namespace fm {
 
@@ -19,7 +20,7 @@ class Metrics {
   void time_to_first_token(double seconds);
   void per_token_latency(double seconds);
   void stream_dropped();  // a client too slow to read its stream was disconnected
-  std::string render(const SchedulerStats& scheduler, size_t models_loaded) const;
+  std::string render(const SchedulerStats& scheduler, size_t models_loaded, const ImageCacheStats& images = {}) const;
 
  private:
   struct Histogram {

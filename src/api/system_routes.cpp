@@ -22,7 +22,7 @@ void add_system_routes(Router& router, const ApiContext& ctx) {
   });
 
   router.add("GET", "/metrics", Dialect::kNative, [&ctx](const HttpRequest&, const RouteParams&, const std::shared_ptr<Reply>& reply) {
-    reply->text(200, "text/plain; version=0.0.4", ctx.metrics.render(ctx.models.stats(), ctx.models.loaded_count()));
+    reply->text(200, "text/plain; version=0.0.4", ctx.metrics.render(ctx.models.stats(), ctx.models.loaded_count(), ctx.models.image_cache_stats()));
   });
 }
 

@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "tensor/kernels/kernel_table.h"
 #include "tensor/thread_pool.h"
+#include "vision/vision_encoder.h"
 
 namespace fm {
 
@@ -79,8 +80,8 @@ struct Scheduler::Impl {
   Impl(const Model& m, const SchedulerOptions& o)
       : model(m),
         opt(o),
-        ctx(m, o.threads, o.max_batch_tokens, o.n_ctx),
-        logits(static_cast<size_t>(o.max_batch_tokens * m.hparams().n_vocab)),
+        ctx(m, o.threads, o.max_batch_tokens + o.max_image_tokens, o.n_ctx),
+        logits(static_cast<size_t>((o.max_batch_tokens + o.max_image_tokens) * m.hparams().n_vocab)),
         penalized(static_cast<size_t>(m.hparams().n_vocab)) {
     thread = std::thread([this] { loop(); });
   }
@@ -206,6 +207,31 @@ struct Scheduler::Impl {
     seq.next_token = token;
   }
 
+  // Adds the next piece of seq's prompt to the batch within `budget` tokens and returns its size (0: nothing fits).
+  // Text is chunked up to the next image; an image goes whole, as one non-causal block, even beyond the budget
+  // when it is the step's first prefill (the forward state has room for a full batch plus the largest image).
+  int64_t add_prefill(Sequence& seq, int64_t budget, bool first_prefill) {
+    const SchedulerRequest& req = *seq.group->req;
+    const int64_t size = static_cast<int64_t>(req.prompt.size()), p = seq.prefilled;
+    int64_t next_image_at = size;
+    for (const PromptImage& image : req.images) {
+      if (image.at == p) {
+        const int64_t n = image.embedding->n_tokens;
+        if (n > budget && !first_prefill) return 0;
+        batch.add_image(*seq.cache, image.embedding->data.data(), n, image.embedding->grid_nx, false, p + n == size);
+        return n;
+      }
+      if (image.at > p) {
+        next_image_at = image.at;
+        break;
+      }
+    }
+    const int64_t chunk = std::min(budget, next_image_at - p);
+    if (chunk <= 0) return 0;
+    batch.add(*seq.cache, req.prompt.data() + p, chunk, false, p + chunk == size);
+    return chunk;
+  }
+
   void step() {
     // Drop cancelled and overdue requests before spending compute on them.
     const auto now = std::chrono::steady_clock::now();
@@ -233,18 +259,16 @@ struct Scheduler::Impl {
       --budget;
     }
     int64_t background_budget = interactive_prefill ? 0 : opt.background_prefill_tokens;
+    bool prefilling = false;
     for (int pass = 0; pass < 2; ++pass) {  // chunked prefill: interactive prompts first, then background ones
       for (auto& seq : running) {
         if (seq->decoding || budget <= 0 || background(*seq) != (pass == 1)) continue;
-        const auto& prompt = seq->group->req->prompt;
-        int64_t chunk = std::min<int64_t>(budget, static_cast<int64_t>(prompt.size()) - seq->prefilled);
-        if (pass == 1) chunk = std::min(chunk, background_budget);
-        if (chunk <= 0) continue;
-        const bool last = seq->prefilled + chunk == static_cast<int64_t>(prompt.size());
-        batch.add(*seq->cache, prompt.data() + seq->prefilled, chunk, false, last);
+        const int64_t used = add_prefill(*seq, std::min(budget, pass == 1 ? background_budget : budget), !prefilling);
+        if (used == 0) continue;
+        prefilling = true;
         order.push_back(seq.get());
-        budget -= chunk;
-        if (pass == 1) background_budget -= chunk;
+        budget -= used;
+        if (pass == 1) background_budget -= used;
       }
     }
     if (order.empty()) return;

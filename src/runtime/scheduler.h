@@ -82,6 +82,7 @@ struct SchedulerOptions {
   int64_t n_ctx = 4096;               // largest context of a sequence
   int64_t max_batch_tokens = 256;     // tokens per forward pass (decode tokens + prefill chunks)
   int64_t background_prefill_tokens = 64;  // background prompt tokens per forward pass
+  int64_t max_image_tokens = 0;       // largest image a prompt may hold: evaluated whole, even beyond max_batch_tokens
   int max_running = 64;               // sequences advancing together
   int max_queue = 256;                // waiting requests beyond which submit() refuses
   size_t kv_budget_bytes = size_t{1} << 30;

@@ -50,7 +50,7 @@ void read_content(const json& content, Message& m, bool images_allowed) {
       if (!bytes) throw RowError("bad_image", "an image is not valid base64");
       const std::string mime = image_mime(*bytes);
       if (mime.empty()) throw RowError("bad_image", "an image is neither PNG, JPEG nor WebP");
-      m.images.push_back({"data:" + mime + ";base64," + it->get<std::string>()});
+      m.images.push_back({"data:" + mime + ";base64," + it->get<std::string>(), m.text.size()});
     } else {
       throw RowError("bad_content", "unknown content part type '" + type + "'");
     }

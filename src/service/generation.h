@@ -20,6 +20,7 @@ struct ToolCall {
 
 struct ImageInput {
   std::string url;  // a data: URL or a fetchable URL, as the client sent it
+  size_t at = std::string::npos;  // byte offset in the message's text where the image goes (npos: after it)
 };
 
 struct Message {

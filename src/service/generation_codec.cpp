@@ -37,7 +37,8 @@ json message_json(const Message& m) {
   json out = {{"role", m.role}, {"text", m.text}};
   if (!m.images.empty()) {
     out["images"] = json::array();
-    for (const auto& i : m.images) out["images"].push_back(i.url);
+    for (const auto& i : m.images)
+      out["images"].push_back(i.at == std::string::npos ? json(i.url) : json{{"url", i.url}, {"at", i.at}});
   }
   if (!m.tool_calls.empty()) {
     out["tool_calls"] = json::array();
@@ -52,7 +53,9 @@ Message message_from(const json& j) {
   Message m;
   m.role = j.value("role", "");
   m.text = j.value("text", "");
-  for (const auto& i : j.value("images", json::array())) m.images.push_back({i.get<std::string>()});
+  for (const auto& i : j.value("images", json::array()))
+    m.images.push_back(i.is_string() ? ImageInput{i.get<std::string>()}
+                                     : ImageInput{i.value("url", ""), i.value("at", std::string::npos)});
   for (const auto& c : j.value("tool_calls", json::array()))
     m.tool_calls.push_back({c.value("id", ""), c.value("name", ""), c.value("arguments", "")});
   m.tool_call_id = j.value("tool_call_id", "");

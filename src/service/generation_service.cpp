@@ -15,10 +15,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-ServiceError unsupported(const std::string& what) {
-  return ServiceError(ErrorCode::kInvalidArgument, what + " is not supported yet", "unsupported_feature");
-}
-
 }  // namespace
 
 // Features that are parsed but not yet served are refused, never silently ignored.
@@ -29,8 +25,6 @@ void GenerationService::check_supported(const GenerationRequest& r) {
     throw invalid_argument("tool_choice names '" + r.tool_choice + "', which is not among the tools");
   if ((named || r.tool_choice == "required") && r.format != OutputFormat::kText)
     throw invalid_argument("a required tool call cannot be combined with a response format");
-  for (const Message& m : r.messages)
-    if (!m.images.empty()) throw unsupported("image input");
 }
 
 void GenerationService::check_output_format(const GenerationRequest& request) {
@@ -41,9 +35,24 @@ void GenerationService::check_output_format(const GenerationRequest& request) {
 
 namespace {
 
+// The message's text with the media marker where each of its images goes.
+std::string text_with_markers(const Message& m) {
+  if (m.images.empty()) return m.text;
+  std::string out;
+  size_t from = 0;
+  for (const ImageInput& image : m.images) {
+    const size_t at = std::min(image.at, m.text.size());
+    if (at > from) out.append(m.text, from, at - from);
+    from = std::max(from, at);
+    out += kMediaMarker;
+  }
+  out.append(m.text, std::min(from, m.text.size()));
+  return out;
+}
+
 // The chat template's view of a message (Hugging Face's conventions).
 ojson template_message(const Message& m) {
-  ojson out = {{"role", m.role}, {"content", m.text}};
+  ojson out = {{"role", m.role}, {"content", text_with_markers(m)}};
   if (!m.tool_calls.empty()) {
     ojson calls = ojson::array();
     for (const ToolCall& c : m.tool_calls) {
@@ -101,7 +110,8 @@ class Run {
       }
     }
     std::string rendered;
-    std::vector<int32_t> prompt = build_prompt(model, req, &rendered);
+    MediaPrompt media = build_prompt(model, req, &rendered);
+    std::vector<int32_t>& prompt = media.tokens;
     // Chat answers are split into reasoning and answer (the template may have opened the reasoning already).
     const bool opens = !req.prompt && prompt_opens_reasoning(rendered);
     if (!req.prompt)
@@ -124,6 +134,7 @@ class Run {
     }
     auto sreq = std::make_shared<SchedulerRequest>();
     sreq->prompt = std::move(prompt);
+    sreq->images = std::move(media.images);
     sreq->priority = req.priority;
     sreq->sampling = req.sampling;
     sreq->presence_penalty = req.presence_penalty;
@@ -295,14 +306,24 @@ TokenizeResult tokens_of(const LoadedModel& model, const std::vector<int32_t>& i
 
 }  // namespace
 
-std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequest& request, std::string* rendered) {
+MediaPrompt build_prompt(const LoadedModel& model, const GenerationRequest& request, std::string* rendered) {
   if (request.prompt) {
     if (rendered) *rendered = *request.prompt;
-    std::vector<int32_t> ids = model.tokenizer->encode(*request.prompt, true, false);
-    if (ids.empty()) throw invalid_argument("the prompt is empty");
-    return ids;
+    MediaPrompt out;
+    out.tokens = model.tokenizer->encode(*request.prompt, true, false);
+    if (out.tokens.empty()) throw invalid_argument("the prompt is empty");
+    return out;
   }
   if (request.messages.empty()) throw invalid_argument("the request has no messages");
+  size_t n_images = 0;
+  for (const Message& m : request.messages) {
+    n_images += m.images.size();
+    if (m.text.find(kMediaMarker) != std::string::npos)
+      throw invalid_argument("message text must not contain '" + std::string(kMediaMarker) + "'");
+  }
+  if (n_images > 0 && !model.images)
+    throw ServiceError(ErrorCode::kInvalidArgument, "model '" + model.name + "' (kind " + model_kind_name(model.config->kind) +
+                       ") does not take images", "unsupported_feature");
   ChatRequest chat;
   for (const Message& m : request.messages) chat.messages.push_back(template_message(m));
   chat.add_generation_prompt = true;
@@ -322,10 +343,31 @@ std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequ
     throw ServiceError(ErrorCode::kInvalidArgument, std::string("the model's chat template rejected the messages: ") + e.what(),
                        "template_error");
   }
-  std::vector<int32_t> ids = model.tokenizer->encode(text, false, true);
-  if (ids.empty()) throw invalid_argument("the prompt is empty");
+  MediaPrompt out;
+  if (n_images == 0) {
+    out.tokens = model.tokenizer->encode(text, false, true);
+  } else {
+    if (count_media_markers(text) != n_images)
+      throw invalid_argument("the model's chat template placed " + std::to_string(count_media_markers(text)) + " of the " +
+                             std::to_string(n_images) + " images");
+    const int64_t budget = model.scheduler ? model.scheduler->options().n_ctx : model.context;
+    int64_t image_tokens = 0;
+    std::vector<std::shared_ptr<const ImageEmbedding>> images;
+    for (const Message& m : request.messages)
+      for (const ImageInput& image : m.images) {
+        images.push_back(model.images->encode(image.url));
+        image_tokens += images.back()->n_tokens;
+        if (image_tokens >= budget)
+          throw ServiceError(ErrorCode::kInvalidArgument, "the " + std::to_string(images.size()) + " images take " +
+                             std::to_string(image_tokens) + " tokens; the model's context is " + std::to_string(budget),
+                             "context_length_exceeded");
+      }
+    out = tokenize_media_prompt(*model.tokenizer, text, image_framing(model.vision->projector_type()), images,
+                                /*add_bos=*/false);
+  }
+  if (out.tokens.empty()) throw invalid_argument("the prompt is empty");
   if (rendered) *rendered = std::move(text);
-  return ids;
+  return out;
 }
 
 std::shared_ptr<GenerationHandle> GenerationService::start(GenerationRequest request,
@@ -402,7 +444,7 @@ void GenerationService::tokenize_prompt(GenerationRequest request, TokenizeDone 
   with_model(
       models_, model, branch,
       [shared_request, done](const std::shared_ptr<LoadedModel>& loaded) {
-        const TokenizeResult out = tokens_of(*loaded, build_prompt(*loaded, *shared_request));
+        const TokenizeResult out = tokens_of(*loaded, build_prompt(*loaded, *shared_request).tokens);
         done(&out, nullptr);
       },
       [done](const ServiceError& e) { done(nullptr, &e); });

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "service/generation.h"
+#include "service/media_prompt.h"
 #include "service/model_manager.h"
 #include "service/service_error.h"
 #include "service/structured_output.h"
@@ -68,9 +69,9 @@ class GenerationService {
   GrammarCache grammars_;
 };
 
-// The prompt's token ids for `request` on `model`: the chat template applied to the messages, or the raw prompt
-// with the tokenizer's BOS. Throws ServiceError (invalid argument) for requests the model cannot take. `rendered`
-// receives the prompt's text.
-std::vector<int32_t> build_prompt(const LoadedModel& model, const GenerationRequest& request, std::string* rendered = nullptr);
+// The prompt for `request` on `model`: the chat template applied to the messages, or the raw prompt with the
+// tokenizer's BOS; a vision model's images encoded and placed where the messages put them. Throws ServiceError
+// (invalid argument) for requests the model cannot take. `rendered` receives the prompt's text.
+MediaPrompt build_prompt(const LoadedModel& model, const GenerationRequest& request, std::string* rendered = nullptr);
 
 }  // namespace fm

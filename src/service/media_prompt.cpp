@@ -21,13 +21,13 @@ size_t count_media_markers(std::string_view text) {
 }
 
 MediaPrompt tokenize_media_prompt(const Tokenizer& tok, std::string_view text, const ImageFraming& framing,
-                                  const std::vector<std::shared_ptr<const ImageEmbedding>>& images) {
+                                  const std::vector<std::shared_ptr<const ImageEmbedding>>& images, bool add_bos) {
   if (count_media_markers(text) != images.size())
     throw std::invalid_argument("the prompt has " + std::to_string(count_media_markers(text)) + " image markers for " +
                                 std::to_string(images.size()) + " images");
   MediaPrompt out;
   const Vocab& vocab = tok.vocab();
-  if (vocab.add_bos() && vocab.bos() >= 0) out.tokens.push_back(vocab.bos());
+  if (add_bos && vocab.add_bos() && vocab.bos() >= 0) out.tokens.push_back(vocab.bos());
   auto append = [&](std::string_view piece) {
     if (piece.empty()) return;
     const std::vector<int32_t> ids = tok.encode(piece, /*add_special=*/false, /*parse_special=*/true);

@@ -29,12 +29,12 @@ ImageFraming image_framing(const std::string& projector_type);
 size_t count_media_markers(std::string_view text);
 
 // Tokens of `text` with images[i] at the i-th marker; images.size() must equal the number of markers.
-// prompt.images receive each image's row range.
+// add_bos: BOS first when the vocabulary adds it (raw prompts; a chat template writes its own).
 struct MediaPrompt {
   std::vector<int32_t> tokens;     // placeholders (0) at image rows
   std::vector<PromptImage> images;
 };
 MediaPrompt tokenize_media_prompt(const Tokenizer& tok, std::string_view text, const ImageFraming& framing,
-                                  const std::vector<std::shared_ptr<const ImageEmbedding>>& images);
+                                  const std::vector<std::shared_ptr<const ImageEmbedding>>& images, bool add_bos = true);
 
 }  // namespace fm

@@ -155,8 +155,19 @@ std::shared_ptr<LoadedModel> ModelManager::load(const ModelConfig& cfg, const st
   } else {
     SchedulerOptions so = scheduler_options_;
     so.n_ctx = m->context;
+    if (cfg.kind == ModelKind::kVision) {
+      const std::string mmproj = cfg.mmproj_for(branch);
+      m->mmproj_file = GgufFile::open(mmproj);
+      m->vision = load_vision_encoder(*m->mmproj_file);
+      if (m->vision->n_embd_text() != m->model->hparams().n_embd)
+        throw std::runtime_error("projector '" + mmproj + "' writes " + std::to_string(m->vision->n_embd_text()) +
+                                 "-wide embeddings but model '" + cfg.name + "' is " +
+                                 std::to_string(m->model->hparams().n_embd) + " wide");
+      so.max_image_tokens = m->vision->max_tokens();
+      m->images = std::make_unique<ImageEncoder>(*m->vision, scheduler_options_.threads);
+    }
     m->scheduler = std::make_unique<Scheduler>(*m->model, so);
-    m->bytes = m->file->file_size() + so.kv_budget_bytes;
+    m->bytes = m->file->file_size() + so.kv_budget_bytes + (m->mmproj_file ? m->mmproj_file->file_size() : 0);
   }
   m->last_used = std::chrono::steady_clock::now();
   std::clog << "fmserve: loaded model " << cfg.name << "/" << branch << " (" << m->model->hparams().arch << ", "
@@ -237,6 +248,20 @@ SchedulerStats ModelManager::stats() const {
     sum.steps += s.steps;
     sum.tokens_generated += s.tokens_generated;
     sum.prompt_tokens += s.prompt_tokens;
+  }
+  return sum;
+}
+
+ImageCacheStats ModelManager::image_cache_stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ImageCacheStats sum;
+  for (const auto& m : loaded_) {
+    if (!m->images) continue;
+    const ImageCacheStats s = m->images->stats();
+    sum.hits += s.hits;
+    sum.misses += s.misses;
+    sum.entries += s.entries;
+    sum.bytes += s.bytes;
   }
   return sum;
 }

@@ -21,8 +21,10 @@
 #include "runtime/classifier_head.h"
 #include "runtime/embedder.h"
 #include "runtime/scheduler.h"
+#include "service/image_input.h"
 #include "service/model_registry.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/vision_encoder.h"
 
 namespace fm {
 
@@ -40,6 +42,10 @@ struct LoadedModel {
   // The engine of the model's kind: text models generate through a scheduler; embedding and classifier models
   // run through an embedder (with the pooling and attention the file or the configuration gives).
   std::unique_ptr<Scheduler> scheduler;
+  // Vision models: the projector and the encoder turning a request's images into embeddings.
+  std::unique_ptr<GgufFile> mmproj_file;
+  std::unique_ptr<VisionEncoder> vision;
+  std::unique_ptr<ImageEncoder> images;
   std::unique_ptr<Embedder> embedder;
   EmbeddingOptions embedding;
   std::optional<ClassifierHead> head;  // a fine-tuned classifier's head, when the file has one
@@ -81,6 +87,7 @@ class ModelManager {
 
   const ServiceConfig& config() const { return config_; }
   SchedulerStats stats() const;  // summed over loaded models
+  ImageCacheStats image_cache_stats() const;  // vision models' image embedding caches, summed over loaded models
   size_t loaded_count() const;
   std::vector<ModelStatus> status() const;  // every configured branch
   // Stops every scheduler (cancelling their requests) while the models are still referenced here, then unloads;

@@ -154,15 +154,24 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
         bool known = false;
         for (const char* b : kBranches) known |= branch == b;
         if (!known) fail(origin, kv.first, "unknown branch '" + branch + "' (latest, rc, deprecated)");
-        if (kv.second.IsMap()) {  // {path: FILE, version: "01.06.2025"}
-          if (!kv.second["path"]) fail(origin, kv.second, "branch '" + branch + "' needs a 'path'");
-          mc.branches[branch] = kv.second["path"].as<std::string>();
+        if (kv.second.IsMap()) {  // {path | model: FILE, version: "01.06.2025", mmproj: FILE}
+          const YAML::Node file = kv.second["path"] ? kv.second["path"] : kv.second["model"];
+          if (!file) fail(origin, kv.second, "branch '" + branch + "' needs a 'path' (or 'model')");
+          mc.branches[branch] = file.as<std::string>();
           if (kv.second["version"]) mc.versions[branch] = kv.second["version"].as<std::string>();
+          if (kv.second["mmproj"]) mc.branch_mmproj[branch] = kv.second["mmproj"].as<std::string>();
         } else {
           mc.branches[branch] = kv.second.as<std::string>();
         }
       }
       if (m["chat_template"]) mc.chat_template = m["chat_template"].as<std::string>();
+      if (m["mmproj"]) mc.mmproj = m["mmproj"].as<std::string>();
+      if ((!mc.mmproj.empty() || !mc.branch_mmproj.empty()) && mc.kind != ModelKind::kVision)
+        fail(origin, m, "model '" + mc.name + "': 'mmproj' applies to kind: vision");
+      if (mc.kind == ModelKind::kVision)
+        for (const auto& [branch, file] : mc.branches)
+          if (mc.mmproj_for(branch).empty())
+            fail(origin, m, "vision model '" + mc.name + "' needs an 'mmproj' projector file (for branch '" + branch + "')");
       if (m["pooling"]) {
         mc.pooling = m["pooling"].as<std::string>();
         if (mc.pooling != "mean" && mc.pooling != "last" && mc.pooling != "cls")

@@ -21,6 +21,13 @@ struct ModelConfig {
   std::map<std::string, std::string> branches;  // latest / rc / deprecated -> GGUF path
   std::map<std::string, std::string> versions;  // branch -> modelVersion when configured (`version:`)
   std::string chat_template;                     // optional template file used when the GGUF has none
+  // Vision models: the projector (mmproj-*.gguf) for every branch, or per branch.
+  std::string mmproj;
+  std::map<std::string, std::string> branch_mmproj;
+  std::string mmproj_for(const std::string& branch) const {
+    auto it = branch_mmproj.find(branch);
+    return it != branch_mmproj.end() ? it->second : mmproj;
+  }
   // Embedding and classifier models: overrides of what the file says (empty / unset: the file's).
   std::string pooling;                           // mean, last, cls
   std::optional<bool> causal, normalize;

@@ -52,6 +52,7 @@ class Gemma3Siglip final : public VisionEncoder {
   std::string projector_type() const override { return "gemma3"; }
   int64_t n_embd_text() const override { return hp_.projection_dim; }
   int64_t tokens_for(int, int) const override { return (side_ / pool_) * (side_ / pool_); }
+  int64_t max_tokens() const override { return tokens_for(0, 0); }
 
   PreprocessedImage preprocess(const RgbImage& image) const override {
     PreprocessedImage out;

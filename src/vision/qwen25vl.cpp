@@ -51,6 +51,11 @@ class Qwen25VisionEncoder final : public VisionEncoder {
     return (w / unit) * (h / unit);
   }
 
+  int64_t max_tokens() const override {
+    const int64_t side = static_cast<int>(hp_.image_size);
+    return tokens_for(static_cast<int>(side), static_cast<int>(side));
+  }
+
   PreprocessedImage preprocess(const RgbImage& image) const override {
     const auto [w, h] = aligned_size(image.width, image.height, static_cast<int>(kMerge * hp_.patch_size),
                                      static_cast<int>(hp_.image_size));

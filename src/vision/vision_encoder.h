@@ -39,6 +39,8 @@ class VisionEncoder {
   virtual PreprocessedImage preprocess(const RgbImage& image) const = 0;
   // Image tokens an image of this size becomes (known before encoding, to check the context).
   virtual int64_t tokens_for(int width, int height) const = 0;
+  // The most tokens one image can become.
+  virtual int64_t max_tokens() const = 0;
   virtual ImageEmbedding encode(const Compute& c, const PreprocessedImage& image) const = 0;
 };
 

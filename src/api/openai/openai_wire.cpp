@@ -35,7 +35,7 @@ void parse_content(const JsonField& content, const RequestLimits& limits, Messag
       m.text += part["text"].string();
     } else if (type == "image_url") {
       const JsonField url = part["image_url"];
-      m.images.push_back({url.raw().is_string() ? url.string() : url["url"].string()});
+      m.images.push_back({url.raw().is_string() ? url.string() : url["url"].string(), m.text.size()});
     } else {
       part["type"].fail("must be text or image_url (got " + quote_value(type) + ")");
     }

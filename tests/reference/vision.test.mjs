@@ -1,0 +1,150 @@
+// Vision through a live server with the official OpenAI client: images as base64 data: URLs in image_url parts go
+// where the message puts them, and the answer is llama.cpp's (the vision fixtures' greedy continuation, for the
+// tokens whose reference margin is robust); two images in one message; a text model refusing images; bad images
+// answered with 400 while the server keeps serving; 8 concurrent image requests answering as serial ones; repeated
+// images encoded once (the image cache's hits in /metrics).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { fixtures, createKey, startServer, stopServer } from "./live_server.mjs";
+
+const vision = join(fixtures, "vision");
+const manifest = JSON.parse(readFileSync(join(vision, "MANIFEST.json"), "utf8"));
+const work = mkdtempSync(join(tmpdir(), "fmserve-vision-"));
+const dataDir = join(work, "data");
+let server, key, client;
+
+const dataUrl = (name) => {
+  const file = manifest.images[name].file;
+  const mime = file.endsWith(".png") ? "image/png" : "image/jpeg";
+  return `data:${mime};base64,${readFileSync(join(vision, file)).toString("base64")}`;
+};
+
+before(async () => {
+  // Templates that write the messages' text only, so the prompt is exactly the fixtures' (Gemma's vocabulary adds BOS).
+  writeFileSync(join(work, "bos.jinja"), "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
+  writeFileSync(join(work, "plain.jinja"), "{% for m in messages %}{{ m['content'] }}{% endfor %}");
+  const g = manifest.goldens.gemma3v, q = manifest.goldens.qwen25vl;
+  const config = join(work, "config.yaml");
+  writeFileSync(config, `models:
+  - name: gemma3v
+    kind: vision
+    context: 512
+    chat_template: ${join(work, "bos.jinja")}
+    mmproj: ${join(vision, g.mmproj)}
+    branches: {latest: ${join(vision, g.text_model)}}
+  - name: qwenvl
+    kind: vision
+    context: 2048
+    chat_template: ${join(work, "plain.jinja")}
+    branches:
+      latest: {model: ${join(vision, q.text_model)}, mmproj: ${join(vision, q.mmproj)}}
+  - name: textonly
+    context: 512
+    chat_template: ${join(work, "bos.jinja")}
+    branches: {latest: ${join(vision, g.text_model)}}
+`);
+  key = createKey(dataDir, "b1gfold");
+  server = await startServer(config, dataDir, 2);
+  client = new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 0 });
+});
+
+after(() => stopServer(server.process));
+
+// The fixtures' prompt "Look at this picture <image> and tell me what it shows" as OpenAI content parts.
+const fixtureMessages = (image) => [{
+  role: "user",
+  content: [
+    { type: "text", text: "Look at this picture " },
+    { type: "image_url", image_url: { url: dataUrl(image) } },
+    { type: "text", text: " and tell me what it shows" },
+  ],
+}];
+
+let compared = 0;
+// How many of the reference's greedy tokens have a robust margin (2 x the logits tolerance).
+function robustCount(c) {
+  const robust = 2 * manifest.tolerances.suggested.logits.max_abs;
+  let n = 0;
+  while (n < c.greedy.length && c.greedy_margins[n] > robust) ++n;
+  return n;
+}
+
+for (const [pair, model] of [["gemma3v", "gemma3v"], ["qwen25vl", "qwenvl"]]) {
+  for (const image of ["sq896", "wide1280x720", "tall300x1000", "tiny64", "alpha400x300"]) {
+    test(`${pair} ${image}: the answer is llama.cpp's and the image tokens are counted`, async () => {
+      const c = manifest.goldens[pair].cases[image];
+      const r = await client.chat.completions.create({
+        model: `gpt://b1gfold/${model}/latest`, messages: fixtureMessages(image), max_tokens: 16, temperature: 0, logprobs: true,
+      });
+      assert.equal(r.usage.prompt_tokens, c.n_positions);
+      // Token by token, as bytes (the random model writes pieces of UTF-8 characters).
+      const got = r.choices[0].logprobs.content.map((t) => Buffer.from(t.bytes).toString("hex"));
+      const n = robustCount(c);
+      assert.deepEqual(got.slice(0, n), c.greedy_pieces_hex.slice(0, n));
+      compared += n;
+    });
+  }
+}
+
+test("the answers above were compared over the fixtures' 38 robust tokens", () => assert.equal(compared, 38));
+
+test("two images in one message (the documented comparison request)", async () => {
+  const r = await client.chat.completions.create({
+    model: "gpt://b1gfold/qwenvl/latest", max_tokens: 8, temperature: 0,
+    messages: [{ role: "user", content: [
+      { type: "text", text: "Compare these two pictures: " },
+      { type: "image_url", image_url: { url: dataUrl("tiny64") } },
+      { type: "image_url", image_url: { url: dataUrl("alpha400x300") } },
+    ] }],
+  });
+  const text = await client.completions.create({ model: "gpt://b1gfold/qwenvl/latest", prompt: "Compare these two pictures: ", max_tokens: 1 });
+  // Each image: its tokens plus <|vision_start|> and <|vision_end|>.
+  const images = manifest.goldens.qwen25vl.cases.tiny64.n_image_tokens + manifest.goldens.qwen25vl.cases.alpha400x300.n_image_tokens;
+  assert.equal(r.usage.prompt_tokens, text.usage.prompt_tokens + images + 4);
+  assert.equal(r.choices[0].finish_reason, "length");
+});
+
+test("a text model answers image parts with 400", async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: "gpt://b1gfold/textonly/latest", messages: fixtureMessages("tiny64"), max_tokens: 4 }),
+    (e) => e.status === 400 && /does not take images/.test(e.message));
+});
+
+test("bad images are answered with 400 and the server keeps serving", async () => {
+  const png = readFileSync(join(vision, "images/tall300x1000.png"));
+  const ihdr = Buffer.from("89504e470d0a1a0a0000000d49484452000186a0000186a00802000000", "hex");  // 100000 x 100000
+  const cases = [
+    ["data:image/png;base64,aGVsbG8gd29ybGQ=", /not an image in a supported format/],
+    [`data:image/png;base64,${png.subarray(0, png.length / 2).toString("base64")}`, /corrupt or truncated/],
+    [`data:image/png;base64,${ihdr.toString("base64")}`, /claims 100000x100000 pixels/],
+    ["data:image/png;base64,@@@", /not valid base64/],
+    ["data:text/plain;base64,aGVsbG8=", /media type 'text\/plain'/],
+    ["ftp://example.com/cat.png", /must be a data: URL/],
+  ];
+  for (const [url, message] of cases) {
+    await assert.rejects(
+      client.chat.completions.create({ model: "gpt://b1gfold/gemma3v/latest", max_tokens: 4,
+        messages: [{ role: "user", content: [{ type: "text", text: "What is this?" }, { type: "image_url", image_url: { url } }] }] }),
+      (e) => e.status === 400 && message.test(e.message), url.slice(0, 40));
+  }
+  const ok = await client.chat.completions.create({ model: "gpt://b1gfold/gemma3v/latest", messages: fixtureMessages("tiny64"), max_tokens: 2 });
+  assert.equal(ok.choices.length, 1);
+});
+
+test("8 concurrent image requests answer as serial ones; repeated images are encoded once", async () => {
+  const jobs = [];
+  for (const image of ["sq896", "tiny64", "wide1280x720", "alpha400x300"])
+    for (const model of ["gemma3v", "qwenvl"]) jobs.push({ model: `gpt://b1gfold/${model}/latest`, messages: fixtureMessages(image), max_tokens: 12, temperature: 0 });
+  const serial = [];
+  for (const j of jobs) serial.push((await client.chat.completions.create(j)).choices[0].message.content);
+  const metrics = async () => (await (await fetch(`${server.url}/metrics`)).text());
+  const hits = (text) => Number(text.match(/^fmserve_image_cache_hits_total (\d+)/m)[1]);
+  const before = hits(await metrics());
+  const concurrent = await Promise.all(jobs.map((j) => client.chat.completions.create(j)));
+  assert.deepEqual(concurrent.map((r) => r.choices[0].message.content), serial);
+  assert.equal(hits(await metrics()) - before, jobs.length);
+});
