@@ -6,16 +6,14 @@
 #include <stdexcept>
 
 #include "cli/commands.h"
+#include "cli/media_input.h"
 #include "gguf/gguf_file.h"
-#include "image/image.h"
 #include "model/model.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "service/media_prompt.h"
-#include "tensor/kernels/kernel_table.h"
 #include "tensor/thread_pool.h"
 #include "tokenizer/tokenizer.h"
-#include "util/read_file.h"
 #include "vision/vision_encoder.h"
 
 namespace fm::cli {
@@ -43,34 +41,18 @@ int run_image_logits(const LogitsOptions& opt) {
                                 "-wide embeddings but the model's width is " + std::to_string(model->hparams().n_embd));
 
   ThreadPool pool(default_threads(opt.threads));
-  Compute c;
-  c.pool = &pool;
-  c.kernels = &best_kernels();
-  ScratchBuffer scratch;
-  c.scratch = &scratch;
-  std::vector<std::shared_ptr<const ImageEmbedding>> images;
-  std::vector<float> all_embd;
-  for (const std::string& path : opt.images) {
-    const std::string bytes = read_file(path);
-    const RgbImage rgb = decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-    auto embd = std::make_shared<ImageEmbedding>(encoder->encode(c, encoder->preprocess(rgb)));
-    all_embd.insert(all_embd.end(), embd->data.begin(), embd->data.end());
-    images.push_back(std::move(embd));
+  const auto images = encode_image_files(*encoder, opt.images, pool);
+  if (!opt.embd_output.empty()) {
+    std::vector<float> all_embd;
+    for (const auto& e : images) all_embd.insert(all_embd.end(), e->data.begin(), e->data.end());
+    write_floats(opt.embd_output, all_embd);
   }
-  if (!opt.embd_output.empty()) write_floats(opt.embd_output, all_embd);
 
   const MediaPrompt prompt = tokenize_media_prompt(*tokenizer, opt.prompt, image_framing(encoder->projector_type()), images);
   const int64_t n_rows = static_cast<int64_t>(prompt.tokens.size()), n_vocab = model->hparams().n_vocab;
   Session session(*model, n_rows + opt.greedy, 512, pool, kv_type);
   std::vector<float> logits(static_cast<size_t>(n_rows * n_vocab));
-  int64_t row = 0;
-  for (const PromptImage& image : prompt.images) {
-    if (image.at > row) session.eval_all(prompt.tokens.data() + row, image.at - row, logits.data() + row * n_vocab);
-    session.eval_image(image.embedding->data.data(), image.embedding->n_tokens, image.embedding->grid_nx,
-                       logits.data() + image.at * n_vocab);
-    row = image.at + image.embedding->n_tokens;
-  }
-  if (row < n_rows) session.eval_all(prompt.tokens.data() + row, n_rows - row, logits.data() + row * n_vocab);
+  eval_media_prompt(session, prompt, logits.data());
   if (!opt.output.empty()) write_floats(opt.output, logits);
 
   if (opt.greedy > 0) {

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/media_input.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
 #include "runtime/sampler.h"
@@ -32,7 +33,26 @@ int run_generate(const RunOptions& opt) {
   auto file = GgufFile::open(opt.model);
   auto model = load_model(*file);
   auto tokenizer = make_tokenizer(*file);
-  const std::vector<int32_t> prompt = tokenizer->encode(opt.prompt, true);
+  ThreadPool pool(default_threads(opt.threads));
+  MediaPrompt media;
+  std::unique_ptr<GgufFile> projector_file;
+  if (!opt.mmproj.empty()) {
+    projector_file = GgufFile::open(opt.mmproj);
+    const auto encoder = load_vision_encoder(*projector_file);
+    if (encoder->n_embd_text() != model->hparams().n_embd)
+      throw std::invalid_argument("the projector does not fit the model: its embeddings are " +
+                                  std::to_string(encoder->n_embd_text()) + " wide, the model's " +
+                                  std::to_string(model->hparams().n_embd));
+    std::string text = opt.prompt;
+    if (count_media_markers(text) == 0)
+      for (size_t i = 0; i < opt.images.size(); ++i) text.insert(0, std::string(kMediaMarker) + "\n");
+    media = tokenize_media_prompt(*tokenizer, text, image_framing(encoder->projector_type()),
+                                  encode_image_files(*encoder, opt.images, pool));
+  } else {
+    if (!opt.images.empty()) throw std::invalid_argument("--image needs --mmproj");
+    media.tokens = tokenizer->encode(opt.prompt, true);
+  }
+  const std::vector<int32_t>& prompt = media.tokens;
   if (prompt.empty()) throw std::invalid_argument("the prompt produced no tokens");
   const int64_t n_ctx_train = model->hparams().n_ctx_train;
   if (static_cast<int64_t>(prompt.size()) >= n_ctx_train)
@@ -40,7 +60,6 @@ int run_generate(const RunOptions& opt) {
                                 std::to_string(n_ctx_train));
   const int64_t n_ctx = std::min<int64_t>(n_ctx_train, static_cast<int64_t>(prompt.size()) + opt.n_predict);
 
-  ThreadPool pool(default_threads(opt.threads));
   Session session(*model, n_ctx, 512, pool, kv_type);
   SamplingParams sp;
   sp.temperature = opt.sampling.temperature;
@@ -51,7 +70,7 @@ int run_generate(const RunOptions& opt) {
   Sampler sampler(sp);
   Utf8StreamDecoder decoder;
 
-  const float* logits = session.eval(prompt.data(), static_cast<int64_t>(prompt.size()));
+  const float* logits = cli::eval_media_prompt(session, media);
   for (int i = 0; i < opt.n_predict; ++i) {
     const int32_t token = sampler.sample(logits, session.n_vocab());
     if (tokenizer->is_end_of_generation(token)) break;

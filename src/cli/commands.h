@@ -26,6 +26,8 @@ struct SamplingOptions {
 struct RunOptions {
   std::string model;
   std::string prompt;
+  std::string mmproj;               // with images: the projector
+  std::vector<std::string> images;  // at the prompt's <__media__> markers, else before its text
   int n_predict = 64;
   int threads = 0;  // 0 = all cores
   std::string kv_type = "f16";

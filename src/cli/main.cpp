@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Generate a continuation of a prompt");
   run_cmd->add_option("-m,--model", run.model, "GGUF model file")->required();
   run_cmd->add_option("-p,--prompt", run.prompt, "Prompt text")->required();
+  run_cmd->add_option("--mmproj", run.mmproj, "Projector GGUF (mmproj-*.gguf) for --image");
+  run_cmd->add_option("--image", run.images, "Image file (repeatable), at the prompt's <__media__> markers or before it");
   run_cmd->add_option("-n,--n-predict", run.n_predict, "Tokens to generate");
   run_cmd->add_option("--temp", run.sampling.temperature, "Temperature (0 = greedy)");
   run_cmd->add_option("--top-k", run.sampling.top_k, "Top-k (0 = off)");

@@ -30,6 +30,7 @@ class Session {
   // eval() of one token, this takes the decode kernels, as the scheduler does for its decode tokens.
   const float* decode(int32_t token);
 
+  const float* last_logits() const { return last_logits_.data(); }  // after the last row evaluated
   int64_t n_past() const { return cache_.n_used(); }
   int64_t n_ctx() const { return cache_.n_ctx(); }
   int64_t n_vocab() const { return model_.hparams().n_vocab; }

@@ -2,6 +2,7 @@
 // /v1/batches/{id}/cancel. Input lines {custom_id, method, url, body} are checked when the batch is created (unique
 // custom_id, the batch's endpoint, one model, bodies the endpoint accepts); a batch with bad lines is stored as
 // failed with the lines' errors, as OpenAI does. Lines then run like any batch task's, at background priority.
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -169,6 +170,12 @@ nlohmann::json check_lines(const ApiContext& ctx, const HttpRequest& http, const
       } catch (const ServiceError& e) {
         throw RowError("unsupported_feature", e.what());
       }
+      const bool has_images = std::any_of(call.request.messages.begin(), call.request.messages.end(),
+                                          [](const Message& m) { return !m.images.empty(); });
+      const ModelConfig* config = ctx.models.config().find(call.request.model);
+      if (has_images && config && config->kind != ModelKind::kVision)
+        throw RowError("unsupported_feature", "model '" + config->name + "' (kind " + model_kind_name(config->kind) +
+                       ") does not take images");
     } catch (const RowError& e) {
       report(n, e.kind(), e.what());
     } catch (const ApiError& e) {
