@@ -3,39 +3,18 @@
 #include "image/image.h"
 #include "service/service_error.h"
 #include "tensor/kernels/kernel_table.h"
-#include "util/base64.h"
+#include "service/image_fetch.h"
 #include "util/sha256.h"
 
 namespace fm {
 
-std::string image_bytes_from_url(const std::string& url) {
-  if (url.rfind("data:", 0) == 0) {
-    const size_t comma = url.find(',');
-    if (comma == std::string::npos) throw invalid_argument("the image data: URL has no ',' before its data", "invalid_image");
-    const std::string meta = url.substr(5, comma - 5);
-    if (meta.rfind("image/", 0) != 0 && !meta.empty() && meta.rfind("application/octet-stream", 0) != 0)
-      throw invalid_argument("the image data: URL has media type '" + meta.substr(0, meta.find(';')) + "', not image/…",
-                             "invalid_image");
-    if (meta.size() < 7 || meta.compare(meta.size() - 7, 7, ";base64") != 0)
-      throw invalid_argument("the image data: URL must be base64 (data:image/…;base64,…)", "invalid_image");
-    auto bytes = base64_decode(std::string_view(url).substr(comma + 1));
-    if (!bytes) throw invalid_argument("the image data: URL is not valid base64", "invalid_image");
-    if (bytes->empty()) throw invalid_argument("the image is empty", "invalid_image");
-    return std::move(*bytes);
-  }
-  const std::string scheme = url.substr(0, url.find(':'));
-  if (scheme == "http" || scheme == "https" || scheme == "s3")
-    throw ServiceError(ErrorCode::kInvalidArgument, "images by " + scheme + " URL are not supported yet; send a data: URL",
-                       "unsupported_feature");
-  throw invalid_argument("the image URL must be a data: URL (data:image/…;base64,…)", "invalid_image");
-}
-
-ImageEncoder::ImageEncoder(const VisionEncoder& encoder, int threads, size_t cache_bytes)
+ImageEncoder::ImageEncoder(const VisionEncoder& encoder, int threads, const ImageFetchConfig& fetch)
     : encoder_(encoder),
+      fetch_(fetch),
       pool_(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-      cache_capacity_(cache_bytes) {}
+      cache_capacity_(fetch.cache_bytes) {}
 
-std::shared_ptr<const ImageEmbedding> ImageEncoder::encode(const std::string& url) { return encode_bytes(image_bytes_from_url(url)); }
+std::shared_ptr<const ImageEmbedding> ImageEncoder::encode(const std::string& url) { return encode_bytes(image_bytes_from_url(url, fetch_)); }
 
 std::shared_ptr<const ImageEmbedding> ImageEncoder::encode_bytes(const std::string& bytes) {
   const std::string key = sha256_hex(bytes.data(), bytes.size());

@@ -1,6 +1,6 @@
 #pragma once
-// A vision model's images, from the URLs clients send to embeddings: data: URLs are decoded, preprocessed and
-// encoded once per distinct content (an LRU cache of embeddings keyed by the bytes' SHA-256, bounded in bytes).
+// A vision model's images, from the URLs clients send to embeddings: fetched (image_fetch), decoded, preprocessed
+// and encoded once per distinct content (an LRU cache of embeddings keyed by the bytes' SHA-256, bounded in bytes).
 // Bad images are refused with a 400 that says what is wrong.
 #include <atomic>
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "service/model_registry.h"
 #include "tensor/matmul.h"
 #include "tensor/thread_pool.h"
 #include "vision/vision_encoder.h"
@@ -23,7 +24,7 @@ struct ImageCacheStats {
 
 class ImageEncoder {
  public:
-  ImageEncoder(const VisionEncoder& encoder, int threads, size_t cache_bytes = size_t{256} << 20);
+  ImageEncoder(const VisionEncoder& encoder, int threads, const ImageFetchConfig& fetch);
 
   // Throws ServiceError (invalid argument) for a URL or image it cannot use. Encodes one image at a time.
   std::shared_ptr<const ImageEmbedding> encode(const std::string& url);
@@ -35,6 +36,7 @@ class ImageEncoder {
   std::shared_ptr<const ImageEmbedding> encode_bytes(const std::string& bytes);
 
   const VisionEncoder& encoder_;
+  ImageFetchConfig fetch_;
   ThreadPool pool_;
   ScratchBuffer scratch_;
   std::mutex encode_mutex_;  // one encoding at a time on pool_
@@ -49,8 +51,5 @@ class ImageEncoder {
   std::unordered_map<std::string, Entry> cache_;
   int64_t hits_ = 0, misses_ = 0;
 };
-
-// The bytes of a data: URL (base64 or percent-free plain); throws ServiceError for other URLs or bad data.
-std::string image_bytes_from_url(const std::string& url);
 
 }  // namespace fm

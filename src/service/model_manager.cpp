@@ -164,7 +164,7 @@ std::shared_ptr<LoadedModel> ModelManager::load(const ModelConfig& cfg, const st
                                  "-wide embeddings but model '" + cfg.name + "' is " +
                                  std::to_string(m->model->hparams().n_embd) + " wide");
       so.max_image_tokens = m->vision->max_tokens();
-      m->images = std::make_unique<ImageEncoder>(*m->vision, scheduler_options_.threads);
+      m->images = std::make_unique<ImageEncoder>(*m->vision, scheduler_options_.threads, config_.image_fetch);
     }
     m->scheduler = std::make_unique<Scheduler>(*m->model, so);
     m->bytes = m->file->file_size() + so.kv_budget_bytes + (m->mmproj_file ? m->mmproj_file->file_size() : 0);

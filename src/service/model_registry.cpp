@@ -127,6 +127,33 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
       if (batch["max_dataset_size"]) cfg.max_dataset_bytes = static_cast<int64_t>(parse_size(origin, batch["max_dataset_size"]));
       if (batch["max_upload_size"]) cfg.max_upload_body_bytes = parse_size(origin, batch["max_upload_size"]);
     }
+    if (const YAML::Node f = root["image_fetch"]) {
+      if (!f.IsMap()) fail(origin, f, "'image_fetch' must be a mapping");
+      ImageFetchConfig& c = cfg.image_fetch;
+      for (const auto& kv : f) {
+        const std::string key = kv.first.as<std::string>();
+        const YAML::Node& v = kv.second;
+        if (key == "connect_timeout") c.connect_timeout_s = parse_duration(origin, v);
+        else if (key == "timeout") c.timeout_s = parse_duration(origin, v);
+        else if (key == "max_size") c.max_bytes = parse_size(origin, v);
+        else if (key == "max_redirects") c.max_redirects = v.as<int>();
+        else if (key == "cache_size") c.cache_bytes = parse_size(origin, v);
+        else if (key == "allow_hosts") {
+          if (!v.IsSequence()) fail(origin, v, "image_fetch.allow_hosts must be a list of hosts");
+          for (const auto& h : v) c.allow_hosts.push_back(h.as<std::string>());
+        } else if (key == "s3") {
+          if (!v.IsMap()) fail(origin, v, "image_fetch.s3 must be a mapping");
+          if (v["endpoint"]) c.s3_endpoint = v["endpoint"].as<std::string>();
+          if (v["region"]) c.s3_region = v["region"].as<std::string>();
+          if (v["access_key_id"]) c.s3_access_key_id = v["access_key_id"].as<std::string>();
+          if (v["secret_access_key"]) c.s3_secret_access_key = v["secret_access_key"].as<std::string>();
+        } else {
+          fail(origin, kv.first, "unknown image_fetch key '" + key +
+                                 "' (connect_timeout, timeout, max_size, max_redirects, cache_size, allow_hosts, s3)");
+        }
+      }
+      if (c.max_redirects < 0 || c.max_redirects > 20) fail(origin, f, "image_fetch.max_redirects must be 0..20");
+    }
     const YAML::Node models = root["models"];
     if (!models || !models.IsSequence()) fail(origin, root, "'models' must be a list");
     for (const YAML::Node& m : models) {

@@ -46,6 +46,19 @@ struct RequestLimits {
   int body_timeout_s = 120;       // to receive its body
 };
 
+// Images given by URL (`image_fetch:`): http(s) fetched with these bounds; loopback, private and link-local
+// addresses are refused unless their host (or address) is listed in allow_hosts; s3://bucket/key read from the
+// configured S3-compatible endpoint (credentials from here or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+// AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL).
+struct ImageFetchConfig {
+  int64_t connect_timeout_s = 5, timeout_s = 30;
+  size_t max_bytes = size_t{20} << 20;
+  int max_redirects = 3;
+  std::vector<std::string> allow_hosts;
+  std::string s3_endpoint, s3_region, s3_access_key_id, s3_secret_access_key;
+  size_t cache_bytes = size_t{256} << 20;  // encoded images kept per vision model
+};
+
 struct ServiceConfig {
   std::vector<ModelConfig> models;
   size_t memory_budget_bytes = size_t{8} << 30;  // resident models; least recently used ones unload beyond it
@@ -55,6 +68,7 @@ struct ServiceConfig {
   size_t kv_budget_bytes = size_t{1} << 30;  // KV cache memory per model; admission waits beyond it
   int threads = 0;
   RequestLimits limits;
+  ImageFetchConfig image_fetch;
   int64_t operation_retention_s = 3 * 24 * 3600;  // done operations are purged after this (`operations: retention`)
   int operation_concurrency = 4;                  // async operations running at once
   // `batch:` — batch tasks and datasets.

@@ -6,16 +6,61 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { fixtures, createKey, startServer, stopServer } from "./live_server.mjs";
+import { fixtures, createKey, startServer, stopServer, sleep } from "./live_server.mjs";
 
 const vision = join(fixtures, "vision");
 const manifest = JSON.parse(readFileSync(join(vision, "MANIFEST.json"), "utf8"));
 const work = mkdtempSync(join(tmpdir(), "fmserve-vision-"));
 const dataDir = join(work, "data");
-let server, key, client;
+let server, key, client, images, moto, motoUrl;
+
+// Serves the fixture images over http on loopback, plus redirect chains, a 404 and an oversized body.
+function startImageServer() {
+  const srv = createServer((req, res) => {
+    const redirect = req.url.match(/^\/redirect\/(\d+)$/);
+    if (redirect) {
+      const n = Number(redirect[1]);
+      res.writeHead(302, { location: n > 1 ? `/redirect/${n - 1}` : "/img/tiny64" });
+      return res.end();
+    }
+    if (req.url === "/big") {
+      res.writeHead(200, { "content-type": "image/png" });
+      return res.end(Buffer.alloc(3 << 20, 7));
+    }
+    const m = req.url.match(/^\/img\/(\w+)$/);
+    if (!m || !manifest.images[m[1]]) {
+      res.writeHead(404);
+      return res.end("not found");
+    }
+    res.writeHead(200, { "content-type": "application/octet-stream" });
+    res.end(readFileSync(join(vision, manifest.images[m[1]].file)));
+  });
+  return new Promise((resolve) => srv.listen(0, "127.0.0.1", () => resolve(srv)));
+}
+
+// moto_server (S3 on loopback) with a bucket holding one fixture image.
+async function startMoto() {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; ++i) {
+    try {
+      await fetch(url);
+      break;
+    } catch {
+      await sleep(100);
+    }
+  }
+  assert.equal((await fetch(`${url}/pictures`, { method: "PUT" })).status, 200);
+  const put = await fetch(`${url}/pictures/cats/tiny 64.jpg`, { method: "PUT", body: readFileSync(join(vision, "images/tiny64.jpg")) });
+  assert.equal(put.status, 200);
+  return { child, url };
+}
 
 const dataUrl = (name) => {
   const file = manifest.images[name].file;
@@ -28,8 +73,14 @@ before(async () => {
   writeFileSync(join(work, "bos.jinja"), "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
   writeFileSync(join(work, "plain.jinja"), "{% for m in messages %}{{ m['content'] }}{% endfor %}");
   const g = manifest.goldens.gemma3v, q = manifest.goldens.qwen25vl;
+  images = await startImageServer();
+  moto = await startMoto();
   const config = join(work, "config.yaml");
-  writeFileSync(config, `models:
+  writeFileSync(config, `image_fetch:
+  allow_hosts: [127.0.0.1]
+  max_size: 1MiB
+  s3: {endpoint: "${moto.url}", region: us-east-1, access_key_id: testing, secret_access_key: testing}
+models:
   - name: gemma3v
     kind: vision
     context: 512
@@ -52,7 +103,11 @@ before(async () => {
   client = new OpenAI({ apiKey: key, baseURL: `${server.url}/v1`, maxRetries: 0 });
 });
 
-after(() => stopServer(server.process));
+after(async () => {
+  await stopServer(server.process);
+  images.close();
+  moto.child.kill("SIGKILL");
+});
 
 // The fixtures' prompt "Look at this picture <image> and tell me what it shows" as OpenAI content parts.
 const fixtureMessages = (image) => [{
@@ -123,7 +178,6 @@ test("bad images are answered with 400 and the server keeps serving", async () =
     [`data:image/png;base64,${ihdr.toString("base64")}`, /claims 100000x100000 pixels/],
     ["data:image/png;base64,@@@", /not valid base64/],
     ["data:text/plain;base64,aGVsbG8=", /media type 'text\/plain'/],
-    ["ftp://example.com/cat.png", /must be a data: URL/],
   ];
   for (const [url, message] of cases) {
     await assert.rejects(
@@ -147,4 +201,32 @@ test("8 concurrent image requests answer as serial ones; repeated images are enc
   const concurrent = await Promise.all(jobs.map((j) => client.chat.completions.create(j)));
   assert.deepEqual(concurrent.map((r) => r.choices[0].message.content), serial);
   assert.equal(hits(await metrics()) - before, jobs.length);
+});
+
+test("images by http URL from an allowed loopback server and from S3 answer as the same bytes in base64", async () => {
+  const ask = (url) => client.chat.completions.create({ model: "gpt://b1gfold/qwenvl/latest", max_tokens: 8, temperature: 0,
+    messages: [{ role: "user", content: [{ type: "text", text: "Look at this picture " }, { type: "image_url", image_url: { url } }] }] });
+  const base = `http://127.0.0.1:${images.address().port}`;
+  const inline = (await ask(dataUrl("tiny64"))).choices[0].message.content;
+  assert.equal((await ask(`${base}/img/tiny64`)).choices[0].message.content, inline);
+  assert.equal((await ask(`${base}/redirect/3`)).choices[0].message.content, inline);
+  assert.equal((await ask("s3://pictures/cats/tiny 64.jpg")).choices[0].message.content, inline);
+});
+
+test("image URLs outside the bounds are answered with 400", async () => {
+  const port = images.address().port;
+  const cases = [
+    [`http://localhost:${port}/img/tiny64`, /internal address/],       // loopback by a name that is not allowed
+    [`http://127.0.0.1:${port}/redirect/4`, /redirects more than 3 times/],
+    [`http://127.0.0.1:${port}/img/nope`, /returned HTTP 404/],
+    [`http://127.0.0.1:${port}/big`, /larger than the limit of 1048576 bytes/],
+    ["s3://pictures/missing.jpg", /returned HTTP 404/],
+    ["ftp://example.com/cat.png", /must be a data:, http\(s\):\/\/ or s3:\/\/ URL/],
+  ];
+  for (const [url, message] of cases) {
+    await assert.rejects(
+      client.chat.completions.create({ model: "gpt://b1gfold/qwenvl/latest", max_tokens: 4,
+        messages: [{ role: "user", content: [{ type: "image_url", image_url: { url } }] }] }),
+      (e) => e.status === 400 && message.test(e.message), url);
+  }
 });
