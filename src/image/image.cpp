@@ -1,27 +1,13 @@
 #include "image/image.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 
 #include <webp/decode.h>
 
-// stb_image from Debian's libstb-dev: the decoder llama.cpp uses, so decoded pixels match it. Only the formats we
-// accept are compiled in.
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_NO_STDIO
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#define STBI_ONLY_GIF
-#define STBI_ONLY_BMP
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
+#include "image/stb_decoder.h"
 
 namespace fm {
 
@@ -106,6 +92,45 @@ bool claimed_size(ImageFormat f, const uint8_t* d, size_t n, int64_t* w, int64_t
   }
 }
 
+// Debian's stb_image (2.27) trusts a JPEG Huffman table's code counts (later versions refuse more than 256
+// codes); walk the segments as the decoder does and refuse such a table before stb_image sees it.
+bool jpeg_tables_valid(const uint8_t* d, size_t n) {
+  size_t i = 2;
+  while (i + 4 <= n) {
+    if (d[i] != 0xFF) {  // padding between segments: stb_image scans on to the next marker, and so do we
+      ++i;
+      continue;
+    }
+    const uint8_t marker = d[i + 1];
+    if (marker == 0xFF) {
+      ++i;
+      continue;
+    }
+    if (marker == 0xD9) return true;  // end of image
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {
+      i += 2;
+      continue;
+    }
+    const size_t len = be16(d + i + 2);
+    if (len < 2) return true;  // stb_image reports a bad length
+    if (marker == 0xC4) {  // DHT: tables of (class/id, 16 counts, symbols), read as stb_image does (zeros past the end)
+      const size_t end = std::min(i + 2 + len, n);
+      for (size_t p = i + 4; p < end;) {
+        size_t codes = 0;
+        for (size_t k = p + 1; k <= p + 16 && k < n; ++k) codes += d[k];
+        if (codes > 256) return false;
+        p += 17 + codes;
+      }
+    }
+    if (i + 2 + len > n) return true;  // truncated: stb_image reports it
+    i += 2 + len;
+    if (marker == 0xDA) {  // start of scan: skip the entropy-coded data to the next marker
+      while (i + 1 < n && !(d[i] == 0xFF && d[i + 1] != 0x00 && !(d[i + 1] >= 0xD0 && d[i + 1] <= 0xD7))) ++i;
+    }
+  }
+  return true;
+}
+
 RgbImage decode_webp(const uint8_t* data, size_t size, const ImageLimits& limits) {
   int w = 0, h = 0;
   if (!WebPGetInfo(data, size, &w, &h)) throw ImageError("the WebP image is corrupt or truncated");
@@ -131,18 +156,18 @@ RgbImage decode_image(const uint8_t* data, size_t size, const ImageLimits& limit
   int64_t claimed_w = 0, claimed_h = 0;
   if (claimed_size(format, data, size, &claimed_w, &claimed_h) && claimed_w > 0 && claimed_h > 0)
     check_size(format, claimed_w, claimed_h, limits);
-  int w = 0, h = 0, channels = 0;
-  if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &channels))
-    throw ImageError("the " + name + " image is corrupt or truncated (" + stbi_failure_reason() + ")");
-  check_size(format, w, h, limits);
-  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels, 3), stbi_image_free);
-  if (!pixels) throw ImageError("the " + name + " image is corrupt or truncated (" + stbi_failure_reason() + ")");
+  if (format == ImageFormat::kJpeg && !jpeg_tables_valid(data, size))
+    throw ImageError("the JPEG image is corrupt or truncated (bad Huffman table)");
+  int w = 0, h = 0;
+  std::string error;
+  if (!stb_info(data, size, &w, &h, &error)) throw ImageError("the " + name + " image is corrupt or truncated (" + error + ")");
   check_size(format, w, h, limits);
   RgbImage img;
+  if (!stb_decode_rgb(data, size, &w, &h, &img.pixels, &error))
+    throw ImageError("the " + name + " image is corrupt or truncated (" + error + ")");
+  check_size(format, w, h, limits);
   img.width = w;
   img.height = h;
-  img.pixels.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * static_cast<size_t>(h) * 3);
   return img;
 }
 

@@ -106,6 +106,16 @@ TEST(ImageDecode, RefusesBadBytesWithAClearMessage) {
   EXPECT_NE(error_of(std::string("RIFF\x10\0\0\0WEBPVP8 ", 16)).find("WebP image is corrupt or truncated"), std::string::npos);
 }
 
+TEST(ImageDecode, RefusesAJpegHuffmanTableWithMoreThan256Codes) {
+  // Debian's stb_image would write past its table for such a file; it is refused before stb_image sees it.
+  std::string jpg = fixture_image("tiny64.jpg");
+  const size_t dht = jpg.find("\xFF\xC4");
+  ASSERT_NE(dht, std::string::npos);
+  jpg[dht + 4 + 15] = static_cast<char>(0xFF);
+  jpg[dht + 4 + 16] = static_cast<char>(0xFF);
+  EXPECT_NE(error_of(jpg).find("JPEG image is corrupt or truncated (bad Huffman table)"), std::string::npos) << error_of(jpg);
+}
+
 TEST(ImageDecode, RefusesDecompressionBombsBeforeDecoding) {
   const std::string e = error_of(png_header(100000, 100000));
   EXPECT_NE(e.find("claims 100000x100000 pixels"), std::string::npos) << e;
