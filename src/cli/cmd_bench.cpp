@@ -141,6 +141,7 @@ int run_synth(const SynthOptions& opt) {
   request.multi_label = opt.multi_label;
   request.pooling = opt.pooling;
   request.vocab = opt.vocab;
+  request.text_width = opt.text_width;
   synthesize_model(request);
   std::clog << "fmserve: wrote " << opt.output << " in " << seconds_since(t0) << " s" << std::endl;
   return 0;

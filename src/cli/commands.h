@@ -119,13 +119,17 @@ struct BenchOptions {
   bool json = false;
   std::string embed_texts;   // embedding throughput over these texts (one per line) instead of pp/tg
   int64_t embed_batch = 2048;  // tokens per embedding pass
+  std::string mmproj, image;   // image encode and image-token prefill speed instead of pp/tg
+  int repeat = 3;
 };
 int run_bench(const BenchOptions& opt);
 int run_embed_bench(const BenchOptions& opt);
+int run_image_bench(const BenchOptions& opt);  // cmd_bench_image.cpp
 
 struct SynthOptions {
   std::string arch, shape, type, output, pooling, vocab;
   uint64_t seed = 1;
+  int64_t text_width = 0;
   std::vector<std::string> classifier_labels;
   bool multi_label = false;
 };

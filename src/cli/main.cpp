@@ -176,13 +176,18 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--json", bench.json, "Only the JSON line");
   bench_cmd->add_option("--embed", bench.embed_texts, "Embedding throughput over these texts (one per line)");
   bench_cmd->add_option("--batch", bench.embed_batch, "With --embed: tokens per forward pass (default 2048)");
+  bench_cmd->add_option("--mmproj", bench.mmproj, "Image encode speed with this projector (needs --image)");
+  bench_cmd->add_option("--image", bench.image, "With --mmproj: the image to encode");
+  bench_cmd->add_option("--repeat", bench.repeat, "With --mmproj: encodings timed (default 3)");
 
   fm::cli::SynthOptions synth;
   auto* model_cmd = app.add_subcommand("model", "Model files");
   model_cmd->require_subcommand(1);
   auto* synth_cmd = model_cmd->add_subcommand("synth", "Write a random-weight model with a real model's shapes and types");
   synth_cmd->add_option("--arch", synth.arch, "Architecture (checked against the shape)");
-  synth_cmd->add_option("--shape", synth.shape, "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b, bge-small, tiny-qwen3, tiny-bert")->required();
+  synth_cmd->add_option("--shape", synth.shape, "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b, bge-small, tiny-qwen3, tiny-bert; "
+                         "projectors: gemma3-siglip-896, qwen2.5-vl-7b-vit")->required();
+  synth_cmd->add_option("--text-width", synth.text_width, "Projectors: the text model's width they write (default: the real model's)");
   synth_cmd->add_option("--type", synth.type, "F16, Q8_0, Q4_0, Q4_K_M, Q6_K")->required();
   synth_cmd->add_option("-o,--output", synth.output, "Output GGUF file")->required();
   synth_cmd->add_option("--seed", synth.seed, "Random seed");
@@ -203,7 +208,10 @@ int main(int argc, char** argv) {
     if (*run_cmd) return fm::cli::run_generate(run);
     if (*template_cmd) return fm::cli::run_template(tmpl);
     if (*serve_cmd) return fm::cli::run_serve(serve);
-    if (*bench_cmd) return bench.embed_texts.empty() ? fm::cli::run_bench(bench) : fm::cli::run_embed_bench(bench);
+    if (*bench_cmd) {
+      if (!bench.mmproj.empty()) return fm::cli::run_image_bench(bench);
+      return bench.embed_texts.empty() ? fm::cli::run_bench(bench) : fm::cli::run_embed_bench(bench);
+    }
     if (*synth_cmd) return fm::cli::run_synth(synth);
     if (*keys_cmd) {
       keys.action = *keys_create ? "create" : *keys_list ? "list" : "revoke";

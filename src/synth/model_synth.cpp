@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "gguf/gguf_writer.h"
+#include "synth/synth_random.h"
 #include "tensor/kernels/kernel_table.h"
 #include "tokenizer/unicode.h"
 
@@ -79,25 +80,13 @@ uint32_t file_type_id(const std::string& ftype) {
   return 18;  // Q6_K
 }
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  float uniform() {  // [-1, 1)
-    s_ ^= s_ << 13;
-    s_ ^= s_ >> 7;
-    s_ ^= s_ << 17;
-    return static_cast<float>(static_cast<int64_t>(s_ >> 11) - (int64_t{1} << 52)) / static_cast<float>(int64_t{1} << 52);
-  }
-
- private:
-  uint64_t s_;
-};
 
 }  // namespace
 
 std::vector<std::string> synth_shapes() {
   std::vector<std::string> out;
   for (const Shape& s : kShapes) out.emplace_back(s.name);
+  for (const std::string& p : projector_shapes()) out.push_back(p);
   return out;
 }
 std::vector<std::string> synth_types() { return {"F16", "Q8_0", "Q4_0", "Q4_K_M", "Q6_K"}; }
@@ -140,6 +129,8 @@ void copy_tokenizer(const GgufFile& from, GgufWriter& w) {
 }  // namespace
 
 void synthesize_model(const SynthRequest& req) {
+  for (const std::string& p : projector_shapes())
+    if (p == req.shape) return synthesize_projector(req);
   const Shape& sh = find_shape(req.shape);
   if (!req.arch.empty() && req.arch != sh.arch)
     throw std::invalid_argument("shape '" + req.shape + "' is a " + sh.arch + " model, not " + req.arch);

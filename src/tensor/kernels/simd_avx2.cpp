@@ -3,8 +3,14 @@
 #include "tensor/kernels/simd_kernels-inl.h"
 
 namespace fm {
+void set_attention_avx2(KernelTable& t);
+
 const KernelTable& avx2_kernels() {
-  static const KernelTable table = avx2::make_table("avx2");
+  static const KernelTable table = [] {
+    KernelTable t = avx2::make_table("avx2");
+    set_attention_avx2(t);
+    return t;
+  }();
   return table;
 }
 }  // namespace fm
