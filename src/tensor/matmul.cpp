@@ -1,8 +1,10 @@
 #include "tensor/matmul.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
+#include "tensor/fp16.h"
 #include "tensor/kernels/kernel_table.h"
 #include "tensor/thread_pool.h"
 
@@ -23,6 +25,20 @@ void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok
     k.packed_matmul(c, &p, &y, 1, x, n_tok);
     return;
   }
+  if (w.type == TensorType::F16 && k.f16_gemm && w.n_cols % 8 == 0) {
+    // Activations rounded to f16 (what ggml's F16 dot takes), kept as f32 for the register-blocked kernel.
+    float* act = static_cast<float*>(c.scratch->reserve(sizeof(float) * static_cast<size_t>(n_tok * w.n_cols)));
+    c.pool->parallel_for(n_tok * w.n_cols, 4096, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) act[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+    });
+    constexpr int64_t kRowsPerTile = 16, kTokensPerBlock = 64;
+    c.pool->parallel_for(w.n_rows, kRowsPerTile, [&](int64_t r0, int64_t r1) {
+      for (int64_t tb = 0; tb < n_tok; tb += kTokensPerBlock)
+        k.f16_gemm(w.data, w.row_bytes, r0, r1, w.n_cols, act + tb * w.n_cols, std::min(kTokensPerBlock, n_tok - tb),
+                   y + tb * w.n_rows, w.n_rows);
+    });
+    return;
+  }
   const TensorType act_type = vec_dot_type(w.type);
   const VecDotFn dot = k.vec_dot_fn(w.type);
   const QuantizeRowFn quantize = k.quantize_fn(act_type);
@@ -34,13 +50,17 @@ void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok
     for (int64_t t = t0; t < t1; ++t) quantize(x + t * w.n_cols, act + t * act_row_bytes, w.n_cols);
   });
 
-  // Tiles of rows: each tile's weights are read once from memory and reused for every token.
+  // Tiles of rows x blocks of tokens: a tile's weights are read once from memory, and each block of activations
+  // stays in cache while the tile's rows pass over it (every output is still one dot, whatever the blocking).
   constexpr int64_t kRowsPerTile = 16;
+  const int64_t tokens_per_block = std::max<int64_t>(1, static_cast<int64_t>((size_t{128} << 10) / act_row_bytes));
   c.pool->parallel_for(w.n_rows, kRowsPerTile, [&](int64_t r0, int64_t r1) {
-    for (int64_t t = 0; t < n_tok; ++t) {
-      const uint8_t* a = act + t * act_row_bytes;
-      float* yt = y + t * w.n_rows;
-      for (int64_t r = r0; r < r1; ++r) yt[r] = dot(w.n_cols, w.row(r), a);
+    for (int64_t tb = 0; tb < n_tok; tb += tokens_per_block) {
+      const int64_t te = std::min(n_tok, tb + tokens_per_block);
+      for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* row = w.row(r);
+        for (int64_t t = tb; t < te; ++t) y[t * w.n_rows + r] = dot(w.n_cols, row, act + t * act_row_bytes);
+      }
     }
   });
 }

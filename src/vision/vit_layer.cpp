@@ -12,7 +12,7 @@
 namespace fm {
 namespace {
 
-constexpr int64_t kQueryBlock = 16;  // queries of one head scored together against the same keys
+constexpr int64_t kQueryBlock = 64;  // queries of one head scored together against the same keys
 
 void norm(const VitShape& shape, const float* w, const float* b, const float* x, int64_t n, float* out) {
   if (shape.norm == VitNorm::kLayerNorm) layer_norm(x, w, b, n, shape.n_embd, shape.eps, out);

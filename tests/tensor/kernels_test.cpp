@@ -125,11 +125,25 @@ TEST(Matmul, ThreadedProductEqualsRowByRowDots) {
     matmul(c, w, x.data(), n_tok, y.data());
     const TensorType act_type = vec_dot_type(type);
     std::vector<uint8_t> act(tensor_row_bytes(act_type, n_cols));
+    const bool f16_gemm = type == TensorType::F16 && best_kernels().f16_gemm;
     for (int64_t t = 0; t < n_tok; ++t) {
       best_kernels().quantize_fn(act_type)(x.data() + t * n_cols, act.data(), n_cols);
-      for (int64_t r = 0; r < n_rows; ++r)
-        EXPECT_EQ(y[t * n_rows + r], best_kernels().vec_dot_fn(type)(n_cols, w.row(r), act.data()))
-            << tensor_type_name(type) << " t=" << t << " r=" << r;
+      for (int64_t r = 0; r < n_rows; ++r) {
+        const float dot = best_kernels().vec_dot_fn(type)(n_cols, w.row(r), act.data());
+        if (!f16_gemm) {
+          EXPECT_EQ(y[t * n_rows + r], dot) << tensor_type_name(type) << " t=" << t << " r=" << r;
+          continue;
+        }
+        // The register-blocked F16 kernel sums in its own order: equal to its own single-row, single-token product
+        // (blocking changes nothing) and to the dot within rounding.
+        std::vector<float> rounded(n_cols);
+        best_kernels().dequantize_fn(TensorType::F16)(act.data(), rounded.data(), n_cols);
+        std::vector<float> one(n_rows, 0.f);  // output row of one token; the kernel writes column r
+        best_kernels().f16_gemm(w.data, w.row_bytes, r, r + 1, n_cols, rounded.data(), 1, one.data(), n_rows);
+        const float single = one[r];
+        EXPECT_EQ(y[t * n_rows + r], single) << "F16 t=" << t << " r=" << r;
+        EXPECT_NEAR(y[t * n_rows + r], dot, 1e-5f * (1.f + std::fabs(dot))) << "F16 t=" << t << " r=" << r;
+      }
     }
   }
 }

@@ -2,6 +2,7 @@
 // share each converted key/value row. Widths that are not a multiple of 8 go to the scalar kernels.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/kernels/kernel_table.h"
@@ -110,11 +111,18 @@ void value_sum(const float* w, int64_t n_q, int64_t ld, const void* values, size
     (kF16 ? scalar::value_sum_f16 : scalar::value_sum_f32)(w, n_q, ld, values, stride, n_keys, dim, out, out_stride);
     return;
   }
-  const uint8_t* v = static_cast<const uint8_t*>(values);
-  int64_t i = 0;
-  for (; i + 4 <= n_q; i += 4) value_rows<kF16, 4>(w + i * ld, ld, v, stride, n_keys, dim, out + i * out_stride, out_stride);
-  for (; i + 2 <= n_q; i += 2) value_rows<kF16, 2>(w + i * ld, ld, v, stride, n_keys, dim, out + i * out_stride, out_stride);
-  for (; i < n_q; ++i) value_rows<kF16, 1>(w + i * ld, ld, v, stride, n_keys, dim, out + i * out_stride, out_stride);
+  // Keys in chunks that stay in cache while every query tile passes over them (each output still sums its keys in
+  // order, so the chunking changes no result).
+  constexpr int64_t kKeysPerChunk = 128;
+  for (int64_t j0 = 0; j0 < n_keys; j0 += kKeysPerChunk) {
+    const int64_t nk = std::min(kKeysPerChunk, n_keys - j0);
+    const uint8_t* v = static_cast<const uint8_t*>(values) + j0 * stride;
+    const float* wj = w + j0;
+    int64_t i = 0;
+    for (; i + 4 <= n_q; i += 4) value_rows<kF16, 4>(wj + i * ld, ld, v, stride, nk, dim, out + i * out_stride, out_stride);
+    for (; i + 2 <= n_q; i += 2) value_rows<kF16, 2>(wj + i * ld, ld, v, stride, nk, dim, out + i * out_stride, out_stride);
+    for (; i < n_q; ++i) value_rows<kF16, 1>(wj + i * ld, ld, v, stride, nk, dim, out + i * out_stride, out_stride);
+  }
 }
 
 void softmax(float* x, int64_t n, bool round_to_f16) {

@@ -41,6 +41,12 @@ using GeluFn = void (*)(const float* x, int64_t n, float* out);
 // a 32-bit gather at the last index stays inside.
 const uint16_t* gelu_fp16_table();
 
+// Products of F16 weight rows [r0, r1) with n_tok f32 activation rows x (values already rounded to f16, as ggml's F16
+// dot takes them): y[t * ldy + r] = W[r] . x[t]. Every dot accumulates in one fixed order however rows and tokens
+// are blocked, so a token's result does not depend on the batch around it. n_cols is a multiple of 8.
+using F16GemmFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, int64_t n_cols, const float* x,
+                           int64_t n_tok, float* y, int64_t ldy);
+
 constexpr int kTypeSlots = 32;  // indexed by TensorType id
 
 struct KernelTable {
@@ -49,6 +55,7 @@ struct KernelTable {
   QuantizeRowFn quantize[kTypeSlots] = {};
   VecDotFn vec_dot[kTypeSlots] = {};
   PackedMatmulFn packed_matmul = nullptr;  // set by targets that have packed GEMM kernels
+  F16GemmFn f16_gemm = nullptr;            // unpacked F16 weights, register-blocked (targets without packed F16)
   KeyScoresFn key_scores_f32 = nullptr, key_scores_f16 = nullptr;
   ValueSumFn value_sum_f32 = nullptr, value_sum_f16 = nullptr;
   SoftmaxFn softmax = nullptr;
