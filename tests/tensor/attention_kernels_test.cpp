@@ -42,8 +42,11 @@ TEST(AttentionKernels, EveryTableMatchesScalar) {
   std::normal_distribution<float> dist(0.f, 1.f);
   for (const KernelTable* table : available_kernels()) {
     for (bool f16 : {false, true}) {
+      // A decoder's query group over a short cache, and an encoder's block of queries over keys that span several
+      // 8-key and 128-key chunks with a remainder.
+      for (const auto& [n_q, n_keys] : {std::pair<int64_t, int64_t>{7, 45}, {21, 300}})
       for (int64_t dim : {16, 64, 80, 128, 36}) {
-        const int64_t n_q = 7, n_keys = 45, ld = 50;
+        const int64_t ld = n_keys + 5;
         const Rows keys = random_rows(f16, n_keys, dim, 8, rng), values = random_rows(f16, n_keys, dim, 8, rng);
         std::vector<float> q(n_q * dim);
         for (auto& v : q) v = dist(rng);

@@ -51,6 +51,47 @@ inline __m256 exp_avx2(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
+// Many queries (an encoder's block of queries): 8 keys at a time, transposed to [dim][8], so each query's 8 scores
+// are one vector of FMAs over broadcast query elements (no horizontal sums). Two queries in flight, two partial sums
+// each (even and odd dimensions).
+template <bool kF16>
+void key_scores_transposed(const float* q, int64_t n_q, int64_t dim, const uint8_t* keys, size_t stride, float scale,
+                           float* scores, int64_t ld) {
+  alignas(32) float row[1024];
+  alignas(32) float kt[1024 * 8];
+  for (int jj = 0; jj < 8; ++jj) {
+    const uint8_t* r = keys + jj * stride;
+    for (int64_t d = 0; d < dim; d += 8) _mm256_store_ps(row + d, load8<kF16>(r, d));
+    for (int64_t d = 0; d < dim; ++d) kt[d * 8 + jj] = row[d];
+  }
+  const __m256 vs = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 2 <= n_q; i += 2) {
+    const float *qa = q + i * dim, *qb = qa + dim;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    for (int64_t d = 0; d < dim; d += 2) {
+      const __m256 k0 = _mm256_load_ps(kt + d * 8), k1 = _mm256_load_ps(kt + (d + 1) * 8);
+      a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(qa + d), k0, a0);
+      b0 = _mm256_fmadd_ps(_mm256_broadcast_ss(qb + d), k0, b0);
+      a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(qa + d + 1), k1, a1);
+      b1 = _mm256_fmadd_ps(_mm256_broadcast_ss(qb + d + 1), k1, b1);
+    }
+    _mm256_storeu_ps(scores + i * ld, _mm256_mul_ps(_mm256_add_ps(a0, a1), vs));
+    _mm256_storeu_ps(scores + (i + 1) * ld, _mm256_mul_ps(_mm256_add_ps(b0, b1), vs));
+  }
+  for (; i < n_q; ++i) {
+    const float* qa = q + i * dim;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (int64_t d = 0; d < dim; d += 2) {
+      a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(qa + d), _mm256_load_ps(kt + d * 8), a0);
+      a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(qa + d + 1), _mm256_load_ps(kt + (d + 1) * 8), a1);
+    }
+    _mm256_storeu_ps(scores + i * ld, _mm256_mul_ps(_mm256_add_ps(a0, a1), vs));
+  }
+}
+
+constexpr int64_t kTransposeMinQueries = 16;  // below this, transposing keys costs more than it saves
+
 template <bool kF16>
 void key_scores(const float* q, int64_t n_q, int64_t dim, const void* keys, size_t stride, int64_t n_keys, float scale,
                 float* scores, int64_t ld) {
@@ -59,7 +100,11 @@ void key_scores(const float* q, int64_t n_q, int64_t dim, const void* keys, size
     (kF16 ? scalar::key_scores_f16 : scalar::key_scores_f32)(q, n_q, dim, keys, stride, n_keys, scale, scores, ld);
     return;
   }
-  for (int64_t j = 0; j < n_keys; ++j) {
+  int64_t j = 0;
+  if (n_q >= kTransposeMinQueries)
+    for (; j + 8 <= n_keys; j += 8)
+      key_scores_transposed<kF16>(q, n_q, dim, static_cast<const uint8_t*>(keys) + j * stride, stride, scale, scores + j, ld);
+  for (; j < n_keys; ++j) {
     const uint8_t* row = static_cast<const uint8_t*>(keys) + j * stride;
     for (int64_t d = 0; d < dim; d += 8) _mm256_store_ps(k + d, load8<kF16>(row, d));
     for (int64_t i = 0; i < n_q; ++i) {
