@@ -13,7 +13,7 @@ for ((r = 1; r <= rounds; r++)); do
   "$fmserve" bench -m "$model" --mmproj "$mmproj" --image "$image" -t "$threads" --repeat 1 --json | tail -n 1
   # llama-mtmd-cli reports its own encode and image-prefill times; one generated token ends the run.
   log=$("$llama" -m "$model" --mmproj "$mmproj" --image "$image" -p "describe" -n 1 -t "$threads" --temp 0 \
-        --chat-template gemma 2>&1 >/dev/null)
+        --chat-template gemma 2>&1)
   enc=$(echo "$log" | sed -n 's/.*image slice encoded in \([0-9.]*\) ms.*/\1/p' | tail -n 1)
   dec=$(echo "$log" | sed -n 's/.*image decoded (batch [0-9]*\/[0-9]*) in \([0-9.]*\) ms.*/\1/p' | tail -n 1)
   echo "{\"engine\":\"llama-mtmd-cli\",\"encode_ms\":${enc:-null},\"image_prefill_ms\":${dec:-null}}"
