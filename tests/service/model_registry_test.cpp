@@ -102,3 +102,75 @@ TEST(ModelUri, AllAddressingForms) {
 
 }  // namespace
 }  // namespace fm
+
+namespace fm {
+namespace {
+
+TEST(ServiceConfig, VisionModelsAndImageFetch) {
+  const ServiceConfig cfg = parse_service_config(R"(
+image_fetch:
+  connect_timeout: 2s
+  timeout: 1m
+  max_size: 4MiB
+  max_redirects: 1
+  allow_hosts: [127.0.0.1, images.internal]
+  cache_size: 64MiB
+  s3: {endpoint: "http://127.0.0.1:9000", region: eu-west-1, access_key_id: k, secret_access_key: s}
+models:
+  - name: gemma3
+    kind: vision
+    mmproj: /m/mmproj.gguf
+    branches: {latest: /m/text.gguf, rc: {model: /m/rc.gguf, mmproj: /m/mmproj-rc.gguf}}
+)");
+  const ImageFetchConfig& f = cfg.image_fetch;
+  EXPECT_EQ(f.connect_timeout_s, 2);
+  EXPECT_EQ(f.timeout_s, 60);
+  EXPECT_EQ(f.max_bytes, size_t{4} << 20);
+  EXPECT_EQ(f.max_redirects, 1);
+  EXPECT_EQ(f.allow_hosts, (std::vector<std::string>{"127.0.0.1", "images.internal"}));
+  EXPECT_EQ(f.cache_bytes, size_t{64} << 20);
+  EXPECT_EQ(f.s3_endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(f.s3_region, "eu-west-1");
+  const ModelConfig* m = cfg.find("gemma3");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->kind, ModelKind::kVision);
+  EXPECT_EQ(m->branches.at("rc"), "/m/rc.gguf");
+  EXPECT_EQ(m->mmproj_for("latest"), "/m/mmproj.gguf");
+  EXPECT_EQ(m->mmproj_for("rc"), "/m/mmproj-rc.gguf");
+}
+
+TEST(ServiceConfig, VisionMistakesAreRefusedWithTheirReason) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"models:\n  - name: v\n    kind: vision\n    branches: {latest: a}", "needs an 'mmproj'"},
+      {"models:\n  - name: t\n    mmproj: p\n    branches: {latest: a}", "'mmproj' applies to kind: vision"},
+      {"image_fetch: {teleport: yes}\nmodels:\n  - name: t\n    branches: {latest: a}", "unknown image_fetch key 'teleport'"},
+      {"image_fetch: {allow_hosts: localhost}\nmodels:\n  - name: t\n    branches: {latest: a}", "must be a list"},
+  };
+  for (const auto& [text, reason] : bad) {
+    try {
+      parse_service_config(text, "cfg.yaml");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fm
+
+#include "service/image_fetch.h"
+
+namespace fm {
+namespace {
+
+TEST(ImageFetch, InternalAddressesAreRecognised) {
+  for (const char* ip : {"127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
+                         "0.0.0.0", "100.64.0.1", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "garbage"})
+    EXPECT_TRUE(is_internal_address(ip)) << ip;
+  for (const char* ip : {"8.8.8.8", "172.32.0.1", "192.169.0.1", "100.128.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"})
+    EXPECT_FALSE(is_internal_address(ip)) << ip;
+}
+
+}  // namespace
+}  // namespace fm
