@@ -230,3 +230,36 @@ test("image URLs outside the bounds are answered with 400", async () => {
       (e) => e.status === 400 && message.test(e.message), url);
   }
 });
+
+// Large request bodies arrive whole: 300 requests of 1–4 MB (an image plus JSON whitespace), 8 at a time, half on
+// kept-alive connections and half on fresh ones; every one is answered.
+test("300 requests of 1-4 MB, 8 concurrent, are all answered", async () => {
+  const { request, Agent } = await import("node:http");
+  const url = new URL(`${server.url}/v1/chat/completions`);
+  const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
+  const base = JSON.stringify({ model: "gpt://b1gfold/gemma3v/latest", max_tokens: 1, temperature: 0, messages: fixtureMessages("sq896") });
+  const post = (i) => new Promise((resolve, reject) => {
+    const size = (1 + (i % 4)) << 20;
+    const body = Buffer.concat([Buffer.from(base.slice(0, -1)), Buffer.alloc(Math.max(0, size - base.length), " "), Buffer.from("}")]);
+    const req = request({
+      hostname: url.hostname, port: url.port, path: url.pathname, method: "POST",
+      agent: i % 2 ? keepAlive : false,
+      headers: { "content-type": "application/json", "content-length": body.length, authorization: `Api-Key ${key}` },
+    }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode));
+    });
+    req.setTimeout(120000, () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end(body);
+  });
+  const statuses = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < 300) statuses.push(await post(next++));
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  keepAlive.destroy();
+  assert.equal(statuses.length, 300);
+  assert.deepEqual([...new Set(statuses)], [200]);
+});
