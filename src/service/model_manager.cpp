@@ -159,6 +159,7 @@ std::shared_ptr<LoadedModel> ModelManager::load(const ModelConfig& cfg, const st
       const std::string mmproj = cfg.mmproj_for(branch);
       m->mmproj_file = GgufFile::open(mmproj);
       m->vision = load_vision_encoder(*m->mmproj_file);
+      m->vision->set_max_side(cfg.image_max_side);
       if (m->vision->n_embd_text() != m->model->hparams().n_embd)
         throw std::runtime_error("projector '" + mmproj + "' writes " + std::to_string(m->vision->n_embd_text()) +
                                  "-wide embeddings but model '" + cfg.name + "' is " +

@@ -193,6 +193,11 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
       }
       if (m["chat_template"]) mc.chat_template = m["chat_template"].as<std::string>();
       if (m["mmproj"]) mc.mmproj = m["mmproj"].as<std::string>();
+      if (m["image_max_side"]) {
+        mc.image_max_side = m["image_max_side"].as<int>();
+        if (mc.image_max_side < 28 || mc.image_max_side > 8192) fail(origin, m["image_max_side"], "image_max_side must be 28..8192");
+        if (mc.kind != ModelKind::kVision) fail(origin, m, "model '" + mc.name + "': 'image_max_side' applies to kind: vision");
+      }
       if ((!mc.mmproj.empty() || !mc.branch_mmproj.empty()) && mc.kind != ModelKind::kVision)
         fail(origin, m, "model '" + mc.name + "': 'mmproj' applies to kind: vision");
       if (mc.kind == ModelKind::kVision)

@@ -24,6 +24,7 @@ struct ModelConfig {
   // Vision models: the projector (mmproj-*.gguf) for every branch, or per branch.
   std::string mmproj;
   std::map<std::string, std::string> branch_mmproj;
+  int image_max_side = 0;  // dynamic-resolution encoders: cap on an image's long side in px (0: the projector's)
   std::string mmproj_for(const std::string& branch) const {
     auto it = branch_mmproj.find(branch);
     return it != branch_mmproj.end() ? it->second : mmproj;

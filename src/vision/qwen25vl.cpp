@@ -6,6 +6,7 @@
 // Patches are processed in merge-unit order (the four patches of each 2 x 2 unit together) with the units of a
 // window contiguous, so a window is a range of rows; the merged tokens are put back in raster order at the end.
 #include <algorithm>
+#include <stdexcept>
 
 #include "gguf/gguf_file.h"
 #include "image/resize.h"
@@ -40,25 +41,28 @@ class Qwen25VisionEncoder final : public VisionEncoder {
     merger_in_b_ = binder_.vector("mm.0.bias", 4 * E);
     merger_out_ = binder_.matrix("mm.2.weight", 4 * E, hp_.projection_dim);
     merger_out_b_ = binder_.vector("mm.2.bias", hp_.projection_dim);
+    max_side_ = static_cast<int>(hp_.image_size);
   }
 
   std::string projector_type() const override { return "qwen2.5vl_merger"; }
+  void set_max_side(int max_side) override {
+    if (max_side < 0) throw std::invalid_argument("the image side cap must be positive");
+    max_side_ = max_side > 0 ? max_side : static_cast<int>(hp_.image_size);
+  }
   int64_t n_embd_text() const override { return hp_.projection_dim; }
 
   int64_t tokens_for(int width, int height) const override {
-    const auto [w, h] = aligned_size(width, height, static_cast<int>(kMerge * hp_.patch_size), static_cast<int>(hp_.image_size));
+    const auto [w, h] = aligned_size(width, height, static_cast<int>(kMerge * hp_.patch_size), max_side_);
     const int64_t unit = kMerge * hp_.patch_size;
     return (w / unit) * (h / unit);
   }
 
   int64_t max_tokens() const override {
-    const int64_t side = static_cast<int>(hp_.image_size);
-    return tokens_for(static_cast<int>(side), static_cast<int>(side));
+    return tokens_for(max_side_, max_side_);
   }
 
   PreprocessedImage preprocess(const RgbImage& image) const override {
-    const auto [w, h] = aligned_size(image.width, image.height, static_cast<int>(kMerge * hp_.patch_size),
-                                     static_cast<int>(hp_.image_size));
+    const auto [w, h] = aligned_size(image.width, image.height, static_cast<int>(kMerge * hp_.patch_size), max_side_);
     PreprocessedImage out;
     out.resized = resize_bicubic(image, w, h);
     out.pixels = normalize_pixels(out.resized, hp_.mean, hp_.std);
@@ -141,6 +145,7 @@ class Qwen25VisionEncoder final : public VisionEncoder {
   const float* post_ln_ = nullptr;
   MatrixView merger_in_, merger_out_;  // [4E, 4E], [n_embd_text, 4E]
   const float *merger_in_b_ = nullptr, *merger_out_b_ = nullptr;
+  int max_side_ = 0;  // long-side cap before rounding up to the merge grid
 };
 
 }  // namespace

@@ -42,6 +42,9 @@ class VisionEncoder {
   // The most tokens one image can become.
   virtual int64_t max_tokens() const = 0;
   virtual ImageEmbedding encode(const Compute& c, const PreprocessedImage& image) const = 0;
+  // Dynamic-resolution encoders (Qwen): caps the image's long side (0: the projector's image_size). Call before use;
+  // fixed-size encoders (Gemma 3) ignore it.
+  virtual void set_max_side(int /*max_side*/) {}
 };
 
 // Loads the encoder named by clip.projector_type ("gemma3", "qwen2.5vl_merger"). The file must outlive it.

@@ -120,6 +120,7 @@ models:
   - name: gemma3
     kind: vision
     mmproj: /m/mmproj.gguf
+    image_max_side: 768
     branches: {latest: /m/text.gguf, rc: {model: /m/rc.gguf, mmproj: /m/mmproj-rc.gguf}}
 )");
   const ImageFetchConfig& f = cfg.image_fetch;
@@ -137,6 +138,7 @@ models:
   EXPECT_EQ(m->branches.at("rc"), "/m/rc.gguf");
   EXPECT_EQ(m->mmproj_for("latest"), "/m/mmproj.gguf");
   EXPECT_EQ(m->mmproj_for("rc"), "/m/mmproj-rc.gguf");
+  EXPECT_EQ(m->image_max_side, 768);
 }
 
 TEST(ServiceConfig, VisionMistakesAreRefusedWithTheirReason) {
@@ -145,6 +147,7 @@ TEST(ServiceConfig, VisionMistakesAreRefusedWithTheirReason) {
       {"models:\n  - name: t\n    mmproj: p\n    branches: {latest: a}", "'mmproj' applies to kind: vision"},
       {"image_fetch: {teleport: yes}\nmodels:\n  - name: t\n    branches: {latest: a}", "unknown image_fetch key 'teleport'"},
       {"image_fetch: {allow_hosts: localhost}\nmodels:\n  - name: t\n    branches: {latest: a}", "must be a list"},
+      {"models:\n  - name: t\n    image_max_side: 512\n    branches: {latest: a}", "'image_max_side' applies to kind: vision"},
   };
   for (const auto& [text, reason] : bad) {
     try {

@@ -138,6 +138,29 @@ std::vector<Case> all_cases() {
   return out;
 }
 
+TEST(VisionEncoders, QwenLongSideCapIsConfigurable) {
+  auto file = GgufFile::open(vision_path(vision_manifest()["goldens"]["qwen25vl"]["mmproj"]));
+  auto encoder = load_vision_encoder(*file);
+  EXPECT_EQ(encoder->tokens_for(896, 896), 32 * 32);  // the fixtures' default: long side up to 1024
+  encoder->set_max_side(512);                         // 512 -> 532 px (a multiple of 28) -> 19 x 19 tokens
+  EXPECT_EQ(encoder->tokens_for(896, 896), 19 * 19);
+  EXPECT_EQ(encoder->max_tokens(), 19 * 19);
+  RgbImage img;
+  img.width = 896;
+  img.height = 448;
+  img.pixels.assign(896u * 448u * 3u, 128);
+  const PreprocessedImage pre = encoder->preprocess(img);
+  EXPECT_EQ(pre.resized.width, 532);
+  EXPECT_EQ(pre.resized.height, 280);
+  ThreadPool pool(2);
+  ScratchBuffer scratch;
+  Compute compute{&pool, &best_kernels(), &scratch};
+  const ImageEmbedding e = encoder->encode(compute, pre);
+  EXPECT_EQ(e.n_tokens, 19 * 10);
+  EXPECT_EQ(e.grid_nx, 19);
+  EXPECT_EQ(e.grid_ny, 10);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, VisionGoldens, ::testing::ValuesIn(all_cases()),
                          [](const auto& info) { return PrintToString(info.param); });
 
