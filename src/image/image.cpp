@@ -93,7 +93,22 @@ bool claimed_size(ImageFormat f, const uint8_t* d, size_t n, int64_t* w, int64_t
 }
 
 // Debian's stb_image (2.27) trusts a JPEG Huffman table's code counts (later versions refuse more than 256
-// codes); walk the segments as the decoder does and refuse such a table before stb_image sees it.
+// codes). Every table stb_image could read is checked before it sees the file: the segments before the first scan are
+// walked as its decoder walks them; from the first scan on, where it resumes depends on the entropy-coded data, so
+// every DHT marker (0xFF, fill bytes, 0xC4) is checked. Entropy-coded data never holds such a byte pair unescaped.
+bool dht_tables_valid(const uint8_t* d, size_t n, size_t at) {  // at: the 0xFF of the marker
+  if (at + 4 > n) return true;  // truncated: stb_image reports it
+  const size_t len = be16(d + at + 2);
+  const size_t end = std::min(at + 2 + len, n);
+  for (size_t p = at + 4; p < end;) {  // tables of (class/id, 16 counts, symbols); zeros past the end, as stb reads
+    size_t codes = 0;
+    for (size_t k = p + 1; k <= p + 16 && k < n; ++k) codes += d[k];
+    if (codes > 256) return false;
+    p += 17 + codes;
+  }
+  return true;
+}
+
 bool jpeg_tables_valid(const uint8_t* d, size_t n) {
   size_t i = 2;
   while (i + 4 <= n) {
@@ -111,22 +126,17 @@ bool jpeg_tables_valid(const uint8_t* d, size_t n) {
       i += 2;
       continue;
     }
+    if (marker == 0xC4 && !dht_tables_valid(d, n, i)) return false;
+    if (marker == 0xDA) break;  // first scan
     const size_t len = be16(d + i + 2);
     if (len < 2) return true;  // stb_image reports a bad length
-    if (marker == 0xC4) {  // DHT: tables of (class/id, 16 counts, symbols), read as stb_image does (zeros past the end)
-      const size_t end = std::min(i + 2 + len, n);
-      for (size_t p = i + 4; p < end;) {
-        size_t codes = 0;
-        for (size_t k = p + 1; k <= p + 16 && k < n; ++k) codes += d[k];
-        if (codes > 256) return false;
-        p += 17 + codes;
-      }
-    }
-    if (i + 2 + len > n) return true;  // truncated: stb_image reports it
     i += 2 + len;
-    if (marker == 0xDA) {  // start of scan: skip the entropy-coded data to the next marker
-      while (i + 1 < n && !(d[i] == 0xFF && d[i + 1] != 0x00 && !(d[i + 1] >= 0xD0 && d[i + 1] <= 0xD7))) ++i;
-    }
+  }
+  for (; i + 1 < n; ++i) {
+    if (d[i] != 0xFF) continue;
+    size_t k = i + 1;
+    while (k < n && d[k] == 0xFF) ++k;
+    if (k < n && d[k] == 0xC4 && !dht_tables_valid(d, n, k - 1)) return false;
   }
   return true;
 }
