@@ -43,6 +43,18 @@ int write_hidden_states(const Model& model, const LogitsOptions& opt, ThreadPool
 
 }  // namespace
 
+void print_greedy(Session& session, const float* last, int n) {
+  std::vector<int32_t> generated;
+  for (int i = 0; i < n; ++i) {
+    const int32_t token = argmax(last, session.n_vocab());
+    generated.push_back(token);
+    if (i + 1 < n) last = session.decode(token);
+  }
+  std::cout << "{\"tokens\":[";
+  for (size_t i = 0; i < generated.size(); ++i) std::cout << (i ? "," : "") << generated[i];
+  std::cout << "]}" << std::endl;
+}
+
 int run_logits(const LogitsOptions& opt) {
   if (opt.tokens.empty()) throw std::invalid_argument("--tokens needs at least one id");
   if (opt.greedy < 0) throw std::invalid_argument("--greedy must be >= 0");
@@ -67,18 +79,7 @@ int run_logits(const LogitsOptions& opt) {
     out.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
     if (!out) throw std::runtime_error("cannot write '" + opt.output + "'");
   }
-  if (opt.greedy > 0) {
-    std::vector<int32_t> generated;
-    const float* last = logits.data() + (n_prompt - 1) * n_vocab;
-    for (int i = 0; i < opt.greedy; ++i) {
-      const int32_t token = argmax(last, n_vocab);
-      generated.push_back(token);
-      if (i + 1 < opt.greedy) last = session.decode(token);
-    }
-    std::cout << "{\"tokens\":[";
-    for (size_t i = 0; i < generated.size(); ++i) std::cout << (i ? "," : "") << generated[i];
-    std::cout << "]}" << std::endl;
-  }
+  if (opt.greedy > 0) print_greedy(session, logits.data() + (n_prompt - 1) * n_vocab, opt.greedy);
   return 0;
 }
 

@@ -9,7 +9,6 @@
 #include "cli/media_input.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
-#include "runtime/sampler.h"
 #include "runtime/session.h"
 #include "service/media_prompt.h"
 #include "tensor/thread_pool.h"
@@ -55,18 +54,7 @@ int run_image_logits(const LogitsOptions& opt) {
   eval_media_prompt(session, prompt, logits.data());
   if (!opt.output.empty()) write_floats(opt.output, logits);
 
-  if (opt.greedy > 0) {
-    std::vector<int32_t> generated;
-    const float* last = logits.data() + (n_rows - 1) * n_vocab;
-    for (int i = 0; i < opt.greedy; ++i) {
-      const int32_t token = argmax(last, n_vocab);
-      generated.push_back(token);
-      if (i + 1 < opt.greedy) last = session.decode(token);
-    }
-    std::cout << "{\"tokens\":[";
-    for (size_t i = 0; i < generated.size(); ++i) std::cout << (i ? "," : "") << generated[i];
-    std::cout << "]}" << std::endl;
-  }
+  if (opt.greedy > 0) print_greedy(session, logits.data() + (n_rows - 1) * n_vocab, opt.greedy);
   return 0;
 }
 

@@ -6,6 +6,10 @@
 
 #include "gguf/tensor_type.h"
 
+namespace fm {
+class Session;
+}
+
 namespace fm::cli {
 
 struct InspectOptions {
@@ -50,6 +54,8 @@ struct LogitsOptions {
 };
 int run_logits(const LogitsOptions& opt);
 int run_image_logits(const LogitsOptions& opt);  // cmd_logits_image.cpp
+// Continues greedily from the logits `last` (after the session's last row) and prints {"tokens":[…]} (cmd_logits.cpp).
+void print_greedy(Session& session, const float* last, int n);
 
 struct EmbedOptions {
   std::string model, text, pooling, kv_type = "f16";
