@@ -44,6 +44,9 @@ void KvCache::copy_prefix(const KvCache& other, int64_t n) {
   if (other.type_ != type_ || other.k_width_ != k_width_ || other.v_width_ != v_width_ || other.k_.size() != k_.size() ||
       n > n_ctx_ || n > other.n_used_)
     throw std::invalid_argument("KV caches differ in shape");
+  // Positions after an M-RoPE image run behind the rows: only a whole cache carries its shift over.
+  if (n < other.n_used_ && other.pos_shift_ != 0)
+    throw std::invalid_argument("part of a KV cache holding M-RoPE images cannot be copied");
   for (size_t l = 0; l < k_.size(); ++l) {
     for (int64_t pos = std::max<int64_t>(0, n - std::min(rows_[l], other.rows_[l])); pos < n; ++pos) {
       std::memcpy(k_[l].data() + row(static_cast<int64_t>(l), pos) * k_row_bytes_,
@@ -53,6 +56,7 @@ void KvCache::copy_prefix(const KvCache& other, int64_t n) {
     }
   }
   n_used_ = n;
+  pos_shift_ = other.pos_shift_;
 }
 
 size_t KvCache::bytes() const {

@@ -29,7 +29,8 @@ class KvCache {
   int64_t pos_shift() const { return pos_shift_; }
   void add_pos_shift(int64_t d) { pos_shift_ += d; }
 
-  // Copies the first n positions of another cache with the same geometry (a prompt shared by n > 1 choices).
+  // Copies the first n positions of another cache with the same geometry (a prompt shared by n > 1 choices), and its
+  // position shift.
   void copy_prefix(const KvCache& other, int64_t n);
   // Converts and stores the key and value rows of one position.
   void store(int64_t layer, int64_t pos, const float* k, const float* v);

@@ -163,6 +163,13 @@ test("two images in one message (the documented comparison request)", async () =
   assert.equal(r.choices[0].finish_reason, "length");
 });
 
+test("n = 2 choices share an image prompt's cache (M-RoPE positions included) and answer as one choice does", async () => {
+  const body = { model: "gpt://b1gfold/qwenvl/latest", messages: fixtureMessages("tiny64"), max_tokens: 8, temperature: 0 };
+  const one = (await client.chat.completions.create(body)).choices[0].message.content;
+  const two = await client.chat.completions.create({ ...body, n: 2 });
+  assert.deepEqual(two.choices.map((c) => c.message.content), [one, one]);
+});
+
 test("a text model answers image parts with 400", async () => {
   await assert.rejects(
     client.chat.completions.create({ model: "gpt://b1gfold/textonly/latest", messages: fixtureMessages("tiny64"), max_tokens: 4 }),
