@@ -68,13 +68,9 @@ struct Diff {
 
 Diff compare(const std::vector<float>& got, const std::vector<float>& want, int64_t n_vocab) {
   Diff d;
-  double sq = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double e = std::fabs(static_cast<double>(got[i]) - want[i]);
-    d.max_abs = std::max(d.max_abs, e);
-    sq += e * e;
-  }
-  d.rms = std::sqrt(sq / static_cast<double>(got.size()));
+  const test::DiffStats s = test::diff_stats(got, want);
+  d.max_abs = s.max_abs;
+  d.rms = s.rms;
   for (size_t row = 0; row < got.size() / n_vocab; ++row)
     d.argmax_mismatches += argmax(got.data() + row * n_vocab, n_vocab) != argmax(want.data() + row * n_vocab, n_vocab);
   return d;

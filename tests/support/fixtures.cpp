@@ -1,5 +1,7 @@
 #include "support/fixtures.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -29,6 +31,18 @@ std::vector<float> read_f32_file(const std::string& path) {
   std::vector<float> out(bytes.size() / 4);
   std::memcpy(out.data(), bytes.data(), bytes.size());
   return out;
+}
+
+DiffStats diff_stats(const std::vector<float>& got, const std::vector<float>& want) {
+  DiffStats d;
+  double sq = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    const double e = std::fabs(static_cast<double>(got[i]) - want[i]);
+    d.max_abs = std::max(d.max_abs, e);
+    sq += e * e;
+  }
+  if (!got.empty()) d.rms = std::sqrt(sq / static_cast<double>(got.size()));
+  return d;
 }
 
 }  // namespace fm::test

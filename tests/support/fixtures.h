@@ -13,4 +13,10 @@ const nlohmann::json& manifest();
 std::vector<float> read_f32_file(const std::string& path);
 std::string read_text_file(const std::string& path);
 
+// Largest and root-mean-square absolute difference of two equally long arrays (computed in double).
+struct DiffStats {
+  double max_abs = 0, rms = 0;
+};
+DiffStats diff_stats(const std::vector<float>& got, const std::vector<float>& want);
+
 }  // namespace fm::test

@@ -29,20 +29,6 @@ const nlohmann::json& vision_manifest() {
 
 std::string vision_path(const std::string& rel) { return test::fixture_path("vision/" + rel); }
 
-struct Diff {
-  double max_abs = 0, rms = 0;
-};
-Diff compare(const std::vector<float>& a, const std::vector<float>& b) {
-  Diff d;
-  double sum = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double e = std::abs(static_cast<double>(a[i]) - b[i]);
-    d.max_abs = std::max(d.max_abs, e);
-    sum += e * e;
-  }
-  d.rms = std::sqrt(sum / static_cast<double>(a.size()));
-  return d;
-}
 
 struct Case {
   std::string pair, image;
@@ -81,7 +67,7 @@ TEST_P(VisionGoldens, MatchesLlamaCpp) {
   EXPECT_EQ(encoder->tokens_for(rgb.width, rgb.height), embd->n_tokens);
   const std::vector<float> golden_embd = test::read_f32_file(vision_path(c["embd_file"]));
   ASSERT_EQ(embd->data.size(), golden_embd.size());
-  const Diff de = compare(embd->data, golden_embd);
+  const test::DiffStats de = test::diff_stats(embd->data, golden_embd);
   EXPECT_LE(de.max_abs, tol["embd"]["max_abs"].get<double>());
   EXPECT_LE(de.rms, tol["embd"]["rms"].get<double>());
   if (c["use_mrope"].get<bool>()) {
@@ -114,7 +100,7 @@ TEST_P(VisionGoldens, MatchesLlamaCpp) {
   session.eval_all(prompt.tokens.data() + after, n_rows - after, logits.data() + after * n_vocab);
   const std::vector<float> golden_logits = test::read_f32_file(vision_path(c["logits_file"]));
   ASSERT_EQ(logits.size(), golden_logits.size());
-  const Diff dl = compare(logits, golden_logits);
+  const test::DiffStats dl = test::diff_stats(logits, golden_logits);
   EXPECT_LE(dl.max_abs, tol["logits"]["max_abs"].get<double>());
   EXPECT_LE(dl.rms, tol["logits"]["rms"].get<double>());
 
