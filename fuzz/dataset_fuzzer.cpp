@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const std::vector<fm::Message> messages = fm::parse_generation_row(type, row);
     if (messages.empty()) __builtin_trap();  // a row that reads must have at least its user message
+    fm::check_row_images(messages);          // decodes the row's images, as validation does
   } catch (const fm::RowError&) {
   }
   return 0;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "image/image.h"
 #include "util/base64.h"
 
 namespace fm {
@@ -21,11 +22,16 @@ namespace {
 
 using json = nlohmann::json;
 
-// The image's format from its first bytes; empty when it is none we read.
+// The image's media type from its first bytes; empty when it is no format the decoders read.
 std::string image_mime(const std::string& bytes) {
-  if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) return "image/png";
-  if (bytes.size() >= 3 && bytes.compare(0, 3, "\xff\xd8\xff") == 0) return "image/jpeg";
-  if (bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0) return "image/webp";
+  switch (sniff_image_format(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())) {
+    case ImageFormat::kJpeg: return "image/jpeg";
+    case ImageFormat::kPng: return "image/png";
+    case ImageFormat::kGif: return "image/gif";
+    case ImageFormat::kBmp: return "image/bmp";
+    case ImageFormat::kWebp: return "image/webp";
+    case ImageFormat::kUnknown: break;
+  }
   return "";
 }
 
@@ -49,7 +55,7 @@ void read_content(const json& content, Message& m, bool images_allowed) {
       const std::optional<std::string> bytes = base64_decode(it->get<std::string>());
       if (!bytes) throw RowError("bad_image", "an image is not valid base64");
       const std::string mime = image_mime(*bytes);
-      if (mime.empty()) throw RowError("bad_image", "an image is neither PNG, JPEG nor WebP");
+      if (mime.empty()) throw RowError("bad_image", "an image is none of JPEG, PNG, GIF, BMP or WebP");
       m.images.push_back({"data:" + mime + ";base64," + it->get<std::string>(), m.text.size()});
     } else {
       throw RowError("bad_content", "unknown content part type '" + type + "'");
@@ -91,6 +97,23 @@ std::vector<Message> parse_generation_row(const std::string& task_type, std::str
     if (response == row.end() || !response->is_string()) throw RowError("missing_response", "the row has no string 'response'");
   }
   return messages;
+}
+
+void check_row_images(const std::vector<Message>& messages) {
+  int number = 0;
+  for (const Message& m : messages) {
+    for (const ImageInput& image : m.images) {
+      ++number;
+      const size_t comma = image.url.find(',');
+      const std::optional<std::string> bytes = base64_decode(std::string_view(image.url).substr(comma + 1));
+      if (!bytes) throw RowError("bad_image", "image " + std::to_string(number) + " is not valid base64");
+      try {
+        decode_image(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size());
+      } catch (const ImageError& e) {
+        throw RowError("undecodable_image", "image " + std::to_string(number) + ": " + e.what());
+      }
+    }
+  }
 }
 
 }  // namespace fm

@@ -33,7 +33,12 @@ class RowError : public std::runtime_error {
   std::string kind_;
 };
 
-// The row's conversation; throws RowError. Images arrive as data: URLs in Message::images.
+// The row's conversation; throws RowError. Images arrive as data: URLs in Message::images; their format is
+// sniffed from the first bytes, not decoded (a batch run decodes each image once, when it encodes it).
 std::vector<Message> parse_generation_row(const std::string& task_type, std::string_view line);
+
+// Decodes every image of a parsed row, as dataset validation does so that a picture that cannot be read makes the
+// dataset INVALID with its row number instead of failing at run time; throws RowError("undecodable_image", why).
+void check_row_images(const std::vector<Message>& messages);
 
 }  // namespace fm

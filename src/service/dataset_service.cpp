@@ -365,7 +365,7 @@ void DatasetService::run_validation(std::shared_ptr<OperationRun> run) {
     if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines are no rows
     try {
       if (too_long) throw RowError("row_too_long", "a row exceeds " + std::to_string(limits_.max_line_bytes) + " bytes");
-      if (is_generation_task_type(d.task_type)) parse_generation_row(d.task_type, line);
+      if (is_generation_task_type(d.task_type)) check_row_images(parse_generation_row(d.task_type, line));
       else check_plain_row(line);
       ++valid;
     } catch (const RowError& e) {

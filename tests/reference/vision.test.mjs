@@ -272,3 +272,98 @@ test(`${bigRequests} requests of 1-4 MB, 8 concurrent, are all answered`, async 
   assert.equal(statuses.length, bigRequests);
   assert.deepEqual([...new Set(statuses)], [200]);
 });
+
+// The native REST client for datasets and batch tasks (foundation-models-api.md §9, §10), as much as these tests need.
+async function rest(path, body, method = body === undefined ? "GET" : "POST") {
+  const res = await fetch(`${server.url}${path}`, {
+    method, headers: { Authorization: `Api-Key ${key}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: text.startsWith("{") ? JSON.parse(text) : null };
+}
+
+async function finished(operationId) {
+  for (let i = 0; i < 1200; ++i) {
+    const op = await rest(`/operations/${operationId}`);
+    assert.equal(op.status, 200, op.text);
+    if (op.json.done) return op.json;
+    await sleep(100);
+  }
+  assert.fail(`operation ${operationId} did not finish within 120 s`);
+}
+
+// Creates an ImageTextToTextGenerationRequest dataset from rows, uploads and validates it; returns its id and report.
+async function imageDataset(rows) {
+  const created = await rest("/datasets/v1/datasets", { name: "pictures", folderId: "b1gfold", taskType: "ImageTextToTextGenerationRequest", uploadFormat: "jsonlines" });
+  assert.equal(created.status, 200, created.text);
+  const id = created.json.datasetId;
+  const content = rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+  const url = await rest(`/datasets/v1/datasets/${id}:getUploadDraftUrl`, { sizeBytes: String(Buffer.byteLength(content)) });
+  assert.equal(url.status, 200, url.text);
+  assert.equal((await fetch(url.json.uploadUrl, { method: "PUT", body: content })).status, 200);
+  const op = await rest(`/datasets/v1/datasets/${id}:validate`, {});
+  assert.equal(op.status, 200, op.text);
+  return { id, report: (await finished(op.json.id)).response };
+}
+
+const imageRow = (image, question = "Look at this picture ") => ({ request: [{ role: "user", content: [
+  { type: "text", text: question },
+  { type: "image", image: readFileSync(join(vision, manifest.images[image].file)).toString("base64") },
+  { type: "text", text: " and tell me what it shows" },
+] }] });
+
+test("an image dataset with pictures that do not decode is INVALID and names their rows", async () => {
+  const png = readFileSync(join(vision, "images/tall300x1000.png"));
+  const truncated = imageRow("tiny64");
+  truncated.request[0].content[1].image = png.subarray(0, png.length / 2).toString("base64");
+  const text = imageRow("tiny64");
+  text.request[0].content[1].image = Buffer.from("hello world").toString("base64");
+  const { report } = await imageDataset([imageRow("tiny64"), truncated, imageRow("alpha400x300"), text]);
+  assert.equal(report.isValid, false);
+  const byRow = Object.fromEntries(report.errors.flatMap((e) => e.rowNumbers.map((r) => [r, e])));
+  assert.deepEqual(Object.keys(byRow).sort(), ["2", "4"]);
+  assert.equal(byRow["2"].error, "undecodable_image");
+  assert.match(byRow["2"].errorDescription, /image 1: the PNG image is corrupt or truncated/);
+  assert.equal(byRow["4"].error, "bad_image");
+  assert.match(byRow["4"].errorDescription, /none of JPEG, PNG, GIF, BMP or WebP/);
+});
+
+test("a batch task over an image dataset answers each row as the synchronous API does", async () => {
+  const rows = [imageRow("tiny64"), imageRow("alpha400x300"), imageRow("tall300x1000", "Describe ")];
+  const { id, report } = await imageDataset(rows);
+  assert.equal(report.isValid, true, JSON.stringify(report));
+  const options = { temperature: 0, maxTokens: "8" };
+  const refused = await rest("/foundationModels/v1/completionBatch", { modelUri: "gpt://b1gfold/textonly/latest", completionOptions: options, sourceDatasetId: id });
+  assert.equal(refused.status, 400, refused.text);
+  assert.match(refused.json.error.message, /does not take images/);
+  const op = await rest("/foundationModels/v1/completionBatch", { modelUri: "gpt://b1gfold/gemma3v/latest", completionOptions: options, sourceDatasetId: id });
+  assert.equal(op.status, 200, op.text);
+  const done = await finished(op.json.id);
+  assert.equal(done.response.taskStatus, "COMPLETED", JSON.stringify(done));
+  const urls = await rest(`/datasets/v1/datasets/${done.response.resultDatasetId}:getDownloadUrls`);
+  const results = (await (await fetch(urls.json.downloadUrls[0].url)).text()).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(results.length, rows.length);
+  for (const [i, r] of rows.entries()) {
+    assert.deepEqual(results[i].request, r.request);
+    const parts = r.request[0].content.map((p) => p.type === "text" ? p : { type: "image_url", image_url: { url: `data:image/png;base64,${p.image}` } });
+    const sync = await client.chat.completions.create({ model: "gpt://b1gfold/gemma3v/latest", max_tokens: 8, temperature: 0, messages: [{ role: "user", content: parts }] });
+    assert.equal(results[i].response, sync.choices[0].message.content, `row ${i + 1}`);
+  }
+});
+
+test("an OpenAI batch line with an image answers as chat.completions.create does", async () => {
+  const body = { model: "gpt://b1gfold/qwenvl/latest", max_tokens: 8, temperature: 0, messages: fixtureMessages("tiny64") };
+  const lines = [{ custom_id: "picture", method: "POST", url: "/v1/chat/completions", body }];
+  const file = await client.files.create({ file: new File([lines.map((l) => JSON.stringify(l)).join("\n")], "in.jsonl"), purpose: "batch" });
+  let batch = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+  for (let i = 0; i < 1200 && !["completed", "failed", "cancelled"].includes(batch.status); ++i) {
+    await sleep(100);
+    batch = await client.batches.retrieve(batch.id);
+  }
+  assert.equal(batch.status, "completed", JSON.stringify(batch));
+  const out = JSON.parse((await (await client.files.content(batch.output_file_id)).text()).trim());
+  const sync = await client.chat.completions.create(body);
+  assert.equal(out.custom_id, "picture");
+  assert.equal(out.response.body.choices[0].message.content, sync.choices[0].message.content);
+});
