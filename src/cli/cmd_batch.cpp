@@ -140,7 +140,7 @@ int run_batch(const BatchRunOptions& opt) {
   ProgressReport report(opt.progress);
   BatchLinesProgress last;
   std::mutex last_mutex;
-  const BatchLinesEnd end = run_batch_lines(*store, generation, job, [] { return g_interrupted.load(); },
+  const BatchLinesEnd end = run_batch_lines(*store, BatchEngines{generation}, job, [] { return g_interrupted.load(); },
                                             [&](const BatchLinesProgress& p) {
                                               {
                                                 std::lock_guard<std::mutex> lock(last_mutex);

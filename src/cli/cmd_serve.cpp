@@ -53,7 +53,7 @@ int run_serve(const ServeOptions& opt) {
   dl.max_dataset_bytes = config.max_dataset_bytes;
   DatasetService datasets(*dataset_store, operations, opt.data_dir, dl);
   auto batch_store = open_sqlite_batch_store(opt.data_dir);
-  BatchService batches(*batch_store, datasets, generation, operations, BatchOptions{config.batch_lines_in_flight});
+  BatchService batches(*batch_store, datasets, BatchEngines{generation, &embeddings}, operations, BatchOptions{config.batch_lines_in_flight});
   operations.add_kind(kDatasetValidationOperation, datasets, OperationKind{1, 3});
   operations.add_kind(kBatchOperation, batches, OperationKind{config.batch_concurrency, 0});  // a batch resumes: no attempt limit
   Metrics metrics;

@@ -49,6 +49,17 @@ class LineObserver final : public GenerationObserver {
     record(r);
   }
 
+  // An embedding line's outcome (EmbeddingService::Done).
+  void on_embedded(const EmbeddingResult* result, const ServiceError* error) {
+    if (error) return on_failed(*error);
+    LineResult r;
+    r.line = line_;
+    r.response = "";  // a result without text: the embeddings are in r.result
+    r.prompt_tokens = result->total_tokens();
+    r.result = embedding_result_json(*result).dump();
+    record(r);
+  }
+
   void on_failed(const ServiceError& error) override {
     // A line cancelled with its task (or because the process stops) gets no result: a resumed run does it again.
     if (error.code() == ErrorCode::kCancelled || cancelled_()) return record(std::nullopt);
@@ -101,7 +112,19 @@ int64_t count_rows(const std::string& source_path, size_t max_line_bytes) {
   return rows;
 }
 
-BatchLinesEnd run_batch_lines(BatchStore& store, GenerationService& generation, const BatchLinesJob& job,
+json embedding_result_json(const EmbeddingResult& result) {
+  return {{"embeddings", result.embeddings}, {"tokens", result.tokens}, {"model_version", result.model_version}};
+}
+
+EmbeddingResult embedding_result_from_json(const json& j) {
+  EmbeddingResult r;
+  r.embeddings = j.at("embeddings").get<std::vector<std::vector<float>>>();
+  r.tokens = j.at("tokens").get<std::vector<int64_t>>();
+  r.model_version = j.value("model_version", "");
+  return r;
+}
+
+BatchLinesEnd run_batch_lines(BatchStore& store, const BatchEngines& engines, const BatchLinesJob& job,
                               const std::function<bool()>& cancelled,
                               const std::function<void(const BatchLinesProgress&)>& progress) {
   const std::vector<int64_t> finished = store.finished_lines(job.task_id);
@@ -145,8 +168,7 @@ BatchLinesEnd run_batch_lines(BatchStore& store, GenerationService& generation, 
       break;
     }
     handles.erase(std::remove_if(handles.begin(), handles.end(), [](const auto& h) { return h.use_count() == 1; }), handles.end());
-    GenerationRequest request = base;
-    request.priority = Priority::kBackground;
+    LineRequest request;
     auto observer = std::make_shared<LineObserver>(store, job.task_id, number, shared, cancelled, progress);
     {
       std::lock_guard<std::mutex> lock(shared->mutex);
@@ -154,15 +176,28 @@ BatchLinesEnd run_batch_lines(BatchStore& store, GenerationService& generation, 
     }
     try {
       if (too_long) throw RowError("row_too_long", "the row exceeds " + std::to_string(job.max_line_bytes) + " bytes");
-      request = job.format->request(line, request);
-      request.priority = Priority::kBackground;
+      GenerationRequest line_base = base;
+      line_base.priority = Priority::kBackground;
+      request = job.format->request(line, line_base);
     } catch (const RowError& e) {
       observer->on_failed(ServiceError(ErrorCode::kInvalidArgument, e.what()));
       continue;
     }
+    if (auto* embedding = std::get_if<EmbeddingRequest>(&request)) {
+      if (!engines.embeddings) {
+        observer->on_failed(ServiceError(ErrorCode::kUnimplemented, "embedding lines cannot run here"));
+        continue;
+      }
+      engines.embeddings->embed(std::move(*embedding), [observer](const EmbeddingResult* result, const ServiceError* error) {
+        observer->on_embedded(result, error);
+      });
+      continue;
+    }
+    GenerationRequest generation = std::get<GenerationRequest>(std::move(request));
+    generation.priority = Priority::kBackground;
     auto handle = std::make_shared<GenerationHandle>();
     handles.push_back(handle);
-    generation.start(std::move(request), observer, handle);
+    engines.generation.start(std::move(generation), observer, handle);
   }
   wait_for_slot(1);  // every line started has ended
   std::lock_guard<std::mutex> lock(shared->mutex);
@@ -197,7 +232,7 @@ int64_t write_batch_results(const BatchStore& store, const BatchLinesJob& job, c
   return written;
 }
 
-GenerationRequest DatasetRowsFormat::request(const std::string& line, const GenerationRequest& base) const {
+LineRequest DatasetRowsFormat::request(const std::string& line, const GenerationRequest& base) const {
   GenerationRequest r = base;
   r.messages = parse_generation_row(task_type_, line);
   return r;

@@ -5,19 +5,31 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
 
+#include "service/embedding_service.h"
 #include "service/generation_service.h"
 #include "store/batch_store.h"
 
 namespace fm {
+
+// What a line asks for: a generation, or (OpenAI batches to /v1/embeddings) embeddings.
+using LineRequest = std::variant<GenerationRequest, EmbeddingRequest>;
+
+// The services batch lines run on. Without an embedding service, embedding lines fail one by one.
+struct BatchEngines {
+  GenerationService& generation;
+  EmbeddingService* embeddings = nullptr;
+};
 
 // How a batch reads its lines and writes its results: dataset rows (the native API, the CLI) or the lines of an
 // OpenAI Batch API input file.
 class BatchFormat {
  public:
   virtual ~BatchFormat() = default;
-  // The generation a line asks for, starting from `base` (the task's model and options); throws RowError.
-  virtual GenerationRequest request(const std::string& line, const GenerationRequest& base) const = 0;
+  // What a line asks for, starting from `base` (the task's model and options); throws RowError. A line's stored
+  // result is the service's result as JSON: to_json(GenerationResult), or embedding_result_json for embeddings.
+  virtual LineRequest request(const std::string& line, const GenerationRequest& base) const = 0;
   // The output line for a line's stored result (without "\n"); "" leaves the line out of this output.
   virtual std::string output_line(const std::string& source_line, const LineResult& result) const = 0;
   virtual std::string error_line(const std::string& source_line, const LineResult& result) const = 0;
@@ -28,7 +40,7 @@ class BatchFormat {
 class DatasetRowsFormat final : public BatchFormat {
  public:
   DatasetRowsFormat(std::string task_type, bool errors_inline) : task_type_(std::move(task_type)), errors_inline_(errors_inline) {}
-  GenerationRequest request(const std::string& line, const GenerationRequest& base) const override;
+  LineRequest request(const std::string& line, const GenerationRequest& base) const override;
   std::string output_line(const std::string& source_line, const LineResult& result) const override;
   std::string error_line(const std::string& source_line, const LineResult& result) const override;
 
@@ -58,9 +70,13 @@ enum class BatchLinesEnd { kFinished, kCancelled };
 // and left without a result). `progress` is called after each stored result (from the scheduler's threads, one
 // call at a time). A row that fails (bad shape, the model refused it) gets an error result; a store that cannot
 // write throws.
-BatchLinesEnd run_batch_lines(BatchStore& store, GenerationService& generation, const BatchLinesJob& job,
+BatchLinesEnd run_batch_lines(BatchStore& store, const BatchEngines& engines, const BatchLinesJob& job,
                               const std::function<bool()>& cancelled,
                               const std::function<void(const BatchLinesProgress&)>& progress);
+
+// An embedding line's stored result: {"embeddings": [[…]], "tokens": [n…], "model_version": "…"}, and back.
+nlohmann::json embedding_result_json(const EmbeddingResult& result);
+EmbeddingResult embedding_result_from_json(const nlohmann::json& j);
 
 // Counts the non-blank lines of a source file.
 int64_t count_rows(const std::string& source_path, size_t max_line_bytes);

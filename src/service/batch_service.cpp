@@ -31,9 +31,9 @@ json response_json(const BatchTask& task) {
 
 }  // namespace
 
-BatchService::BatchService(BatchStore& store, DatasetService& datasets, GenerationService& generation, OperationRunner& runner,
+BatchService::BatchService(BatchStore& store, DatasetService& datasets, BatchEngines engines, OperationRunner& runner,
                            BatchOptions options)
-    : store_(store), datasets_(datasets), generation_(generation), runner_(runner), options_(options) {
+    : store_(store), datasets_(datasets), engines_(engines), runner_(runner), options_(options) {
   // Text rows and rows with images alike (validation has held each dataset's rows to its own task type).
   add_format("", std::make_shared<DatasetRowsFormat>(kImageTextToTextRequest, /*errors_inline=*/false),
              {kTextToTextRequest, kImageTextToTextRequest}, kTextToText);
@@ -274,7 +274,7 @@ void BatchService::run_task(std::shared_ptr<OperationRun> run) {
   job.base = task.generation;
   job.in_flight = options_.lines_in_flight;
   auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  const BatchLinesEnd end = run_batch_lines(store_, generation_, job, [&run] { return run->cancelled(); },
+  const BatchLinesEnd end = run_batch_lines(store_, engines_, job, [&run] { return run->cancelled(); },
                                             [&](const BatchLinesProgress& p) {
                                               const auto now = std::chrono::steady_clock::now();
                                               if (now - *last < std::chrono::seconds(1) && p.done < p.rows) return;

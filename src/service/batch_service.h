@@ -36,7 +36,7 @@ struct BatchProgress {
 
 class BatchService final : public OperationExecutor {
  public:
-  BatchService(BatchStore& store, DatasetService& datasets, GenerationService& generation, OperationRunner& runner,
+  BatchService(BatchStore& store, DatasetService& datasets, BatchEngines engines, OperationRunner& runner,
                BatchOptions options = {});
   ~BatchService() override;
 
@@ -81,7 +81,7 @@ class BatchService final : public OperationExecutor {
 
   BatchStore& store_;
   DatasetService& datasets_;
-  GenerationService& generation_;
+  BatchEngines engines_;
   OperationRunner& runner_;
   BatchOptions options_;
   std::mutex mutex_;  // workers_

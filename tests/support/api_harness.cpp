@@ -112,7 +112,7 @@ struct ApiHarness::Impl {
     dataset_store = open_sqlite_dataset_store(dir.string());
     datasets = std::make_unique<DatasetService>(*dataset_store, *operations, dir.string());
     batch_store = open_sqlite_batch_store(dir.string());
-    batches = std::make_unique<BatchService>(*batch_store, *datasets, *generation, *operations, BatchOptions{4});
+    batches = std::make_unique<BatchService>(*batch_store, *datasets, BatchEngines{*generation, embeddings.get()}, *operations, BatchOptions{4});
     operations->add_kind(kDatasetValidationOperation, *datasets, OperationKind{1, 3});
     operations->add_kind(kBatchOperation, *batches, OperationKind{1, 0});
     api = std::make_unique<Api>(ApiContext{*models, *generation, *embeddings, *classification, *operations, *datasets, *batches,

@@ -1,5 +1,5 @@
 // The OpenAI Batch API over batch tasks: /v1/batches (create, list), /v1/batches/{id} (retrieve),
-// /v1/batches/{id}/cancel. Input lines {custom_id, method, url, body} are checked when the batch is created (unique
+// /v1/batches/{id}/cancel, for /v1/chat/completions, /v1/completions and /v1/embeddings. Input lines {custom_id, method, url, body} are checked when the batch is created (unique
 // custom_id, the batch's endpoint, one model, bodies the endpoint accepts); a batch with bad lines is stored as
 // failed with the lines' errors, as OpenAI does. Lines then run like any batch task's, at background priority.
 #include <algorithm>
@@ -18,6 +18,7 @@ namespace fm {
 namespace {
 
 constexpr const char* kDialect = "openai";
+constexpr const char* kEmbeddings = "/v1/embeddings";
 constexpr size_t kMaxReportedErrors = 100;
 
 struct BatchLine {
@@ -58,9 +59,10 @@ class OpenAiBatchFormat final : public BatchFormat {
  public:
   explicit OpenAiBatchFormat(RequestLimits limits) : limits_(limits) {}
 
-  GenerationRequest request(const std::string& text, const GenerationRequest& base) const override {
-    const openai::Call call = parse(text);
-    GenerationRequest r = call.request;
+  LineRequest request(const std::string& text, const GenerationRequest& base) const override {
+    const BatchLine line = read_line(text);
+    if (line.url == kEmbeddings) return parse_embedding(line).request;
+    GenerationRequest r = parse(line).request;
     r.priority = base.priority;
     return r;
   }
@@ -68,10 +70,17 @@ class OpenAiBatchFormat final : public BatchFormat {
   std::string output_line(const std::string& source, const LineResult& r) const override {
     if (!r.response) return "";
     const BatchLine line = read_line(source);
-    const openai::Call call = parse(source);
-    const ojson body = openai::response(call, generation_result_from_json(nlohmann::json::parse(r.result)));
+    ojson body;
+    std::string request_id = "embd-" + std::to_string(r.line);
+    if (line.url == kEmbeddings) {
+      body = openai::embedding_response(parse_embedding(line), embedding_result_from_json(nlohmann::json::parse(r.result)));
+    } else {
+      const openai::Call call = parse(line);
+      body = openai::response(call, generation_result_from_json(nlohmann::json::parse(r.result)));
+      request_id = call.id;
+    }
     return dump_json({{"id", "batch_req_" + std::to_string(r.line)}, {"custom_id", line.custom_id},
-                      {"response", {{"status_code", 200}, {"request_id", call.id}, {"body", body}}}, {"error", nullptr}});
+                      {"response", {{"status_code", 200}, {"request_id", request_id}, {"body", body}}}, {"error", nullptr}});
   }
 
   std::string error_line(const std::string& source, const LineResult& r) const override {
@@ -88,11 +97,19 @@ class OpenAiBatchFormat final : public BatchFormat {
                       {"error", {{"code", body["error"]["code"].is_string() ? body["error"]["code"] : ojson("error")}, {"message", r.error}}}});
   }
 
-  openai::Call parse(const std::string& text) const {
-    const BatchLine line = read_line(text);
+  openai::Call parse(const BatchLine& line) const {
     const auto [http, key] = run_identity(line.body);
     try {
       return openai::parse_request(line.body, line.url == "/v1/chat/completions", limits_, http, key);
+    } catch (const ApiError& e) {
+      throw RowError("invalid_body", e.what());
+    }
+  }
+
+  static openai::EmbeddingCall parse_embedding(const BatchLine& line) {
+    const auto [http, key] = run_identity(line.body);
+    try {
+      return openai::parse_embedding_request(line.body, http, key);
     } catch (const ApiError& e) {
       throw RowError("invalid_body", e.what());
     }
@@ -133,6 +150,31 @@ ojson batch_json(const ApiContext& ctx, const BatchTask& t) {
           {"metadata", metadata}};
 }
 
+// A generation line's model (name, branch); throws RowError for what it would be refused for.
+std::pair<std::string, std::string> check_generation_line(const ApiContext& ctx, const HttpRequest& http, const ApiKeyRecord& key,
+                                                          const BatchLine& line, const std::string& endpoint) {
+  const openai::Call call = openai::parse_request(line.body, endpoint == "/v1/chat/completions", ctx.limits, http, key);
+  if (call.stream) throw RowError("invalid_body", "stream is not available in batches");
+  try {
+    GenerationService::check_supported(call.request);
+    GenerationService::check_output_format(call.request);
+  } catch (const ServiceError& e) {
+    throw RowError("unsupported_feature", e.what());
+  }
+  const bool has_images = std::any_of(call.request.messages.begin(), call.request.messages.end(),
+                                      [](const Message& m) { return !m.images.empty(); });
+  const ModelConfig* config = ctx.models.config().find(call.request.model);
+  if (has_images && config && config->kind != ModelKind::kVision)
+    throw RowError("unsupported_feature", "model '" + config->name + "' (kind " + model_kind_name(config->kind) +
+                   ") does not take images");
+  return {call.request.model, call.request.branch};
+}
+
+std::pair<std::string, std::string> check_embedding_line(const HttpRequest& http, const ApiKeyRecord& key, const BatchLine& line) {
+  const openai::EmbeddingCall call = openai::parse_embedding_request(line.body, http, key);
+  return {call.request.model, call.request.branch};
+}
+
 // Checks every line of the input file; returns the errors (at most kMaxReportedErrors) and the model of the lines.
 nlohmann::json check_lines(const ApiContext& ctx, const HttpRequest& http, const ApiKeyRecord& key, const std::string& path,
                            const std::string& endpoint, GenerationRequest& base, int64_t& rows) {
@@ -155,27 +197,15 @@ nlohmann::json check_lines(const ApiContext& ctx, const HttpRequest& http, const
       const BatchLine line = read_line(text);
       if (!ids.insert(line.custom_id).second) throw RowError("duplicate_custom_id", "custom_id '" + line.custom_id + "' is used twice");
       if (line.url != endpoint) throw RowError("mismatched_url", "url '" + line.url + "' is not the batch's endpoint " + endpoint);
-      const openai::Call call = openai::parse_request(line.body, endpoint == "/v1/chat/completions", ctx.limits, http, key);
+      const auto [name, branch] = endpoint == kEmbeddings ? check_embedding_line(http, key, line)
+                                                          : check_generation_line(ctx, http, key, line, endpoint);
       if (model.empty()) {
         model = line.body["model"];
-        base.model = call.request.model;
-        base.branch = call.request.branch;
+        base.model = name;
+        base.branch = branch;
       } else if (line.body["model"] != model) {
         throw RowError("mismatched_model", "every line of a batch must use the same model (" + model + ")");
       }
-      if (call.stream) throw RowError("invalid_body", "stream is not available in batches");
-      try {
-        GenerationService::check_supported(call.request);
-        GenerationService::check_output_format(call.request);
-      } catch (const ServiceError& e) {
-        throw RowError("unsupported_feature", e.what());
-      }
-      const bool has_images = std::any_of(call.request.messages.begin(), call.request.messages.end(),
-                                          [](const Message& m) { return !m.images.empty(); });
-      const ModelConfig* config = ctx.models.config().find(call.request.model);
-      if (has_images && config && config->kind != ModelKind::kVision)
-        throw RowError("unsupported_feature", "model '" + config->name + "' (kind " + model_kind_name(config->kind) +
-                       ") does not take images");
     } catch (const RowError& e) {
       report(n, e.kind(), e.what());
     } catch (const ApiError& e) {
@@ -186,6 +216,8 @@ nlohmann::json check_lines(const ApiContext& ctx, const HttpRequest& http, const
   if (!model.empty() && errors.empty()) {
     const ModelConfig* m = ctx.models.config().find(base.model);
     if (!m || !m->branches.count(base.branch)) report(0, "model_not_found", "model '" + model + "' does not exist");
+    else if ((endpoint == kEmbeddings) != (m->kind == ModelKind::kEmbedding))
+      report(0, "invalid_model", "model '" + model + "' (kind " + model_kind_name(m->kind) + ") does not serve " + endpoint);
   }
   return errors;
 }
@@ -196,8 +228,8 @@ void create(const ApiContext& ctx, const HttpRequest& http, const std::shared_pt
   const JsonField body(json);
   const std::string input = body["input_file_id"].string();
   const std::string endpoint = body["endpoint"].string();
-  if (endpoint != "/v1/chat/completions" && endpoint != "/v1/completions")
-    body["endpoint"].fail("must be /v1/chat/completions or /v1/completions (got " + quote_value(endpoint) + ")");
+  if (endpoint != "/v1/chat/completions" && endpoint != "/v1/completions" && endpoint != kEmbeddings)
+    body["endpoint"].fail("must be /v1/chat/completions, /v1/completions or /v1/embeddings (got " + quote_value(endpoint) + ")");
   if (body["completion_window"].string() != "24h") body["completion_window"].fail("must be \"24h\"");
   const JsonField metadata = body["metadata"];
   if (metadata.present()) {

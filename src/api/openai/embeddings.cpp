@@ -2,6 +2,7 @@
 // array of token ids or an array of such arrays; `encoding_format` float or base64; `dimensions` truncates.
 #include "api/auth.h"
 #include "api/json_input.h"
+#include "api/openai/openai_wire.h"
 #include "api/routes.h"
 #include "util/base64.h"
 
@@ -43,22 +44,10 @@ ojson embedding_value(const std::vector<float>& e, bool base64) {
 void embeddings(const ApiContext& ctx, const HttpRequest& http, const std::shared_ptr<Reply>& reply) {
   const ApiKeyRecord key = authenticate(http, ctx.keys);
   const ojson json_body = parse_json_body(http.body, ctx.limits.max_json_depth);
-  const JsonField body(json_body);
-  const std::string model_id = body["model"].string();
-  const ModelUri uri = authorize_model(model_id, "model", "emb", http, key);
-  EmbeddingRequest request;
-  request.model = uri.name;
-  request.branch = uri.branch;
-  parse_input(body["input"], request);
-  const bool base64 = body["encoding_format"].enum_or(0, {"float", "base64"}) == 1;
-  if (body["dimensions"].present()) request.dimensions = body["dimensions"].integer_or(0, 1, 1 << 20);
-  ctx.embeddings.embed(std::move(request), [reply, base64, model_id](const EmbeddingResult* result, const ServiceError* error) {
+  auto call = std::make_shared<openai::EmbeddingCall>(openai::parse_embedding_request(json_body, http, key));
+  ctx.embeddings.embed(std::move(call->request), [reply, call](const EmbeddingResult* result, const ServiceError* error) {
     if (error) return reply->error(*error);
-    ojson data = ojson::array();
-    for (size_t i = 0; i < result->embeddings.size(); ++i)
-      data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", embedding_value(result->embeddings[i], base64)}});
-    reply->json(200, {{"object", "list"}, {"data", data}, {"model", model_id},
-                      {"usage", {{"prompt_tokens", result->total_tokens()}, {"total_tokens", result->total_tokens()}}}});
+    reply->json(200, openai::embedding_response(*call, *result));
   });
 }
 
@@ -69,4 +58,28 @@ void add_openai_embedding_routes(Router& router, const ApiContext& ctx) {
              [&ctx](const HttpRequest& http, const RouteParams&, const std::shared_ptr<Reply>& reply) { embeddings(ctx, http, reply); });
 }
 
+namespace openai {
+
+EmbeddingCall parse_embedding_request(const ojson& json_body, const HttpRequest& http, const ApiKeyRecord& key) {
+  const JsonField body(json_body);
+  EmbeddingCall call;
+  call.model_id = body["model"].string();
+  const ModelUri uri = authorize_model(call.model_id, "model", "emb", http, key);
+  call.request.model = uri.name;
+  call.request.branch = uri.branch;
+  parse_input(body["input"], call.request);
+  call.base64 = body["encoding_format"].enum_or(0, {"float", "base64"}) == 1;
+  if (body["dimensions"].present()) call.request.dimensions = body["dimensions"].integer_or(0, 1, 1 << 20);
+  return call;
+}
+
+ojson embedding_response(const EmbeddingCall& call, const EmbeddingResult& result) {
+  ojson data = ojson::array();
+  for (size_t i = 0; i < result.embeddings.size(); ++i)
+    data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", embedding_value(result.embeddings[i], call.base64)}});
+  return {{"object", "list"}, {"data", data}, {"model", call.model_id},
+          {"usage", {{"prompt_tokens", result.total_tokens()}, {"total_tokens", result.total_tokens()}}}};
+}
+
+}  // namespace openai
 }  // namespace fm

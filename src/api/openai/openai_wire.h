@@ -5,6 +5,7 @@
 
 #include "api/http_server.h"
 #include "api/json_input.h"
+#include "service/embedding_service.h"
 #include "service/generation.h"
 #include "service/model_registry.h"
 #include "store/key_store.h"
@@ -41,5 +42,14 @@ ojson finish_chunk(const Call& call, int choice, FinishStatus finish);
 ojson usage_chunk(const Call& call, const GenerationUsage& usage);
 // "data: {…}\n\n"
 std::string sse_event(const ojson& j);
+
+// /v1/embeddings (embeddings.cpp): a parsed body, and the response for its result.
+struct EmbeddingCall {
+  EmbeddingRequest request;
+  std::string model_id;  // as the client named it
+  bool base64 = false;   // encoding_format
+};
+EmbeddingCall parse_embedding_request(const ojson& body, const HttpRequest& http, const ApiKeyRecord& key);
+ojson embedding_response(const EmbeddingCall& call, const EmbeddingResult& result);
 
 }  // namespace fm::openai
