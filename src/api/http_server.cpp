@@ -28,6 +28,18 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+bool Responder::respond_file(int status, const std::string& content_type, const std::string& path,
+                             const std::map<std::string, std::string>& extra_headers) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  std::string body;
+  char buffer[1 << 16];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) body.append(buffer, n);
+  std::fclose(f);
+  respond(status, content_type, std::move(body), extra_headers);
+  return true;
+}
+
 std::string HttpRequest::header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
   return it == headers.end() ? std::string() : it->second;
@@ -48,6 +60,8 @@ class SessionResponder final : public Responder {
   explicit SessionResponder(std::shared_ptr<Session> session) : session_(std::move(session)) {}
   void respond(int status, const std::string& content_type, std::string body,
                const std::map<std::string, std::string>& extra_headers) override;
+  bool respond_file(int status, const std::string& content_type, const std::string& path,
+                    const std::map<std::string, std::string>& extra_headers) override;
   void start_stream(int status, const std::string& content_type) override;
   bool write_chunk(std::string data) override;
   void end_stream() override;
@@ -91,6 +105,28 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(std::chrono::seconds(opt_.request_timeout_s));
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
       self->after_response(ec);
+    });
+  }
+
+  void write_file(int status, std::string content_type, std::shared_ptr<http::file_body::value_type> file,
+                  std::map<std::string, std::string> extra) {
+    auto res = std::make_shared<http::response<http::file_body>>(std::piecewise_construct, std::make_tuple(std::move(*file)),
+                                                                 std::make_tuple(static_cast<http::status>(status), version_));
+    res->set(http::field::server, "fmserve");
+    res->set(http::field::content_type, content_type);
+    for (const auto& [k, v] : extra) res->set(k, v);
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    write_file_piece(res, std::make_shared<http::response_serializer<http::file_body>>(*res));
+  }
+
+  // One piece of a file response at a time, each with its own deadline: the client sets the pace.
+  void write_file_piece(std::shared_ptr<http::response<http::file_body>> res,
+                        std::shared_ptr<http::response_serializer<http::file_body>> sr) {
+    stream_.expires_after(std::chrono::seconds(opt_.request_timeout_s));
+    http::async_write_some(stream_, *sr, [self = shared_from_this(), res, sr](beast::error_code ec, size_t) {
+      if (ec || sr->is_done()) return self->after_response(ec);
+      self->write_file_piece(res, sr);
     });
   }
 
@@ -390,6 +426,25 @@ void SessionResponder::respond(int status, const std::string& content_type, std:
   asio::post(s->executor(), [s, status, content_type, body = std::move(body), extra_headers]() mutable {
     s->write_full(status, content_type, std::move(body), extra_headers);
   });
+}
+
+bool SessionResponder::respond_file(int status, const std::string& content_type, const std::string& path,
+                                    const std::map<std::string, std::string>& extra_headers) {
+  // Opened here, on the caller's thread: the response is the file as it was now, even if it is replaced later.
+  auto file = std::make_shared<http::file_body::value_type>();
+  beast::error_code ec;
+  file->open(path.c_str(), beast::file_mode::scan, ec);
+  if (ec) return false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (completed_ || answered_) return true;
+    answered_ = true;
+  }
+  auto s = session_;
+  asio::post(s->executor(), [s, status, content_type, file, extra_headers]() mutable {
+    s->write_file(status, content_type, std::move(file), extra_headers);
+  });
+  return true;
 }
 
 void SessionResponder::start_stream(int status, const std::string& content_type) {

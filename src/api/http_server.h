@@ -29,6 +29,12 @@ class Responder {
   virtual ~Responder() = default;
   virtual void respond(int status, const std::string& content_type, std::string body,
                        const std::map<std::string, std::string>& extra_headers = {}) = 0;
+  // A file as the body, with its Content-Length. The server reads it piece by piece as the client takes it, so a
+  // large download is never held in memory and a slow reader is waited for (each piece within
+  // request_timeout_s), not dropped. Returns false, sending nothing, when the file cannot be opened. This default
+  // reads the whole file and calls respond().
+  virtual bool respond_file(int status, const std::string& content_type, const std::string& path,
+                            const std::map<std::string, std::string>& extra_headers = {});
   // Streaming: headers with chunked transfer encoding, then chunks, then end.
   virtual void start_stream(int status, const std::string& content_type) = 0;
   virtual bool write_chunk(std::string data) = 0;  // false once the client has gone

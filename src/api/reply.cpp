@@ -16,6 +16,11 @@ void Reply::text(int status, const std::string& content_type, std::string body) 
   res_->respond(status, content_type, std::move(body));
 }
 
+void Reply::file(const std::string& content_type, const std::string& path) {
+  if (!res_->respond_file(200, content_type, path)) throw ApiError(ErrorCode::kNotFound, "the content is gone", "not_found");
+  metrics_.request(route_, 200);
+}
+
 void Reply::error(const ApiError& e) {
   std::map<std::string, std::string> headers;
   if (e.retry_after_s() > 0) headers["Retry-After"] = std::to_string(e.retry_after_s());

@@ -23,6 +23,9 @@ class Reply {
 
   void json(int status, const nlohmann::ordered_json& body, const std::map<std::string, std::string>& headers = {});
   void text(int status, const std::string& content_type, std::string body);
+  // 200 with a file's content, streamed at the client's pace (Responder::respond_file); ApiError 404 if the file
+  // cannot be opened.
+  void file(const std::string& content_type, const std::string& path);
   void error(const ApiError& e);
   void error(const ServiceError& e) { error(ApiError(e)); }
 

@@ -150,8 +150,9 @@ test("a dataset goes DRAFT -> VALIDATING -> READY, with the service's shapes", a
 test("bad rows make a dataset INVALID with each error's row numbers", async () => {
   const { datasetId } = await createDataset("bad-rows", "ImageTextToTextGenerationRequest");
   const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).toString("base64");
+  const jpeg = readFileSync(`${fixtures}/vision/images/tiny64.jpg`).toString("base64");
   const lines = [
-    JSON.stringify({ request: [{ role: "user", content: [{ type: "text", text: "What is shown?" }, { type: "image", image: png }] }] }),
+    JSON.stringify({ request: [{ role: "user", content: [{ type: "text", text: "What is shown?" }, { type: "image", image: jpeg }] }] }),
     "{not json",
     JSON.stringify({ request: [{ role: "user", content: [{ type: "image", image: "@@not base64@@" }] }] }),
     JSON.stringify({ questions: [] }),
@@ -159,18 +160,21 @@ test("bad rows make a dataset INVALID with each error's row numbers", async () =
     "[1,2]",
     JSON.stringify({ request: [{ role: "system", text: "no user here" }] }),
     "{also not json",
+    JSON.stringify({ request: [{ role: "user", content: [{ type: "text", text: "What is shown?" }, { type: "image", image: png }] }] }),
   ];
   await upload(datasetId, lines.join("\n"));
   const op = await call(`/datasets/v1/datasets/${datasetId}:validate`, {});
   const done = await poll(op.json.id);
   assert.equal(done.response.isValid, false);
   const byError = Object.fromEntries(done.response.errors.map((e) => [e.error, e.rowNumbers]));
-  assert.deepEqual(byError, { invalid_json: ["2", "8"], bad_image: ["3", "5"], missing_request: ["4"], bad_row: ["6"], no_user_message: ["7"] });
+  // Rows 5 (a GIF signature) and 9 (a PNG signature) have the right magic numbers but do not decode.
+  assert.deepEqual(byError, { invalid_json: ["2", "8"], bad_image: ["3"], missing_request: ["4"], undecodable_image: ["5", "9"],
+                              bad_row: ["6"], no_user_message: ["7"] });
   for (const e of done.response.errors) assert.ok(e.errorDescription.length > 0);
   const d = (await get(`/datasets/v1/datasets/${datasetId}`)).json.dataset;
   assert.equal(d.status, "INVALID");
   assert.equal(d.rows, "1");
-  assert.equal(d.validationError.length, 5);
+  assert.equal(d.validationError.length, 6);
   // A batch refuses a dataset that is not READY.
   checkError(await call("/foundationModels/v1/completionBatch", batchRequest(datasetId)), 400, 9);
 });
@@ -195,6 +199,32 @@ test("an upload far over the request body limit is streamed to disk, not held in
   // A request body over the limit elsewhere is still refused before it is read.
   const big = await call("/datasets/v1/datasets", { name: "x", folderId: "b1gfold", taskType: "TextToTextGenerationRequest", uploadFormat: "jsonlines", description: "y".repeat(2 << 20) });
   assert.equal(big.status, 413);
+
+  // The download is streamed from the file at the client's pace: a reader that stops for 3 s is waited for (not
+  // dropped), the server does not hold the content in memory meanwhile, and every byte arrives.
+  const op = await call(`/datasets/v1/datasets/${datasetId}:validate`, {});
+  assert.equal((await poll(op.json.id, { timeoutMs: 120000 })).response.isValid, true);
+  const urls = await get(`/datasets/v1/datasets/${datasetId}:getDownloadUrls`);
+  const { get: httpGet } = await import("node:http");
+  const baseline = rssKiB();
+  let paused = 0;
+  const got = await new Promise((resolve, reject) => {
+    httpGet(urls.json.downloadUrls[0].url, (res) => {
+      res.pause();
+      setTimeout(() => {
+        paused = rssKiB() - baseline;
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, length: res.headers["content-length"], body: Buffer.concat(chunks) }));
+        res.resume();
+      }, 3000);
+    }).on("error", reject);
+  });
+  assert.equal(got.status, 200);
+  assert.equal(got.length, String(Buffer.byteLength(content)));
+  assert.ok(got.body.equals(Buffer.from(content)), "the downloaded bytes are the uploaded ones");
+  if (process.env.FMSERVE_SANITIZED !== "1")
+    assert.ok(paused < 16 * 1024, `resident memory grew ${paused} KiB while a 48 MiB download waited for its reader`);
 });
 
 test("an empty dataset is INVALID; a draft without content cannot be validated", async () => {

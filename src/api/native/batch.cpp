@@ -21,9 +21,11 @@ void completion_batch(const ApiContext& ctx, const HttpRequest& http, const std:
     throw ApiError(ErrorCode::kNotFound, "model '" + call.base.model + "/" + call.base.branch + "' does not exist", "model_not_found");
   if (model->kind != ModelKind::kText && model->kind != ModelKind::kVision)
     throw ApiError(ErrorCode::kInvalidArgument, "model '" + call.base.model + "' does not generate text", "invalid_model");
-  // Rows with images need a vision model: refused here rather than failing every line at run time.
+  // Rows with images need a vision model: refused here rather than failing every line at run time (a dataset that
+  // is not READY is refused for that first, by submit).
   const Dataset source = ctx.datasets.get(key.folder, call.source_dataset_id);
-  if (model->kind != ModelKind::kVision && (source.task_type == kImageTextToTextRequest || source.task_type == kImageTextToText))
+  const bool images = source.task_type == kImageTextToTextRequest || source.task_type == kImageTextToText;
+  if (images && source.status == kDatasetReady && model->kind != ModelKind::kVision)
     throw ApiError(ErrorCode::kInvalidArgument, "dataset '" + source.id + "' has rows with images and model '" + call.base.model +
                    "' (kind " + model_kind_name(model->kind) + ") does not take images", "invalid_model");
   BatchTask task;

@@ -117,16 +117,10 @@ void store_upload(const ApiContext& ctx, const HttpRequest& http, const std::str
   reply->json(200, ojson::object(), {{"ETag", etag}});
 }
 
-// The whole content in one response (datasets here are JSON Lines of bounded size; a streamed download would
-// need the HTTP layer to wait for a slow reader rather than drop it).
+// The content, streamed from its file at the client's pace (any size; never held in memory).
 void download(const ApiContext& ctx, const std::string& token, const std::shared_ptr<Reply>& reply) {
-  constexpr std::uintmax_t kMaxDownload = std::uintmax_t{1} << 30;
   const auto [dataset, file] = ctx.datasets.download(token);
-  if (std::filesystem::file_size(file) > kMaxDownload)
-    throw ApiError(ErrorCode::kFailedPrecondition, "the dataset is larger than 1 GiB: read it with :preview or the CLI", "too_large");
-  std::ifstream in(file, std::ios::binary);
-  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  reply->text(200, "application/jsonl", std::move(body));
+  reply->file("application/jsonl", file);
 }
 
 }  // namespace

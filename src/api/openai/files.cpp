@@ -65,13 +65,11 @@ void list(const ApiContext& ctx, const HttpRequest& http, const std::shared_ptr<
   reply->json(200, {{"object", "list"}, {"data", data}, {"has_more", false}});
 }
 
-// The whole file in one response (files are at most 128 MB).
+// The file, streamed at the client's pace.
 void content(const ApiContext& ctx, const HttpRequest& http, const std::string& id, const std::shared_ptr<Reply>& reply) {
   const ApiKeyRecord key = authenticate(http, ctx.keys);
   const Dataset d = openai::find_file(ctx, key.folder, id);
-  std::ifstream in(ctx.datasets.content_path(d.id), std::ios::binary);
-  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  reply->text(200, "application/octet-stream", std::move(body));
+  reply->file("application/octet-stream", ctx.datasets.content_path(d.id));
 }
 
 }  // namespace
