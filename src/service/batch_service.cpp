@@ -7,6 +7,7 @@
 #include "service/batch_lines.h"
 #include "service/dataset_rows.h"
 #include "service/service_error.h"
+#include "util/crash_point.h"
 
 namespace fm {
 
@@ -219,6 +220,19 @@ void BatchService::publish(BatchTask& task) {
   datasets_.publish(*errors, error_file);
 }
 
+std::string BatchService::reserve_result_once(const BatchTask& task, const DatasetDraft& draft) {
+  // A process killed after reserving the result but before storing PENDING left that draft behind: reuse it.
+  DatasetQuery query;
+  query.folder = task.folder;
+  query.statuses = {kDatasetDraft};
+  query.name_pattern = draft.name;
+  for (const Dataset& d : datasets_.list(query).datasets) {
+    auto label = d.labels.find("foundation_models_batch_task_id");
+    if (d.name == draft.name && label != d.labels.end() && label->second == task.id) return d.id;
+  }
+  return datasets_.reserve(task.folder, task.created_by, draft).id;
+}
+
 void BatchService::run_task(std::shared_ptr<OperationRun> run) {
   const Operation& op = run->operation();
   OperationStore& ops = runner_.store();
@@ -256,8 +270,8 @@ void BatchService::run_task(std::shared_ptr<OperationRun> run) {
     draft.task_type = format_of(task).result_type;
     if (!task.dialect.empty()) draft.metadata = "batch_output";
     draft.labels = {{"foundation_models_batch_task_id", task.id}, {"foundation_models_source_dataset", task.source_dataset_id}};
-    const Dataset result = datasets_.reserve(task.folder, task.created_by, draft);
-    task.result_dataset_id = result.id;
+    task.result_dataset_id = reserve_result_once(task, draft);
+    crash_point("batch.result_reserved");
     task.status = kTaskPending;
     if (!store_.put_if_status(task, kTaskCreated)) return;  // cancelled meanwhile
   }

@@ -75,6 +75,8 @@ class BatchService final : public OperationExecutor {
   void run_task(std::shared_ptr<OperationRun> run);
   void after_fault(OperationRun& run, const std::string& what);
   void publish(BatchTask& task);
+  // The id of the task's result dataset (a DRAFT), reserved at most once across restarts.
+  std::string reserve_result_once(const BatchTask& task, const DatasetDraft& draft);
 
   mutable std::mutex formats_mutex_;
   std::map<std::string, Format> formats_;

@@ -15,7 +15,7 @@ const config = join(work, "config.yaml");
 const aidreams = `${fixtures}/models/aidreams260K.gguf`;
 const qwen = `${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf`;  // slow enough to be killed mid-task
 const createKey = (folder) => createKeyIn(dataDir, folder);
-const startServer = () => startServerIn(config, dataDir, 2);
+const startServer = (env = {}) => startServerIn(config, dataDir, 2, env);
 
 let server, key, otherKey;
 
@@ -446,4 +446,25 @@ test("a task SIGKILLed at random moments ends with exactly one result per line",
   });
   assert.equal((await get(`/datasets/v1/datasets/${task.resultDatasetId}`)).json.dataset.rows, String(n));
   assert.deepEqual(task.errors.lineErrors, []);
+});
+
+test("a crash right after a task reserves its result dataset leaves no second result dataset", async () => {
+  const source = await readyDataset("batch-crash-point", rows(3));
+  await stopServer(server.process);
+  server = await startServer({ FMSERVE_CRASH_POINT: "batch.result_reserved" });
+  const op = await call("/foundationModels/v1/completionBatch", batchRequest(source));
+  assert.equal(op.status, 200, op.text);
+  const exited = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), 30000);
+    server.process.on("exit", (code, signal) => { clearTimeout(timer); resolve(signal); });
+  });
+  assert.equal(exited, "SIGKILL", "the server died at the crash point");
+  server = await startServer();
+  const done = await waitTask(op.json.id);
+  assert.equal(done.response.taskStatus, "COMPLETED", JSON.stringify(done));
+  const listed = (await get(`/datasets/v1/datasets?folderId=b1gfold&datasetNamePattern=batch-${op.json.metadata.taskId}&pageSize=100`)).json;
+  const named = listed.datasets.filter((d) => d.name === `batch-${op.json.metadata.taskId}`);
+  assert.deepEqual(named.map((d) => d.datasetId), [done.response.resultDatasetId]);
+  assert.equal(named[0].status, "READY");
+  assert.equal((await download(done.response.resultDatasetId)).trimEnd().split("\n").length, 3);
 });

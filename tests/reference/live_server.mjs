@@ -14,10 +14,11 @@ export function createKey(dataDir, folder, ...extra) {
   return out.trimEnd().split("\n").pop();
 }
 
-// Starts `fmserve serve`; resolves with {process, url, log} (log grows as the server writes).
-export async function startServer(config, dataDir, threads = 2) {
+// Starts `fmserve serve`; resolves with {process, url, log} (log grows as the server writes). `env` adds
+// environment variables (FMSERVE_CRASH_POINT).
+export async function startServer(config, dataDir, threads = 2, env = {}) {
   const child = spawn(binary, ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "-t", String(threads)],
-                      { stdio: ["ignore", "ignore", "pipe"] });
+                      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } });
   const state = { process: child, url: null, log: "" };
   state.url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("server did not start in 20 s")), 20000);
