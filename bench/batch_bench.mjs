@@ -1,11 +1,13 @@
 // Batch throughput and interactive latency under batch load, printed as JSON lines.
 //
-//   node bench/batch_bench.mjs MODEL.gguf [REQUESTS]        (env: FMSERVE, LLAMA_SERVER, THREADS, PARALLEL)
+//   node bench/batch_bench.mjs MODEL.gguf [REQUESTS]
+//   env: FMSERVE, LLAMA_SERVER, THREADS, PARALLEL, TTFT_SAMPLES (default 32), ONLY=ttft (skip 1 and 3)
 //
 // 1. fmserve: REQUESTS dataset rows (~128 prompt tokens each, 64 generated, greedy) as one completionBatch task;
 //    generated tokens/s over the task's wall time.
-// 2. fmserve: the median time to first token of interactive streamed completions on an idle server, then while a
-//    large batch task runs (the batch runs at background priority).
+// 2. fmserve: time to first token (median, p90) of TTFT_SAMPLES interactive streamed completions, one at a time,
+//    on an idle server, then while a large batch task runs (at background priority); two rounds of each,
+//    alternating, so that a change in the machine's load shows up as a difference between rounds.
 // 3. llama.cpp's llama-server -np PARALLEL (when LLAMA_SERVER names the binary): the same REQUESTS sent PARALLEL at a
 //    time to /v1/chat/completions; generated tokens/s over the wall time. Same model file, same minutes.
 import { spawn, execFileSync } from "node:child_process";
@@ -21,6 +23,8 @@ const requests = Number(process.argv[3] ?? 1000);
 const threads = process.env.THREADS ?? "2";
 const parallel = Number(process.env.PARALLEL ?? 8);
 const genTokens = 64;
+const ttftSamples = Number(process.env.TTFT_SAMPLES ?? 32);
+const only = process.env.ONLY ?? "";
 if (!model) throw new Error("usage: node bench/batch_bench.mjs MODEL.gguf [REQUESTS]");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const work = mkdtempSync(join(tmpdir(), "fmserve-batch-bench-"));
@@ -94,7 +98,30 @@ async function fmserveRuns() {
         total += (await call("/foundationModels/v1/tokenizeCompletion", { modelUri: "gpt://bench/m/latest", messages: [{ role: "user", text: prompt(i) }] })).tokens.length;
       promptWords = Math.max(1, Math.round(promptWords * 128 / (total / 16)));
     }
-    // 1. throughput, through the OpenAI Batch API (its output lines carry each line's token usage)
+    if (only !== "ttft") await throughput();
+    // 2. interactive time to first token: idle, then under a batch; twice
+    const quantile = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * q))]; };
+    for (let round = 0; round < 2; round++) {
+      const idle = [];
+      for (let i = 0; i < ttftSamples; i++) idle.push(await ttft(1000 * round + i));
+      const load = await batch(await dataset(Math.max(requests, 400)));
+      await sleep(3000);
+      const loaded = [];
+      for (let i = 0; i < ttftSamples; i++) loaded.push(await ttft(1000 * round + 500 + i));
+      const progress = (await call(`/operations/${load.id}`, undefined, "GET")).metadata;
+      await call(`/operations/${load.id}:cancel`, undefined, "GET");
+      await waitOp(load.id, 30000);
+      console.log(JSON.stringify({ engine: "fmserve", bench: "interactive_ttft", round, samples: ttftSamples,
+                                   idle_median_s: +median(idle).toFixed(3), idle_p90_s: +quantile(idle, 0.9).toFixed(3),
+                                   under_batch_median_s: +median(loaded).toFixed(3), under_batch_p90_s: +quantile(loaded, 0.9).toFixed(3),
+                                   ratio: +(median(loaded) / median(idle)).toFixed(2), batch_lines_done_meanwhile: progress?.completedBatches }));
+    }
+  } finally {
+    await stop(child);
+  }
+
+  // 1. throughput, through the OpenAI Batch API (its output lines carry each line's token usage)
+  async function throughput() {
     const lines = Array.from({ length: requests }, (_, i) => JSON.stringify({ custom_id: `r${i}`, method: "POST", url: "/v1/chat/completions",
       body: { model: "gpt://bench/m/latest", messages: [{ role: "user", content: prompt(i) }], max_tokens: genTokens, temperature: 0 } })).join("\n");
     const form = new FormData();
@@ -117,19 +144,6 @@ async function fmserveRuns() {
     const promptTokens = out.reduce((sum, o) => sum + o.response.body.usage.prompt_tokens, 0);
     console.log(JSON.stringify({ engine: "fmserve", bench: "batch_throughput", requests, status: b.status, completed: b.request_counts.completed, seconds: +seconds.toFixed(2),
                                  prompt_tokens_avg: +(promptTokens / out.length).toFixed(1), generated_tokens: generated, tokens_per_s: +(generated / seconds).toFixed(1) }));
-    // 2. interactive time to first token: idle, then under a batch
-    const idle = [];
-    for (let i = 0; i < 8; i++) idle.push(await ttft(i));
-    const load = await batch(await dataset(Math.max(requests, 400)));
-    await sleep(3000);
-    const loaded = [];
-    for (let i = 0; i < 8; i++) loaded.push(await ttft(100 + i));
-    const progress = (await call(`/operations/${load.id}`, undefined, "GET")).metadata;
-    await call(`/operations/${load.id}:cancel`, undefined, "GET");
-    console.log(JSON.stringify({ engine: "fmserve", bench: "interactive_ttft", idle_median_s: +median(idle).toFixed(3), under_batch_median_s: +median(loaded).toFixed(3),
-                                 ratio: +(median(loaded) / median(idle)).toFixed(2), batch_lines_done_meanwhile: progress?.completedBatches }));
-  } finally {
-    await stop(child);
   }
 }
 
@@ -160,4 +174,4 @@ async function llamaRun() {
 
 if (process.env.SKIP_FMSERVE !== "1") await fmserveRuns();
 else promptWords = Number(process.env.PROMPT_WORDS ?? 100);
-await llamaRun();
+if (only !== "ttft") await llamaRun();
