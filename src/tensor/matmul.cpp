@@ -54,12 +54,22 @@ void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok
   // stays in cache while the tile's rows pass over it (every output is still one dot, whatever the blocking).
   constexpr int64_t kRowsPerTile = 16;
   const int64_t tokens_per_block = std::max<int64_t>(1, static_cast<int64_t>((size_t{128} << 10) / act_row_bytes));
+  const VecDotTokensFn dot_tokens = k.vec_dot_tokens_fn(w.type);
   c.pool->parallel_for(w.n_rows, kRowsPerTile, [&](int64_t r0, int64_t r1) {
     for (int64_t tb = 0; tb < n_tok; tb += tokens_per_block) {
       const int64_t te = std::min(n_tok, tb + tokens_per_block);
       for (int64_t r = r0; r < r1; ++r) {
         const uint8_t* row = w.row(r);
-        for (int64_t t = tb; t < te; ++t) y[t * w.n_rows + r] = dot(w.n_cols, row, act + t * act_row_bytes);
+        if (!dot_tokens) {
+          for (int64_t t = tb; t < te; ++t) y[t * w.n_rows + r] = dot(w.n_cols, row, act + t * act_row_bytes);
+          continue;
+        }
+        for (int64_t t = tb; t < te; t += 4) {  // four tokens share each weight block's unpacking
+          const int n_act = static_cast<int>(std::min<int64_t>(4, te - t));
+          float out[4];
+          dot_tokens(w.n_cols, row, act + t * act_row_bytes, act_row_bytes, n_act, out);
+          for (int i = 0; i < n_act; ++i) y[(t + i) * w.n_rows + r] = out[i];
+        }
       }
     }
   });

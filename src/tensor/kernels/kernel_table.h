@@ -14,6 +14,10 @@ using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
 // Dot product of one weight row (n elements) with one activation row of the matching vec_dot_type.
 using VecDotFn = float (*)(int64_t n, const void* weight_row, const void* act_row);
+// The same for n_act (1..4) activation rows `act_stride` bytes apart: out[t] = weight_row . act_t. The weight row's
+// unpacking is shared; each out[t] is computed exactly as vec_dot computes it alone.
+using VecDotTokensFn = void (*)(int64_t n, const void* weight_row, const void* act, size_t act_stride, int n_act,
+                                float* out);
 
 struct Compute;
 class PackedMatrix;
@@ -54,6 +58,7 @@ struct KernelTable {
   DequantizeRowFn dequantize[kTypeSlots] = {};
   QuantizeRowFn quantize[kTypeSlots] = {};
   VecDotFn vec_dot[kTypeSlots] = {};
+  VecDotTokensFn vec_dot_tokens[kTypeSlots] = {};  // optional (AVX2); matmul falls back to vec_dot
   PackedMatmulFn packed_matmul = nullptr;  // set by targets that have packed GEMM kernels
   F16GemmFn f16_gemm = nullptr;            // unpacked F16 weights, register-blocked (targets without packed F16)
   KeyScoresFn key_scores_f32 = nullptr, key_scores_f16 = nullptr;
@@ -65,6 +70,7 @@ struct KernelTable {
   DequantizeRowFn dequantize_fn(TensorType t) const { return dequantize[static_cast<uint32_t>(t)]; }
   QuantizeRowFn quantize_fn(TensorType t) const { return quantize[static_cast<uint32_t>(t)]; }
   VecDotFn vec_dot_fn(TensorType t) const { return vec_dot[static_cast<uint32_t>(t)]; }
+  VecDotTokensFn vec_dot_tokens_fn(TensorType t) const { return vec_dot_tokens[static_cast<uint32_t>(t)]; }
 };
 
 // The activation format a weight type's dot product consumes (as ggml-cpu does).

@@ -5,12 +5,14 @@
 namespace fm {
 void set_attention_avx2(KernelTable& t);
 void set_f16_gemm_avx2(KernelTable& t);
+void set_quant_dots_avx2(KernelTable& t);
 
 const KernelTable& avx2_kernels() {
   static const KernelTable table = [] {
     KernelTable t = avx2::make_table("avx2");
     set_attention_avx2(t);
     set_f16_gemm_avx2(t);
+    set_quant_dots_avx2(t);
     return t;
   }();
   return table;
