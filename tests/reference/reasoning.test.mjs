@@ -66,6 +66,7 @@ test("/v1 stream: deltas carry reasoning_content, the same text as the whole res
   assert.equal(usage.completion_tokens_details.reasoning_tokens, whole.usage.completion_tokens);
 });
 
+// Greedy (temperature 0): an unseeded sample at temperature 1 could end the answer at its first token.
 async function native(body) {
   const res = await fetch(`${server.url}/foundationModels/v1/completion`, {
     method: "POST", headers: { Authorization: `Api-Key ${key}` }, body: JSON.stringify(body) });
@@ -76,7 +77,7 @@ async function native(body) {
 
 test("native ENABLED_HIDDEN: the answer only, the hidden tokens counted", async () => {
   const r = await native({ modelUri: "gpt://b1gfold/r1/latest", messages: [{ role: "user", text: "Why is the sky blue?" }],
-                           completionOptions: { temperature: 1, maxTokens: "20", reasoningOptions: { mode: "ENABLED_HIDDEN" } } });
+                           completionOptions: { temperature: 0, maxTokens: "20", reasoningOptions: { mode: "ENABLED_HIDDEN" } } });
   assert.equal(r.alternatives[0].message.text, "");
   assert.ok(Number(r.usage.completionTokens) > 0);
   assert.equal(r.usage.completionTokensDetails.reasoningTokens, r.usage.completionTokens);
@@ -84,7 +85,7 @@ test("native ENABLED_HIDDEN: the answer only, the hidden tokens counted", async 
 
 test("DISABLED renders the template with thinking off: nothing is reasoning", async () => {
   const r = await native({ modelUri: "gpt://b1gfold/q3/latest", messages: [{ role: "user", text: "Why is the sky blue?" }],
-                           completionOptions: { temperature: 1, maxTokens: "20", reasoningOptions: { mode: "DISABLED" } } });
+                           completionOptions: { temperature: 0, maxTokens: "20", reasoningOptions: { mode: "DISABLED" } } });
   assert.equal(r.usage.completionTokensDetails.reasoningTokens, "0");
   assert.ok(r.alternatives[0].message.text.length > 0);
   const o = await client.chat.completions.create({ model: "gpt://b1gfold/q3/latest", messages, max_tokens: 8, temperature: 1 });
