@@ -83,6 +83,7 @@ void dot_legacy(int64_t n, const void* w, const void* act, size_t stride, float*
   __m256 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t blk = 0; blk < n / kQK; ++blk) {
+    _mm_prefetch(reinterpret_cast<const char*>(x + blk) + 1024, _MM_HINT_T0);
     const __m256i q = W::values(x[blk]);
     const __m256i q_abs = _mm256_sign_epi8(q, q);
     const float dw = half_to_float(x[blk].d);
