@@ -1,6 +1,7 @@
 #pragma once
 // Token selection from logits: greedy, or temperature sampling after top-k, top-p and min-p filtering
-// (applied in that order, on probabilities before temperature, as llama.cpp's default chain does).
+// (applied in that order, on probabilities before temperature, as llama.cpp's default chain does). O(vocabulary) per
+// token: the whole vocabulary is never sorted, and nothing is allocated once the buffers have grown.
 #include <cstdint>
 #include <random>
 #include <utility>
@@ -25,9 +26,12 @@ class Sampler {
   int32_t sample(const float* logits, int64_t n_vocab);
 
  private:
+  int32_t draw_unfiltered(const float* logits, int64_t n_vocab, float max_logit);
+
   SamplingParams params_;
   std::mt19937_64 rng_;
   std::vector<std::pair<float, int32_t>> candidates_;  // reused across calls
+  std::vector<float> weights_;                         // [n_vocab], reused across calls
 };
 
 }  // namespace fm
