@@ -55,7 +55,10 @@ void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok
   constexpr int64_t kRowsPerTile = 16;
   const int64_t tokens_per_block = std::max<int64_t>(1, static_cast<int64_t>((size_t{128} << 10) / act_row_bytes));
   const VecDotTokensFn dot_tokens = k.vec_dot_tokens_fn(w.type);
-  c.pool->parallel_for(w.n_rows, kRowsPerTile, [&](int64_t r0, int64_t r1) {
+  // One token (decode) reads each weight row once and nothing else: chunks of 64 rows give each thread longer runs
+  // of consecutive memory between the chunks the other threads take.
+  const int64_t grain = n_tok == 1 ? 4 * kRowsPerTile : kRowsPerTile;
+  c.pool->parallel_for(w.n_rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t tb = 0; tb < n_tok; tb += tokens_per_block) {
       const int64_t te = std::min(n_tok, tb + tokens_per_block);
       for (int64_t r = r0; r < r1; ++r) {
