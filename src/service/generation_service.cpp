@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 
 #include "chat/value.h"
@@ -335,6 +336,14 @@ MediaPrompt build_prompt(const LoadedModel& model, const GenerationRequest& requ
       fn["parameters"] = t.parameters.is_null() ? ojson{{"type", "object"}, {"properties", ojson::object()}} : t.parameters;
       chat.tools.push_back({{"type", "function"}, {"function", fn}});
     }
+    // FireFunction v2's template reads the tools as a JSON text named `functions`, and today's date as `datetime`.
+    chat.kwargs["functions"] = chat.tools.dump(2);
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char date[64];
+    std::strftime(date, sizeof date, "%b %d %Y %H:%M:%S GMT", &utc);
+    chat.kwargs["datetime"] = date;
   }
   std::string text;
   try {

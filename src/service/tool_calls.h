@@ -1,7 +1,8 @@
 #pragma once
 // Tool calls as chat models write them, per template family: Hermes / Qwen (<tool_call>{"name", "arguments"}
 // </tool_call>), Llama 3.x (a bare JSON object {"name", "parameters"}), Mistral ([TOOL_CALLS][{"name",
-// "arguments"}]). The family is read off the chat template; the model's text is parsed into calls after generation,
+// "arguments"}]), FireFunction v2 ( functools[{"name", "arguments"}]) and Functionary v3.1
+// (<function=NAME>{arguments}</function>). The family is read off the chat template; the model's text is parsed into calls after generation,
 // content that may be the start of a call is held back while streaming, and a call the request requires is forced
 // with a JSON schema framed by the family's markers.
 #include <nlohmann/json.hpp>
@@ -13,7 +14,7 @@
 
 namespace fm {
 
-enum class ToolSyntax { kNone, kHermes, kLlama3, kMistral };
+enum class ToolSyntax { kNone, kHermes, kLlama3, kMistral, kFireFunction, kFunctionary };
 
 ToolSyntax tool_syntax_of(const std::string& template_source);
 const char* tool_syntax_name(ToolSyntax syntax);
@@ -28,6 +29,8 @@ ParsedToolOutput parse_tool_calls(ToolSyntax syntax, const std::string& text);
 size_t releasable_content(ToolSyntax syntax, std::string_view text);
 
 // A call to one of `tools` (only `name` when not empty) as the family writes it: a schema and the text around it.
+// Functionary writes the name outside the JSON, so a call there can be forced only when it names one tool (or there
+// is one); otherwise throws ServiceError (invalid argument).
 struct ForcedCall {
   nlohmann::ordered_json schema;
   std::string prefix, suffix;

@@ -36,7 +36,7 @@ constexpr Shape kShapes[] = {
     // BAAI/bge-small-en-v1.5: a BERT encoder, 12 layers of width 384.
     {"bge-small", "bert", 384, 12, 12, 12, 32, 1536, 30522, 512, 1e4, 1e-12, true, false, false, false, 0, "bert-bge", true},
     // Tiny shapes for tests: every feature, seconds to write and load.
-    {"tiny-qwen3", "qwen3", 64, 2, 4, 2, 16, 128, 512, 512, 1e6, 1e-6, false, true, false, false, 0, "qwen2"},
+    {"tiny-qwen3", "qwen3", 64, 2, 4, 2, 16, 128, 512, 2048, 1e6, 1e-6, false, true, false, false, 0, "qwen2"},
     {"tiny-bert", "bert", 64, 2, 4, 4, 16, 128, 1024, 512, 1e4, 1e-12, true, false, false, false, 0, "bert-bge", true},
 };
 

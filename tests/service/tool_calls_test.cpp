@@ -5,6 +5,7 @@
 #include "grammar/json_schema.h"
 #include "grammar/matcher.h"
 #include "service/structured_output.h"
+#include "service/service_error.h"
 #include "service/tool_calls.h"
 #include "grammar/token_trie.h"
 
@@ -28,6 +29,9 @@ TEST(ToolCalls, TheSyntaxComesFromTheTemplate) {
   EXPECT_EQ(syntax_of_fixture("meta-llama-Llama-3.1-8B-Instruct"), ToolSyntax::kLlama3);
   EXPECT_EQ(syntax_of_fixture("meta-llama-Llama-3.2-3B-Instruct"), ToolSyntax::kLlama3);
   EXPECT_EQ(syntax_of_fixture("mistralai-Mistral-Nemo-Instruct-2407"), ToolSyntax::kMistral);
+  EXPECT_EQ(syntax_of_fixture("fireworks-ai-llama-3-firefunction-v2"), ToolSyntax::kFireFunction);
+  EXPECT_EQ(syntax_of_fixture("meetkai-functionary-medium-v3.1"), ToolSyntax::kFunctionary);
+  EXPECT_EQ(syntax_of_fixture("meetkai-functionary-medium-v3.2"), ToolSyntax::kNone);  // >>>recipient: not served
   EXPECT_EQ(syntax_of_fixture("google-gemma-2-2b-it"), ToolSyntax::kNone);
 }
 
@@ -49,6 +53,21 @@ TEST(ToolCalls, CallsAreParsedPerFamily) {
   ASSERT_EQ(mistral.calls.size(), 1u);
   EXPECT_EQ(mistral.calls[0].name, "weather");
 
+  auto fire = parse_tool_calls(ToolSyntax::kFireFunction,
+      R"(Checking. functools[{"name": "weather", "arguments": {"city": "Oslo"}}, {"name": "time", "arguments": {}}])");
+  ASSERT_EQ(fire.calls.size(), 2u);
+  EXPECT_EQ(fire.content, "Checking.");
+  EXPECT_EQ(fire.calls[1].name, "time");
+  auto functionary = parse_tool_calls(ToolSyntax::kFunctionary,
+      R"(On it. <function=weather>{"city": "Oslo"}</function><function=time>{}</function>)");
+  ASSERT_EQ(functionary.calls.size(), 2u);
+  EXPECT_EQ(functionary.content, "On it.");
+  EXPECT_EQ(functionary.calls[0].name, "weather");
+  EXPECT_EQ(ojson::parse(functionary.calls[0].arguments), ojson::parse(R"({"city":"Oslo"})"));
+  EXPECT_EQ(functionary.calls[1].name, "time");
+  EXPECT_TRUE(parse_tool_calls(ToolSyntax::kFunctionary, "<function=weather>{oops</function>").calls.empty());
+  EXPECT_TRUE(parse_tool_calls(ToolSyntax::kFireFunction, "I like functools.partial").calls.empty());
+
   // Not calls: plain text, a malformed call, an object that is not a call.
   EXPECT_TRUE(parse_tool_calls(ToolSyntax::kHermes, "Sunny.").calls.empty());
   EXPECT_TRUE(parse_tool_calls(ToolSyntax::kHermes, "<tool_call>{\"name\": 3}</tool_call>").calls.empty());
@@ -63,6 +82,8 @@ TEST(ToolCalls, StreamedTextThatMayBeginACallIsHeldBack) {
   EXPECT_EQ(releasable_content(ToolSyntax::kLlama3, " {\"name\""), 0u);
   EXPECT_EQ(releasable_content(ToolSyntax::kLlama3, "Sure"), 4u);
   EXPECT_EQ(releasable_content(ToolSyntax::kNone, "<tool_call>"), 11u);
+  EXPECT_EQ(releasable_content(ToolSyntax::kFunctionary, "Sure <func"), 5u);
+  EXPECT_EQ(releasable_content(ToolSyntax::kFireFunction, "Ok functools["), 3u);
 }
 
 TEST(ToolCalls, AForcedCallIsWellFormedAndMatchesTheParameters) {
@@ -83,6 +104,22 @@ TEST(ToolCalls, AForcedCallIsWellFormedAndMatchesTheParameters) {
   auto g2 = compile_json_schema(named.schema, named.prefix, named.suffix);
   EXPECT_TRUE(accepts(g2, "{\"name\": \"time\", \"parameters\": {}}"));
   EXPECT_FALSE(accepts(g2, "{\"name\": \"weather\", \"parameters\": {\"city\": \"x\"}}"));
+
+  const ForcedCall fire = forced_call(ToolSyntax::kFireFunction, tools, "");
+  auto g3 = compile_json_schema(fire.schema, fire.prefix, fire.suffix);
+  EXPECT_TRUE(accepts(g3, "functools[{\"name\": \"weather\", \"arguments\": {\"city\": \"Oslo\"}}]"));
+  EXPECT_FALSE(accepts(g3, "functools[{\"name\": \"weather\", \"arguments\": {}}]"));
+  // Functionary: the name is text before the arguments, so only a call of one tool can be forced.
+  const ForcedCall weather = forced_call(ToolSyntax::kFunctionary, tools, "weather");
+  auto g4 = compile_json_schema(weather.schema, weather.prefix, weather.suffix);
+  EXPECT_TRUE(accepts(g4, "<function=weather>{\"city\": \"Oslo\"}</function>"));
+  EXPECT_FALSE(accepts(g4, "<function=weather>{}</function>"));
+  EXPECT_FALSE(accepts(g4, "<function=time>{}</function>"));
+  EXPECT_THROW(forced_call(ToolSyntax::kFunctionary, tools, ""), ServiceError);
+  const TriggeredCall one = triggered_call(ToolSyntax::kFunctionary, {tools[0]});
+  EXPECT_EQ(one.trigger, "<function=");
+  EXPECT_TRUE(accepts(compile_json_schema(one.call.schema, one.call.prefix, one.call.suffix), "weather>{\"city\": \"x\"}</function>"));
+  EXPECT_TRUE(triggered_call(ToolSyntax::kFunctionary, tools).trigger.empty());  // several tools: parsed only
 }
 
 }  // namespace
