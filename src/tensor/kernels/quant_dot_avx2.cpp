@@ -14,6 +14,7 @@
 
 #include "tensor/fp16.h"
 #include "tensor/kernels/kernel_table.h"
+#include "tensor/kernels/quant_unpack-inl.h"
 #include "tensor/quant_blocks.h"
 
 namespace fm {
@@ -23,32 +24,6 @@ namespace {
 // moving a half into a vector register and converting it (two scales per 32-element block add up).
 alignas(64) float g_half_to_float[1 << 16];
 inline float half_to_float(uint16_t h) { return g_half_to_float[h]; }
-
-inline __m256i load_256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
-inline float hsum(__m256 v) {
-  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
-
-// 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15), then high nibbles (16..31).
-inline __m256i unpack_nibbles16(const uint8_t* p) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0xF));
-}
-
-// Bit i of a 32-bit word -> byte i = 0xFF or 0x00.
-inline __m256i bits_to_bytes(const uint8_t* p) {
-  uint32_t bits;
-  std::memcpy(&bits, p, 4);
-  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3,
-                                        3, 3, 3, 3, 3);
-  const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
-  const __m256i others = _mm256_set1_epi64x(static_cast<int64_t>(~0x8040201008040201ull));  // all bits but byte i's
-  return _mm256_cmpeq_epi8(_mm256_or_si256(v, others), _mm256_set1_epi8(-1));
-}
 
 template <int T, typename Block>
 inline void activation_rows(const void* act, size_t stride, const Block* (&y)[T]) {
@@ -93,7 +68,7 @@ void dot_legacy(int64_t n, const void* w, const void* act, size_t stride, float*
       acc[t] = _mm256_fmadd_ps(sum, _mm256_set1_ps(dw * half_to_float(y[t][blk].d)), acc[t]);
     }
   }
-  for (int t = 0; t < T; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps256(acc[t]);
 }
 
 // ---- Q4_K against Q8_K -------------------------------------------------------------------------------------------
@@ -153,21 +128,10 @@ void dot_q4_k(int64_t n, const void* w, const void* act, size_t stride, float* o
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(-dmin * dy), acc[t]);
     }
   }
-  for (int t = 0; t < T; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps256(acc[t]);
 }
 
 // ---- Q6_K against Q8_K -------------------------------------------------------------------------------------------
-// One 128-element half as four registers of unsigned 6-bit values (elements 0-31, 32-63, 64-95, 96-127); the -32
-// offset is applied through the activation sums.
-inline void unpack_q6_k_half(const uint8_t* ql, const uint8_t* qh_bytes, __m256i q[4]) {
-  const __m256i low_mask = _mm256_set1_epi8(0xF), high_mask = _mm256_set1_epi8(0x30);
-  const __m256i ql0 = load_256(ql), ql1 = load_256(ql + 32), qh = load_256(qh_bytes);
-  q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 4), high_mask));
-  q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low_mask), _mm256_and_si256(_mm256_slli_epi16(qh, 2), high_mask));
-  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask), _mm256_and_si256(qh, high_mask));
-  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
-                         _mm256_and_si256(_mm256_srli_epi16(qh, 2), high_mask));
-}
 
 template <int T>
 void dot_q6_k(int64_t n, const void* w, const void* act, size_t stride, float* out) {
@@ -203,7 +167,7 @@ void dot_q6_k(int64_t n, const void* w, const void* act, size_t stride, float* o
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], offset)), _mm256_set1_ps(d * y[t][blk].d), acc[t]);
     }
   }
-  for (int t = 0; t < T; ++t) out[t] = hsum(acc[t]);
+  for (int t = 0; t < T; ++t) out[t] = hsum_ps256(acc[t]);
 }
 
 // ---- dispatch ----------------------------------------------------------------------------------------------------
