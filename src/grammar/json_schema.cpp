@@ -286,6 +286,7 @@ class SchemaCompiler {
         types.insert("number");
       if (types.empty()) return any_value();
     }
+    if (s.contains("nullable") && !s["nullable"].is_boolean()) fail(path, "'nullable' must be a boolean");
     if (s.value("nullable", false)) types.insert("null");
     const RuleId rule = g_.new_rule("typed");
     for (const auto& t : types) {
