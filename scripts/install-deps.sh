@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config
           nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libsqlite3-dev libssl-dev
           libboost-dev libyaml-cpp-dev libstb-dev libwebp-dev libcurl4-openssl-dev
-          libicu-dev clang libclang-rt-14-dev)
+          libicu-dev clang libclang-rt-14-dev libjq-dev jq)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

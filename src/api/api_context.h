@@ -11,6 +11,10 @@
 #include "store/key_store.h"
 #include "store/operation_store.h"
 
+namespace fm::workflow {
+class WorkflowService;
+}
+
 namespace fm {
 
 struct ApiContext {
@@ -25,6 +29,7 @@ struct ApiContext {
   const KeyStore& keys;
   Metrics& metrics;
   RequestLimits limits;
+  workflow::WorkflowService* workflows = nullptr;  // the Workflows API is served when set
 };
 
 }  // namespace fm

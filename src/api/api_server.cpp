@@ -9,6 +9,7 @@ Api::Api(const ApiContext& ctx) : ctx_(ctx), router_(ctx.metrics) {
   add_openai_routes(router_, ctx_);
   add_native_routes(router_, ctx_);
   add_operation_routes(router_, ctx_);
+  add_workflow_routes(router_, ctx_);
 }
 
 void Api::handle(const HttpRequest& request, std::shared_ptr<Responder> responder) const {

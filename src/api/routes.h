@@ -9,5 +9,6 @@ void add_system_routes(Router& router, const ApiContext& ctx);     // system_rou
 void add_openai_routes(Router& router, const ApiContext& ctx);     // openai/: /v1/chat/completions, /v1/completions, /v1/models
 void add_native_routes(Router& router, const ApiContext& ctx);     // native/: /foundationModels/v1/...
 void add_operation_routes(Router& router, const ApiContext& ctx);  // operations.cpp: /operations/{id}[:cancel]
+void add_workflow_routes(Router& router, const ApiContext& ctx);   // workflows/: /workflows/v1/...
 
 }  // namespace fm

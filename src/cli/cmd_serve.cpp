@@ -20,7 +20,10 @@
 #include "store/dataset_store.h"
 #include "store/key_store.h"
 #include "store/operation_store.h"
+#include "api/workflows/step_calls.h"
+#include "store/workflow_store.h"
 #include "util/memory.h"
+#include "workflow/workflow_service.h"
 
 namespace fm::cli {
 
@@ -56,9 +59,14 @@ int run_serve(const ServeOptions& opt) {
   BatchService batches(*batch_store, datasets, BatchEngines{generation, &embeddings}, operations, BatchOptions{config.batch_lines_in_flight});
   operations.add_kind(kDatasetValidationOperation, datasets, OperationKind{1, 3});
   operations.add_kind(kBatchOperation, batches, OperationKind{config.batch_concurrency, 0});  // a batch resumes: no attempt limit
+  auto workflow_store = open_sqlite_workflow_store(opt.data_dir);
+  ServiceStepCalls step_calls(generation, classification, config.image_fetch);
+  workflow::WorkflowService workflows(*workflow_store, operations, step_calls);
+  // Executions resume from their last finished step: no attempt limit.
+  operations.add_kind(workflow::kExecutionOperation, workflows, OperationKind{config.workflow_concurrency, 0});
   Metrics metrics;
   const Api api(ApiContext{models, generation, embeddings, classification, operations, datasets, batches, *operation_store, *keys,
-                           metrics, config.limits});
+                           metrics, config.limits, &workflows});
 
   HttpServerOptions ho;
   ho.host = opt.host;

@@ -119,6 +119,13 @@ struct BatchRunOptions {
 };
 int run_batch(const BatchRunOptions& opt);
 
+struct WorkflowRunOptions {
+  std::string file, input = "{}", config, folder = "default";
+  int threads = 0;
+};
+// Runs a YaWL document once in this process, printing each step as it finishes and then the result.
+int run_workflow(const WorkflowRunOptions& opt);
+
 struct BenchOptions {
   std::string model;
   int threads = 0, pp = 512, tg = 128, concurrency = 0;

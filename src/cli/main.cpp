@@ -142,6 +142,16 @@ int main(int argc, char** argv) {
   keys_revoke->add_option("key", keys.key, "The secret or the key id")->required();
 
   fm::cli::ServeOptions serve;
+  fm::cli::WorkflowRunOptions workflow_run;
+  auto* workflow_cmd = app.add_subcommand("workflow", "Workflows (YaWL documents)");
+  workflow_cmd->require_subcommand(1);
+  auto* workflow_run_cmd = workflow_cmd->add_subcommand("run", "Run a YaWL document once, printing each step as it finishes");
+  workflow_run_cmd->add_option("file", workflow_run.file, "YaWL document (YAML or JSON)")->required();
+  workflow_run_cmd->add_option("--input", workflow_run.input, "The execution's input (JSON)");
+  workflow_run_cmd->add_option("--config", workflow_run.config, "YAML configuration with the models the steps call");
+  workflow_run_cmd->add_option("--folder", workflow_run.folder, "Folder of the model URIs (default: default)");
+  workflow_run_cmd->add_option("-t,--threads", workflow_run.threads, "Compute threads per model (default: all cores)");
+
   auto* serve_cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible API");
   serve_cmd->add_option("--config", serve.config, "YAML configuration with the models")->required();
   serve_cmd->add_option("--data-dir", serve.data_dir, "Data directory (API keys)");
@@ -208,6 +218,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return fm::cli::run_generate(run);
     if (*template_cmd) return fm::cli::run_template(tmpl);
     if (*serve_cmd) return fm::cli::run_serve(serve);
+    if (*workflow_run_cmd) return fm::cli::run_workflow(workflow_run);
     if (*bench_cmd) {
       if (!bench.mmproj.empty()) return fm::cli::run_image_bench(bench);
       return bench.embed_texts.empty() ? fm::cli::run_bench(bench) : fm::cli::run_embed_bench(bench);

@@ -127,6 +127,10 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
       if (batch["max_dataset_size"]) cfg.max_dataset_bytes = static_cast<int64_t>(parse_size(origin, batch["max_dataset_size"]));
       if (batch["max_upload_size"]) cfg.max_upload_body_bytes = parse_size(origin, batch["max_upload_size"]);
     }
+    if (const YAML::Node wf = root["workflows"]) {
+      if (!wf.IsMap()) fail(origin, wf, "'workflows' must be a mapping");
+      if (wf["executions"]) cfg.workflow_concurrency = positive_int(origin, wf["executions"]);
+    }
     if (const YAML::Node f = root["image_fetch"]) {
       if (!f.IsMap()) fail(origin, f, "'image_fetch' must be a mapping");
       ImageFetchConfig& c = cfg.image_fetch;

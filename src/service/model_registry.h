@@ -77,6 +77,7 @@ struct ServiceConfig {
   int batch_concurrency = 1;                      // tasks running at once (`tasks`)
   int64_t max_dataset_bytes = int64_t{5} << 30;   // a dataset's content (`max_dataset_size`)
   size_t max_upload_body_bytes = size_t{5} << 30; // one upload PUT, spooled to disk (`max_upload_size`)
+  int workflow_concurrency = 8;                   // workflow executions running at once (`workflows: executions`)
 
   const ModelConfig* find(const std::string& name) const;
 };

@@ -1,0 +1,236 @@
+// libjq behind the workflow templates. libjq 1.6 is not safe to enter from several threads at once (its number
+// formatting shares state), so every evaluation holds one lock; programs are small and run in microseconds.
+#include "workflow/jq_template.h"
+
+#include <cctype>
+#include <mutex>
+
+extern "C" {
+#include <jq.h>
+#include <jv.h>
+}
+
+namespace fm::workflow {
+namespace {
+
+std::mutex& jq_lock() {
+  static std::mutex m;
+  return m;
+}
+
+// jv <-> JSON through their text forms: exact, and free of the two libraries' internals.
+jv to_jv(const json& value) {
+  const std::string text = value.dump();
+  return jv_parse_sized(text.data(), static_cast<int>(text.size()));
+}
+
+json from_jv(jv value) {
+  jv text = jv_dump_string(value, 0);  // consumes value
+  json out = json::parse(jv_string_value(text), nullptr, false);
+  jv_free(text);
+  if (out.is_discarded()) throw TemplateError("the program produced a value that is not JSON (NaN or infinity)");
+  return out;
+}
+
+void collect_error(void* data, jv message) {
+  auto* out = static_cast<std::string*>(data);
+  if (jv_get_kind(message) == JV_KIND_STRING) {
+    if (!out->empty()) *out += "; ";
+    *out += jv_string_value(message);
+  }
+  jv_free(message);
+}
+
+struct JqState {
+  jq_state* jq = jq_init();
+  ~JqState() { jq_teardown(&jq); }
+};
+
+// Index just past the string literal starting at s[i] == '"' (interpolations inside it skipped whole), or npos.
+size_t skip_string(const std::string& s, size_t i);
+
+// Index of the ')' closing the '(' at s[open], or npos.
+size_t match_paren(const std::string& s, size_t open) {
+  int depth = 0;
+  for (size_t i = open; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '"') {
+      i = skip_string(s, i);
+      if (i == std::string::npos) return i;
+      --i;
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      if (--depth == 0) return i;
+    } else if (c == '#') {  // a jq comment runs to the end of the line
+      while (i < s.size() && s[i] != '\n') ++i;
+    }
+  }
+  return std::string::npos;
+}
+
+size_t skip_string(const std::string& s, size_t i) {
+  for (++i; i < s.size(); ++i) {
+    if (s[i] == '"') return i + 1;
+    if (s[i] != '\\') continue;
+    if (i + 1 < s.size() && s[i + 1] == '(') {
+      const size_t close = match_paren(s, i + 1);
+      if (close == std::string::npos) return close;
+      i = close;
+    } else {
+      ++i;
+    }
+  }
+  return std::string::npos;
+}
+
+struct Piece {
+  bool program = false;
+  std::string text;
+};
+
+// Splits a template into literal text and programs; throws TemplateError on an unbalanced `\(`.
+std::vector<Piece> split_template(const std::string& text) {
+  std::vector<Piece> pieces;
+  std::string literal;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '(') {
+      const size_t close = match_paren(text, i + 1);
+      if (close == std::string::npos)
+        throw TemplateError("unbalanced '\\(' at offset " + std::to_string(i) + " in template '" + text + "'");
+      if (!literal.empty()) pieces.push_back({false, std::move(literal)});
+      literal.clear();
+      pieces.push_back({true, text.substr(i + 2, close - i - 2)});
+      i = close;
+    } else {
+      literal += text[i];
+    }
+  }
+  if (!literal.empty()) pieces.push_back({false, std::move(literal)});
+  return pieces;
+}
+
+bool is_blank(const std::string& s) {
+  for (char c : s)
+    if (!std::isspace(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string jq17_compat(const std::string& program) {
+  std::string out;
+  out.reserve(program.size());
+  for (size_t i = 0; i < program.size(); ++i) {
+    const char c = program[i];
+    if (c == '"') {
+      size_t end = skip_string(program, i);
+      if (end == std::string::npos) end = program.size();
+      out.append(program, i, end - i);
+      i = end - 1;
+      continue;
+    }
+    // `X.[` where X ends a term (a name, `]`, `)`, `"`): jq 1.7's `.a.[0]`, which 1.6 writes `.a[0]`.
+    if (c == '.' && i + 1 < program.size() && program[i + 1] == '[' && !out.empty()) {
+      const char prev = out.back();
+      if (std::isalnum(static_cast<unsigned char>(prev)) || prev == '_' || prev == ']' || prev == ')' || prev == '"') continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+json jq_eval(const std::string& program, const json& input, const TemplateVars& vars) {
+  std::lock_guard<std::mutex> lock(jq_lock());
+  JqState state;
+  if (!state.jq) throw TemplateError("jq could not start");
+  std::string errors;
+  jq_set_error_cb(state.jq, collect_error, &errors);
+  jv args = jv_array();
+  for (auto it = vars.begin(); it != vars.end(); ++it) {
+    jv arg = jv_object();
+    arg = jv_object_set(arg, jv_string("name"), jv_string(it.key().c_str()));
+    arg = jv_object_set(arg, jv_string("value"), to_jv(it.value()));
+    args = jv_array_append(args, arg);
+  }
+  if (!jq_compile_args(state.jq, jq17_compat(program).c_str(), args))
+    throw TemplateError("jq program '" + program + "' does not compile: " + (errors.empty() ? "syntax error" : errors));
+  jq_start(state.jq, to_jv(input), 0);
+  jv result = jq_next(state.jq);
+  if (jv_is_valid(result)) return from_jv(result);
+  if (jv_invalid_has_msg(jv_copy(result))) {
+    jv msg = jv_invalid_get_msg(result);
+    std::string text = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "error";
+    if (jv_get_kind(msg) != JV_KIND_STRING) {
+      jv dumped = jv_dump_string(jv_copy(msg), 0);
+      text = jv_string_value(dumped);
+      jv_free(dumped);
+    }
+    jv_free(msg);
+    throw TemplateError("jq program '" + program + "' failed: " + text);
+  }
+  jv_free(result);
+  return nullptr;  // no output
+}
+
+bool is_template(const std::string& text) { return text.find("\\(") != std::string::npos; }
+
+json render(const json& value, const json& input, const TemplateVars& vars) {
+  if (value.is_object()) {
+    json out = json::object();
+    for (auto it = value.begin(); it != value.end(); ++it) out[it.key()] = render(it.value(), input, vars);
+    return out;
+  }
+  if (value.is_array()) {
+    json out = json::array();
+    for (const auto& v : value) out.push_back(render(v, input, vars));
+    return out;
+  }
+  if (!value.is_string() || !is_template(value.get_ref<const std::string&>())) return value;
+  const std::vector<Piece> pieces = split_template(value.get_ref<const std::string&>());
+  size_t programs = 0;
+  bool blank_text = true;
+  for (const Piece& p : pieces) {
+    if (p.program) ++programs;
+    else if (!is_blank(p.text)) blank_text = false;
+  }
+  if (programs == 1 && blank_text)
+    for (const Piece& p : pieces)
+      if (p.program) return jq_eval(p.text, input, vars);
+  std::string out;
+  for (const Piece& p : pieces) {
+    if (!p.program) {
+      out += p.text;
+      continue;
+    }
+    const json v = jq_eval(p.text, input, vars);
+    out += v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  return out;
+}
+
+std::string check_template(const std::string& text, bool compile) {
+  try {
+    for (const Piece& p : split_template(text)) {
+      if (!p.program || !compile) continue;
+      std::lock_guard<std::mutex> lock(jq_lock());
+      JqState state;
+      std::string errors;
+      jq_set_error_cb(state.jq, collect_error, &errors);
+      jv args = jv_array();
+      for (const char* name : {"global", "counter"}) {
+        jv arg = jv_object();
+        arg = jv_object_set(arg, jv_string("name"), jv_string(name));
+        arg = jv_object_set(arg, jv_string("value"), jv_null());
+        args = jv_array_append(args, arg);
+      }
+      if (!jq_compile_args(state.jq, jq17_compat(p.text).c_str(), args))
+        return "jq program '" + p.text + "' does not compile: " + (errors.empty() ? "syntax error" : errors);
+    }
+  } catch (const TemplateError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace fm::workflow
