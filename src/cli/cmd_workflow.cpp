@@ -31,7 +31,7 @@ class PrintingJournal final : public workflow::ExecutionJournal {
     if (!r.output.is_null()) line["output"] = r.output;
     if (!r.next.empty()) line["next"] = r.next;
     if (r.error) line["error"] = {{"errorCode", r.error->code}, {"message", r.error->message}};
-    std::cout << line.dump() << std::endl;
+    std::cout << line.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
   }
 
  private:
@@ -63,7 +63,7 @@ int run_workflow(const WorkflowRunOptions& opt) {
   json result = {{"status", workflow::execution_status_name(out.status)}};
   if (out.status == workflow::ExecutionStatus::kFinished) result["result"] = out.state;
   if (out.error) result["error"] = {{"errorCode", out.error->code}, {"message", out.error->message}};
-  std::cout << result.dump() << std::endl;
+  std::cout << result.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
   return out.status == workflow::ExecutionStatus::kFinished ? 0 : 1;
 }
 

@@ -212,7 +212,7 @@ std::string Engine::run_step(const std::string& id, const json& step, json& stat
       throw Succeeded{state};
     } else if (type == "fail") {
       const json message = spec.contains("errorMessage") ? render_step(spec["errorMessage"], input, vars) : json("failed");
-      fail(StepError{"STEP_FAIL", message.is_string() ? message.get<std::string>() : message.dump()});
+      fail(StepError{"STEP_FAIL", message.is_string() ? message.get<std::string>() : message.dump(-1, ' ', false, json::error_handler_t::replace)});
     } else if (type == "wait") {
       int64_t ms = 0;
       if (spec.contains("duration")) {
@@ -341,7 +341,7 @@ json Engine::call_once(const std::string& type, const json& spec, const json& in
   if (control_.terminate.load()) throw Halted{};
   if (std::chrono::steady_clock::now() > ctx.deadline) throw StepFailure("STEP_TIMEOUT", "the step ran longer than its timeout");
   json out = spec.contains("output") ? render_step(spec["output"], raw, vars) : raw;
-  if (!out.is_object()) throw StepFailure("STEP_INVALID_OUTPUT", "the step's output is not an object: " + out.dump().substr(0, 200));
+  if (!out.is_object()) throw StepFailure("STEP_INVALID_OUTPUT", "the step's output is not an object: " + out.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 200));
   return out;
 }
 

@@ -61,7 +61,7 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return x->ctx->terminated && x->ctx->terminated->load() ? 1 : 0;
 }
 
-std::string as_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string as_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace
 

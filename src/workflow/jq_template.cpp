@@ -20,7 +20,7 @@ std::mutex& jq_lock() {
 
 // jv <-> JSON through their text forms: exact, and free of the two libraries' internals.
 jv to_jv(const json& value) {
-  const std::string text = value.dump();
+  const std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
   return jv_parse_sized(text.data(), static_cast<int>(text.size()));
 }
 
@@ -204,7 +204,7 @@ json render(const json& value, const json& input, const TemplateVars& vars) {
       continue;
     }
     const json v = jq_eval(p.text, input, vars);
-    out += v.is_string() ? v.get<std::string>() : v.dump();
+    out += v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   return out;
 }

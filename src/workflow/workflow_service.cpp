@@ -1,5 +1,6 @@
 #include "workflow/workflow_service.h"
 
+#include "util/crash_point.h"
 #include "workflow/yawl_document.h"
 
 namespace fm::workflow {
@@ -47,6 +48,7 @@ class StoreJournal final : public ExecutionJournal {
     s.started_at_ms = r.started_ms;
     s.finished_at_ms = r.finished_ms;
     store_.add_step(id_, s);
+    if (r.type == "foundationModelsCall" && r.status == "FINISHED") crash_point("workflow.model_call_recorded");
   }
 
  private:

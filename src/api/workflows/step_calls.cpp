@@ -55,7 +55,7 @@ double number(const json& spec, const char* key, double fallback, double lo, dou
 std::string text_of(const json& v, const std::string& what) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_null()) bad(what + " is required");
-  return v.dump();
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // `json` fields hold JSON as text: the templated string is parsed here.

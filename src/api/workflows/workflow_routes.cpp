@@ -40,7 +40,7 @@ ojson workflow_json(const WorkflowRecord& w) {
 }
 
 ojson execution_json(const ExecutionRecord& e) {
-  ojson out = {{"id", e.id}, {"workflowId", e.workflow_id}, {"input", {{"inputJson", e.input.dump()}}}, {"status", e.status}};
+  ojson out = {{"id", e.id}, {"workflowId", e.workflow_id}, {"input", {{"inputJson", e.input.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)}}}, {"status", e.status}};
   if (e.result) out["result"] = {{"resultJson", e.result->dump()}};
   if (!e.error_code.empty()) out["error"] = {{"message", e.error_message}, {"errorCode", e.error_code}};
   if (e.started_at_ms) {
@@ -53,8 +53,8 @@ ojson execution_json(const ExecutionRecord& e) {
 ojson history_entry(const StoredStep& s) {
   ojson out = {{"id", s.key}, {"title", s.title}, {"type", s.type}, {"status", s.status == "FINISHED" ? "COMPLETED" : "FAILED"},
                {"startedAt", native::timestamp(s.started_at_ms)}, {"duration", duration_text(s.finished_at_ms - s.started_at_ms)},
-               {"input", {{"inputJson", s.input.dump()}}}, {"attempts", std::to_string(s.attempts)}};
-  if (!s.output.is_null()) out["output"] = {{"outputJson", s.output.dump()}};
+               {"input", {{"inputJson", s.input.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)}}}, {"attempts", std::to_string(s.attempts)}};
+  if (!s.output.is_null()) out["output"] = {{"outputJson", s.output.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)}};
   if (!s.error_code.empty()) out["error"] = {{"message", s.error_message}, {"errorCode", s.error_code}};
   return out;
 }
@@ -64,8 +64,8 @@ ojson done_operation(const ApiContext& ctx, const ApiKeyRecord& key, const std::
                      const ojson& response) {
   OperationStore& store = ctx.operations.store();
   const Operation op = store.create(key.folder, "workflow_change", description, key.id, nlohmann::json::object());
-  store.set_metadata(op.id, nlohmann::json::parse(metadata.dump()));
-  store.complete(op.id, nlohmann::json::parse(response.dump()));
+  store.set_metadata(op.id, nlohmann::json::parse(metadata.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)));
+  store.complete(op.id, nlohmann::json::parse(response.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)));
   return native::operation_json(*store.get(op.id));
 }
 
