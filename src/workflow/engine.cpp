@@ -144,9 +144,9 @@ json Engine::run_body(const json& body, json state, const Body& scope) {
   const json& steps = body.at("steps");
   std::string id = body.at("start").get<std::string>();
   std::map<std::string, int> visits;
-  for (int64_t runs = 0; !id.empty(); ++runs) {
-    if (runs >= options_.max_step_runs)
-      throw StepFailure("STEP_INTERNAL", "more than " + std::to_string(options_.max_step_runs) + " step runs in one body: the document loops");
+  while (!id.empty()) {
+    if (step_runs_.fetch_add(1) >= options_.max_step_runs)
+      throw StepFailure("STEP_INTERNAL", "more than " + std::to_string(options_.max_step_runs) + " step runs: the document loops");
     check_running(scope);
     const std::string key = scope.prefix + id + "#" + std::to_string(visits[id]++);
     id = run_step(id, steps.at(id), state, scope, key);
@@ -222,8 +222,12 @@ std::string Engine::run_step(const std::string& id, const json& step, json& stat
           throw StepFailure("STEP_INVALID_ARGUMENT", std::string("wait.duration ") + e.what());
         }
       } else {
-        ms = std::max<int64_t>(0, parse_rfc3339_ms(render_step(spec["until"], input, vars).get<std::string>()) - options_.now_ms());
+        const json until = render_step(spec["until"], input, vars);
+        if (!until.is_string()) throw StepFailure("STEP_INVALID_ARGUMENT", "wait.until is not a time string");
+        ms = std::max<int64_t>(0, parse_rfc3339_ms(until.get<std::string>()) - options_.now_ms());
       }
+      if (ms > options_.max_wait_ms)
+        throw StepFailure("STEP_INVALID_ARGUMENT", "wait of " + std::to_string(ms) + " ms is longer than the limit of " + std::to_string(options_.max_wait_ms) + " ms");
       sleep_ms(ms, true);
     } else if (type == "foreach" || type == "parallel") {
       json raw;
@@ -375,7 +379,7 @@ std::string Engine::integration_step(const std::string& id, const json& step, co
         r.error = f.error;
         if (!policy || r.attempts > policy->value("retryCount", 3) || !listed(*policy, f.error.code)) break;
         check_running(scope);
-        sleep_ms(delay, false);
+        sleep_ms(std::min(delay, options_.max_wait_ms), false);
         const int64_t max_delay = parse_duration_ms(policy->value("maxDelay", json("1h")));
         delay = std::min<int64_t>(max_delay, static_cast<int64_t>(std::llround(delay * policy->value("backoffRate", 2.0))));
       } catch (const std::exception& e) {

@@ -89,7 +89,8 @@ struct ExecutionOutcome {
 
 struct EngineOptions {
   int64_t default_timeout_ms = 15 * 60 * 1000;  // a step's `timeout` when it has none
-  int64_t max_step_runs = 100000;               // per body run: a document looping forever fails
+  int64_t max_step_runs = 100000;               // per execution run: a document looping forever fails
+  int64_t max_wait_ms = int64_t{366} * 86400 * 1000;  // a longer `wait` (or retry delay) fails the step
   std::function<int64_t()> now_ms;              // wall clock (tests may fix it)
 };
 
@@ -118,6 +119,7 @@ class Engine {
   ExecutionControl& control_;
   std::string folder_;
   EngineOptions options_;
+  std::atomic<int64_t> step_runs_{0};
 };
 
 // The state an execution (or a foreach iteration) starts from for input X.
