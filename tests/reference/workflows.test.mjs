@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixtures, createKey, startServer, stopServer, sleep } from "./live_server.mjs";
@@ -15,6 +15,10 @@ const dataDir = join(work, "data");
 const config = join(work, "config.yaml");
 let server, key, texts, textsUrl;
 const hits = new Map();  // path -> requests seen
+
+const vision = join(fixtures, "vision");
+const manifest = JSON.parse(readFileSync(join(vision, "MANIFEST.json"), "utf8"));
+const picture = (name) => readFileSync(join(vision, manifest.images[name].file));
 
 const docs = ["The cat sat on the mat.", "Rain fell all night long.", "A ship left the harbour at dawn.",
               "Bread rises in a warm oven.", "The old clock stopped at noon.", "Bees carry pollen home."];
@@ -26,16 +30,25 @@ before(async () => {
     const n = hits.get(req.url);
     if (req.url === "/texts") return res.end(JSON.stringify({ texts: docs.slice(0, 3) }));
     if (req.url.startsWith("/doc/")) return res.end(JSON.stringify({ text: docs[Number(req.url.slice(5))] }));
+    if (req.url === "/picture.png") return res.end(picture("tall300x1000"));
     if (req.url === "/flaky") return n <= 2 ? (res.statusCode = 503, res.end("busy")) : res.end("plain text, not JSON");
     res.statusCode = 404;
     res.end("no such thing");
   });
   await new Promise((r) => texts.listen(0, "127.0.0.1", r));
   textsUrl = `http://127.0.0.1:${texts.address().port}`;
+  const g = manifest.goldens.gemma3v;
+  writeFileSync(join(work, "bos.jinja"), "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
   writeFileSync(config, `models:
   - name: qwen
     context: 512
     branches: {latest: ${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf}
+  - name: gemma3v
+    kind: vision
+    context: 1024
+    chat_template: ${join(work, "bos.jinja")}
+    mmproj: ${join(vision, g.mmproj)}
+    branches: {latest: ${join(vision, g.text_model)}}
 image_fetch:
   allow_hosts: [127.0.0.1]
 `);
@@ -201,6 +214,53 @@ test("retries on a flaky endpoint, then catch on a 404; fail ends the execution 
   const failing = await run({ yawl: "0.1", start: "f", steps: { f: { fail: { errorMessage: "stopped at \\(.input.n)" } } } }, { n: 7 });
   assert.equal(failing.execution.status, "FAILED");
   assert.deepEqual(failing.execution.error, { message: "stopped at 7", errorCode: "STEP_FAIL" });
+});
+
+test("vision steps with a base64 image and with an image URL answer as the chat API does", async () => {
+  const look = (images, next) => ({ foundationModelsCall: {
+    modelUrl: "gpt://b1gfold/gemma3v",
+    vision: { temperature: 0, maxTokens: 6, messages: { messages: [{ role: "user", text: "Describe \\(.what)", images }] } },
+    output: next ? "\\({first: .alternatives[0].message.text})" : "\\({second: .alternatives[0].message.text})", next } });
+  const doc = { yawl: "0.1", start: "a", steps: {
+    a: look([{ base64: "\\(.b64)" }], "b"),
+    b: look({ file: { url: `${textsUrl}/picture.png` } }) } };
+  const b64 = picture("tiny64").toString("base64");
+  const h = await run(doc, { what: "this picture", b64 });
+  assert.equal(h.execution.status, "FINISHED", JSON.stringify(h.execution).slice(-300));
+  const chat = async (bytes, mime) => {
+    const r = await call("POST", "/v1/chat/completions", {
+      model: "gpt://b1gfold/gemma3v/latest", temperature: 0, max_tokens: 6,
+      messages: [{ role: "user", content: [{ type: "text", text: "Describe this picture" },
+                                           { type: "image_url", image_url: { url: `data:${mime};base64,${bytes.toString("base64")}` } }] }] });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    return r.json.choices[0].message.content;
+  };
+  const result = JSON.parse(h.execution.result.resultJson);
+  assert.equal(result.first, await chat(picture("tiny64"), "image/jpeg"));
+  assert.equal(result.second, await chat(picture("tall300x1000"), "image/png"));
+  assert.equal(hits.get("/picture.png"), 1);
+});
+
+test("stop ends an execution after its running step; terminate ends a wait at once", async () => {
+  const doc = { yawl: "0.1", start: "first", steps: {
+    first: { wait: { duration: "1s", next: "second" } },
+    second: { noOp: { output: "\\({reached: true})" } } } };
+  const wf = await createWorkflow(doc, "stoppable");
+  const a = await startExecution(wf, {});
+  await sleep(200);
+  assert.equal((await call("POST", `/workflows/v1/execution/${a}/stop`, {})).status, 200);
+  const stopped = await finished(a);
+  assert.equal(stopped.execution.status, "STOPPED");
+  assert.ok(!stopped.entries.some((e) => e.id === "second#0"));
+  const b = await startExecution(wf, {});
+  await sleep(200);
+  const t0 = Date.now();
+  assert.equal((await call("POST", `/workflows/v1/execution/${b}/terminate`, {})).status, 200);
+  const terminated = await finished(b);
+  assert.equal(terminated.execution.status, "STOPPED");
+  assert.ok(Date.now() - t0 < 900, "terminate does not wait for the step");
+  const list = await call("GET", `/workflows/v1/execution?workflowId=${wf}`);
+  assert.deepEqual(list.json.executions.map((e) => e.id).sort(), [a, b].sort());
 });
 
 test("bad documents are refused with the path of every problem", async () => {
