@@ -3,18 +3,19 @@
 # the GGUF reader + model loader (seed: the tiny test model), the HTTP API in-process (seeds: fuzz/corpus/api, one
 # valid request per route), the chat-template engine (seeds: the real templates in ../shared/fixtures) and dataset
 # rows (seeds: fuzz/corpus/dataset), the JSON Schema compiler + matcher (seeds: fuzz/corpus/schema) and image
-# decoding + preprocessing (seeds: fuzz/corpus/image and the vision fixtures' small images).
-# Usage: scripts/fuzz.sh [SECONDS] [gguf|api|jinja|dataset|schema|image ...]
+# decoding + preprocessing (seeds: fuzz/corpus/image and the vision fixtures' small images) and YaWL workflow documents
+# (seeds: fuzz/corpus/workflow).
+# Usage: scripts/fuzz.sh [SECONDS] [gguf|api|jinja|dataset|schema|image|workflow ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf api jinja dataset schema image)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf api jinja dataset schema image workflow)
 scripts/install-deps.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DFMSERVE_SANITIZE=ON -DFMSERVE_FUZZ=ON -DFMSERVE_TESTS=OFF
-cmake --build build-fuzz -j "${FMSERVE_JOBS:-2}" --target gguf_fuzzer api_fuzzer jinja_fuzzer dataset_fuzzer schema_fuzzer image_fuzzer fuzz_write_seed
+cmake --build build-fuzz -j "${FMSERVE_JOBS:-2}" --target gguf_fuzzer api_fuzzer jinja_fuzzer dataset_fuzzer schema_fuzzer image_fuzzer workflow_fuzzer fuzz_write_seed
 export ASAN_OPTIONS=detect_leaks=1
 for target in "${targets[@]}"; do
   corpus="build-fuzz/corpus/$target"
@@ -47,6 +48,10 @@ for target in "${targets[@]}"; do
     image)
       cp fuzz/corpus/image/* ../shared/fixtures/vision/images/tiny64.jpg ../shared/fixtures/vision/images/tall300x1000.png "$corpus/"
       build-fuzz/bin/image_fuzzer "$corpus" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
+        -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ 2>&1 | tail -n 40 ;;
+    workflow)
+      cp fuzz/corpus/workflow/* "$corpus/"
+      build-fuzz/bin/workflow_fuzzer "$corpus" -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 \
         -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ 2>&1 | tail -n 40 ;;
     *) echo "unknown fuzz target '$target'" >&2; exit 2 ;;
   esac
