@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <mutex>
+#include <unordered_map>
 
 extern "C" {
 #include <jq.h>
@@ -40,11 +41,6 @@ void collect_error(void* data, jv message) {
   }
   jv_free(message);
 }
-
-struct JqState {
-  jq_state* jq = jq_init();
-  ~JqState() { jq_teardown(&jq); }
-};
 
 // Index just past the string literal starting at s[i] == '"' (interpolations inside it skipped whole), or npos.
 size_t skip_string(const std::string& s, size_t i);
@@ -116,6 +112,36 @@ bool is_blank(const std::string& s) {
   return true;
 }
 
+std::string& compile_errors() {
+  static std::string errors;
+  return errors;
+}
+
+// Compiled programs, reused for every evaluation (compiling means compiling jq's builtins too: milliseconds).
+// `$global` and `$counter` arrive with the input, so one compiled program serves every value of them. Caller holds
+// jq_lock().
+jq_state* compiled(const std::string& program) {
+  static std::unordered_map<std::string, jq_state*> cache;
+  auto it = cache.find(program);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 1024) {
+    for (auto& entry : cache) jq_teardown(&entry.second);
+    cache.clear();
+  }
+  jq_state* jq = jq_init();
+  if (!jq) throw TemplateError("jq could not start");
+  compile_errors().clear();
+  jq_set_error_cb(jq, collect_error, &compile_errors());
+  const std::string wrapped = ".[1] as $global | .[2] as $counter | .[0] | (" + jq17_compat(program) + "\n)";
+  if (!jq_compile(jq, wrapped.c_str())) {
+    const std::string errors = compile_errors();
+    jq_teardown(&jq);
+    throw TemplateError("jq program '" + program + "' does not compile: " + (errors.empty() ? "syntax error" : errors));
+  }
+  cache.emplace(program, jq);
+  return jq;
+}
+
 }  // namespace
 
 std::string jq17_compat(const std::string& program) {
@@ -142,31 +168,22 @@ std::string jq17_compat(const std::string& program) {
 
 json jq_eval(const std::string& program, const json& input, const TemplateVars& vars) {
   std::lock_guard<std::mutex> lock(jq_lock());
-  JqState state;
-  if (!state.jq) throw TemplateError("jq could not start");
-  std::string errors;
-  jq_set_error_cb(state.jq, collect_error, &errors);
-  jv args = jv_array();
-  for (auto it = vars.begin(); it != vars.end(); ++it) {
-    jv arg = jv_object();
-    arg = jv_object_set(arg, jv_string("name"), jv_string(it.key().c_str()));
-    arg = jv_object_set(arg, jv_string("value"), to_jv(it.value()));
-    args = jv_array_append(args, arg);
-  }
-  if (!jq_compile_args(state.jq, jq17_compat(program).c_str(), args))
-    throw TemplateError("jq program '" + program + "' does not compile: " + (errors.empty() ? "syntax error" : errors));
-  jq_start(state.jq, to_jv(input), 0);
-  jv result = jq_next(state.jq);
+  jq_state* jq = compiled(program);
+  const json packed = json::array({input, vars.value("global", json()), vars.value("counter", json())});
+  jq_start(jq, to_jv(packed), 0);
+  jv result = jq_next(jq);
   if (jv_is_valid(result)) return from_jv(result);
   if (jv_invalid_has_msg(jv_copy(result))) {
     jv msg = jv_invalid_get_msg(result);
-    std::string text = jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "error";
-    if (jv_get_kind(msg) != JV_KIND_STRING) {
-      jv dumped = jv_dump_string(jv_copy(msg), 0);
+    std::string text;
+    if (jv_get_kind(msg) == JV_KIND_STRING) {
+      text = jv_string_value(msg);
+      jv_free(msg);
+    } else {
+      jv dumped = jv_dump_string(msg, 0);
       text = jv_string_value(dumped);
       jv_free(dumped);
     }
-    jv_free(msg);
     throw TemplateError("jq program '" + program + "' failed: " + text);
   }
   jv_free(result);
@@ -214,18 +231,7 @@ std::string check_template(const std::string& text, bool compile) {
     for (const Piece& p : split_template(text)) {
       if (!p.program || !compile) continue;
       std::lock_guard<std::mutex> lock(jq_lock());
-      JqState state;
-      std::string errors;
-      jq_set_error_cb(state.jq, collect_error, &errors);
-      jv args = jv_array();
-      for (const char* name : {"global", "counter"}) {
-        jv arg = jv_object();
-        arg = jv_object_set(arg, jv_string("name"), jv_string(name));
-        arg = jv_object_set(arg, jv_string("value"), jv_null());
-        args = jv_array_append(args, arg);
-      }
-      if (!jq_compile_args(state.jq, jq17_compat(p.text).c_str(), args))
-        return "jq program '" + p.text + "' does not compile: " + (errors.empty() ? "syntax error" : errors);
+      compiled(p.text);
     }
   } catch (const TemplateError& e) {
     return e.what();

@@ -3,7 +3,7 @@
 // whitespace) yields that program's JSON value; a string mixing text and `\(...)` yields the text with each value
 // interpolated (strings as they are, anything else as compact JSON); a string without `\(` is literal. Objects and
 // arrays are templated value by value. jq is Debian's libjq 1.6; the jq 1.7 path syntax `.a.[0]` / `.a.["k"]` is
-// accepted too (rewritten to `.a[0]` before compiling).
+// accepted too (rewritten to `.a[0]` before compiling). Programs are compiled once and kept (up to 1,024).
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -18,7 +18,7 @@ class TemplateError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Named values the programs see as `$name` (e.g. {"global": state, "counter": 3}).
+// The values the programs see as `$global` and `$counter` ({"global": state, "counter": 3}; absent ones are null).
 using TemplateVars = json;
 
 // Runs `program` on `input`; its first result (null when it yields none). Throws TemplateError.

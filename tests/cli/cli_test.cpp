@@ -8,6 +8,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "support/fixtures.h"
 #include "support/tiny_model.h"
@@ -221,6 +223,61 @@ TEST(Cli, BatchRunResumesAfterAKillAndWritesEveryRowOnceInOrder) {
     ++n;
   }
   EXPECT_EQ(n, 3000);
+  std::filesystem::remove_all(dir);
+}
+
+// `fmserve workflow run`: a document with a model step on the real fixture model, each step printed as it finishes,
+// the result last; the model's answer is `fmserve run`'s greedy text for the same prompt (raw prompt: the fixture
+// model has no chat template, so the config gives one that writes the message text only).
+TEST(Cli, WorkflowRunPrintsEachStepAndTheResult) {
+  const std::string dir = temp_path("workflow");
+  std::filesystem::create_directories(dir);
+  const std::string model = test::fixture_path("models/aidreams260K.gguf");
+  {
+    std::ofstream(dir + "/plain.jinja") << "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}";
+    std::ofstream(dir + "/models.yaml") << "models:\n  - name: dreams\n    context: 256\n    chat_template: " << dir
+                                        << "/plain.jinja\n    branches: {latest: " << model << "}\n";
+    std::ofstream(dir + "/wf.yaml") << R"(yawl: "0.1"
+start: ask
+steps:
+  ask:
+    title: Ask the model
+    foundationModelsCall:
+      modelUrl: gpt://default/dreams
+      generate:
+        temperature: 0
+        maxTokens: 16
+        messages: {messages: [{role: user, text: '\(.input.prompt)'}]}
+      output: '\({story: .alternatives[0].message.text})'
+      next: check
+  check:
+    switch:
+      choices: [{condition: '(.story | length) > 0', next: done}]
+  done:
+    success: {}
+)";
+  }
+  const CliResult r = run_cli("workflow run " + quoted(dir + "/wf.yaml") + " --input '{\"prompt\": \"I dreamed\"}' --config " +
+                              quoted(dir + "/models.yaml") + " -t 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> lines;
+  std::stringstream ss(r.out);
+  for (std::string line; std::getline(ss, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines[0]["step"], "ask#0");
+  EXPECT_EQ(lines[0]["status"], "FINISHED");
+  EXPECT_EQ(lines[1]["step"], "check#0");
+  EXPECT_EQ(lines[1]["next"], "done");
+  EXPECT_EQ(lines[3]["status"], "FINISHED");
+  const CliResult direct = run_cli("run -m " + quoted(model) + " -p 'I dreamed' -n 16 --temp 0 -t 1");
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  ASSERT_FALSE(direct.out.empty());
+  EXPECT_EQ(lines[3]["result"]["story"], direct.out.substr(0, direct.out.size() - 1)) << "the step's answer is the greedy continuation";
+  // A bad document: one error line naming the path, exit code 1.
+  std::ofstream(dir + "/bad.yaml") << "yawl: '0.1'\nstart: a\nsteps: {a: {noOp: {next: b}}}\n";
+  const CliResult bad = run_cli("workflow run " + quoted(dir + "/bad.yaml"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("steps.a.noOp.next: no step 'b'"), std::string::npos) << bad.err;
   std::filesystem::remove_all(dir);
 }
 

@@ -68,23 +68,21 @@ class ScriptedCalls final : public StepCalls {
 class MemoryJournal final : public ExecutionJournal {
  public:
   std::mutex mutex;
-  std::vector<StepRecord> order;
+  std::vector<StepRecord> order;      // as recorded
+  std::map<std::string, size_t> at;   // key -> index in order
   std::optional<StepRecord> find(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mutex);
-    for (const auto& r : order)
-      if (r.key == key) return r;
-    return std::nullopt;
+    auto it = at.find(key);
+    if (it == at.end()) return std::nullopt;
+    return order[it->second];
   }
   void record(const StepRecord& r) override {
     std::lock_guard<std::mutex> lock(mutex);
-    for (const auto& o : order)
-      if (o.key == r.key) return;
-    order.push_back(r);
+    if (at.emplace(r.key, order.size()).second) order.push_back(r);
   }
   const StepRecord* get(const std::string& key) {
-    for (const auto& r : order)
-      if (r.key == key) return &r;
-    return nullptr;
+    auto it = at.find(key);
+    return it == at.end() ? nullptr : &order[it->second];
   }
 };
 
