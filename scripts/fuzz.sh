@@ -16,7 +16,7 @@ scripts/install-deps.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DFMSERVE_SANITIZE=ON -DFMSERVE_FUZZ=ON -DFMSERVE_TESTS=OFF
 cmake --build build-fuzz -j "${FMSERVE_JOBS:-2}" --target gguf_fuzzer api_fuzzer jinja_fuzzer dataset_fuzzer schema_fuzzer image_fuzzer workflow_fuzzer fuzz_write_seed
-export ASAN_OPTIONS=detect_leaks=1
+export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt"
 for target in "${targets[@]}"; do
   corpus="build-fuzz/corpus/$target"
   mkdir -p "$corpus" build-fuzz/artifacts

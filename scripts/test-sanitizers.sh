@@ -7,4 +7,5 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_
 cmake --build build-asan -j "${FMSERVE_JOBS:-2}"
 npm ci --prefix tests/reference --no-audit --no-fund --loglevel=error
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt"
 ctest --test-dir build-asan --output-on-failure -j "${FMSERVE_JOBS:-2}"

@@ -121,7 +121,8 @@ std::string& compile_errors() {
 // `$global` and `$counter` arrive with the input, so one compiled program serves every value of them. Caller holds
 // jq_lock().
 jq_state* compiled(const std::string& program) {
-  static std::unordered_map<std::string, jq_state*> cache;
+  // Never destroyed: the states stay reachable (and valid) until the process ends, whatever exits first.
+  static auto& cache = *new std::unordered_map<std::string, jq_state*>();
   auto it = cache.find(program);
   if (it != cache.end()) return it->second;
   if (cache.size() >= 1024) {
