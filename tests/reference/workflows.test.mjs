@@ -8,7 +8,8 @@ import { createServer } from "node:http";
 import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fixtures, createKey, startServer, stopServer, sleep } from "./live_server.mjs";
+import { execFileSync } from "node:child_process";
+import { binary, fixtures, createKey, startServer, stopServer, sleep } from "./live_server.mjs";
 
 const work = mkdtempSync(join(tmpdir(), "fmserve-workflows-"));
 const dataDir = join(work, "data");
@@ -38,11 +39,18 @@ before(async () => {
   await new Promise((r) => texts.listen(0, "127.0.0.1", r));
   textsUrl = `http://127.0.0.1:${texts.address().port}`;
   const g = manifest.goldens.gemma3v;
+  const classifier = join(work, "sentiment.gguf");
+  execFileSync(binary, ["model", "synth", "--shape", "tiny-qwen3", "--type", "F16", "--classifier-labels", "positive,negative",
+                        "--pooling", "last", "-o", classifier]);
   writeFileSync(join(work, "bos.jinja"), "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}");
   writeFileSync(config, `models:
   - name: qwen
     context: 512
     branches: {latest: ${fixtures}/models/synthetic/syn-qwen3-Q8_0.gguf}
+  - name: sentiment
+    kind: classifier
+    context: 128
+    branches: {latest: ${classifier}}
   - name: gemma3v
     kind: vision
     context: 1024
@@ -261,6 +269,44 @@ test("stop ends an execution after its running step; terminate ends a wait at on
   assert.ok(Date.now() - t0 < 900, "terminate does not wait for the step");
   const list = await call("GET", `/workflows/v1/execution?workflowId=${wf}`);
   assert.deepEqual(list.json.executions.map((e) => e.id).sort(), [a, b].sort());
+});
+
+test("generate with messages as JSON text and jsonObject; classify on a classifier head", async () => {
+  const doc = { yawl: "0.1", start: "gen", steps: {
+    gen: { foundationModelsCall: { modelUrl: "gpt://b1gfold/qwen",
+      generate: { temperature: 0, maxTokens: 40, jsonObject: true, json: "\\({messages: [{role: \"user\", text: (\"Describe \" + .thing)}]} | tojson)" },
+      output: "\\({doc: .alternatives[0].message.text})", next: "cls" } },
+    cls: { foundationModelsCall: { modelUrl: "cls://b1gfold/sentiment", classify: { text: "\\(.thing)" },
+      output: "\\({predictions: .predictions})" } } } };
+  const h = await run(doc, { thing: "a red ball" });
+  assert.equal(h.execution.status, "FINISHED", JSON.stringify(h.execution));
+  const r = JSON.parse(h.execution.result.resultJson);
+  const direct = await call("POST", "/foundationModels/v1/completion", {
+    modelUri: "gpt://b1gfold/qwen", completionOptions: { temperature: 0, maxTokens: "40" }, jsonObject: true,
+    messages: [{ role: "user", text: "Describe a red ball" }] });
+  assert.equal(r.doc, direct.json.result.alternatives[0].message.text);
+  if (direct.json.result.alternatives[0].status === "ALTERNATIVE_STATUS_FINAL") assert.equal(typeof JSON.parse(r.doc), "object");
+  const cls = await call("POST", "/foundationModels/v1/textClassification", { modelUri: "cls://b1gfold/sentiment", text: "a red ball" });
+  assert.equal(cls.status, 200, JSON.stringify(cls.json));
+  assert.deepEqual(r.predictions, cls.json.predictions);
+});
+
+test("folders and scopes: another folder's key sees nothing, a key without a model scope is refused", async () => {
+  const wf = await createWorkflow({ yawl: "0.1", start: "a", steps: { a: { success: {} } } }, "private");
+  const ex = await startExecution(wf, {});
+  await finished(ex);
+  const other = createKey(dataDir, "otherfold");
+  const as = async (k, method, path, body) => {
+    const res = await fetch(`${server.url}${path}`, { method, headers: { Authorization: `Api-Key ${k}` }, body: body && JSON.stringify(body) });
+    return { status: res.status, json: await res.json() };
+  };
+  assert.equal((await as(other, "GET", `/workflows/v1/workflow/${wf}`)).status, 404);
+  assert.equal((await as(other, "GET", `/workflows/v1/execution/${ex}`)).status, 404);
+  assert.equal((await as(other, "POST", "/workflows/v1/execution/start", { workflowId: wf })).status, 404);
+  assert.deepEqual((await as(other, "GET", "/workflows/v1/workflow")).json.workflows, []);
+  const art = createKey(dataDir, "b1gfold", "--scope", "yc.ai.imageGeneration.execute");
+  assert.equal((await as(art, "GET", `/workflows/v1/workflow/${wf}`)).status, 403);
+  assert.equal((await as("nope", "GET", `/workflows/v1/workflow/${wf}`)).status, 401);
 });
 
 test("bad documents are refused with the path of every problem", async () => {
