@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 #include "workflow/jq_template.h"
 
@@ -15,7 +16,9 @@ namespace {
 
 // The first value `jq -c PROGRAM` prints for `input` (null when it prints none), or nullopt when jq fails.
 std::optional<json> jq_cli(const std::string& program, const json& input, const json& vars = json::object()) {
-  const auto dir = std::filesystem::temp_directory_path();
+  // Per process: ctest runs the tests of this file in parallel processes.
+  const auto dir = std::filesystem::temp_directory_path() / ("fm_jq_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
   const std::string in = (dir / "fm_jq_in.json").string(), prog = (dir / "fm_jq_prog.jq").string();
   std::ofstream(in) << input.dump();
   std::ofstream(prog) << program;
