@@ -1,6 +1,7 @@
 // /health (the process answers), /ready (the configured models can serve: for orchestrators' readiness probes)
 // and /metrics (Prometheus). None of them needs a key, and none waits for a model to load.
 #include "api/routes.h"
+#include "workflow/workflow_service.h"
 
 namespace fm {
 
@@ -22,7 +23,16 @@ void add_system_routes(Router& router, const ApiContext& ctx) {
   });
 
   router.add("GET", "/metrics", Dialect::kNative, [&ctx](const HttpRequest&, const RouteParams&, const std::shared_ptr<Reply>& reply) {
-    reply->text(200, "text/plain; version=0.0.4", ctx.metrics.render(ctx.models.stats(), ctx.models.loaded_count(), ctx.models.image_cache_stats()));
+    std::string text = ctx.metrics.render(ctx.models.stats(), ctx.models.loaded_count(), ctx.models.image_cache_stats());
+    if (ctx.workflows) {
+      const workflow::WorkflowCallCounts c = ctx.workflows->counts();
+      text += "# TYPE fmserve_workflow_calls_total counter\nfmserve_workflow_calls_total{type=\"foundationModelsCall\"} " +
+              std::to_string(c.model_calls) + "\nfmserve_workflow_calls_total{type=\"httpCall\"} " + std::to_string(c.http_calls) + "\n";
+      text += "# TYPE fmserve_workflow_executions_total counter\nfmserve_workflow_executions_total{status=\"FINISHED\"} " +
+              std::to_string(c.executions_finished) + "\nfmserve_workflow_executions_total{status=\"FAILED\"} " +
+              std::to_string(c.executions_failed) + "\n";
+    }
+    reply->text(200, "text/plain; version=0.0.4", text);
   });
 }
 

@@ -172,6 +172,10 @@ ExecutionRecord WorkflowService::end_request(const std::string& folder, const st
 ExecutionRecord WorkflowService::stop(const std::string& folder, const std::string& id) { return end_request(folder, id, false); }
 ExecutionRecord WorkflowService::terminate(const std::string& folder, const std::string& id) { return end_request(folder, id, true); }
 
+WorkflowCallCounts WorkflowService::counts() const {
+  return {calls_.model_calls.load(), calls_.http_calls.load(), finished_.load(), failed_.load()};
+}
+
 ExecutionPage WorkflowService::executions(const std::string& folder, const std::string& workflow_id, size_t page_size,
                                           const std::string& page_token) const {
   ExecutionPage page;
@@ -204,9 +208,14 @@ void WorkflowService::start(std::shared_ptr<OperationRun> run) {
   reap_finished();
   auto control = std::make_shared<ExecutionControl>();
   run->on_cancel([control] { control->terminate = true; });
+  std::thread earlier;  // an earlier run of the same execution (it has ended: the runner started this one)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    earlier = std::move(running_[run->operation().id].thread);
+  }
+  if (earlier.joinable()) earlier.join();  // outside the lock: the ending run takes it to mark itself done
   std::lock_guard<std::mutex> lock(mutex_);
   Running& r = running_[run->operation().id];
-  if (r.thread.joinable()) r.thread.join();  // an earlier run of the same execution has ended
   r.control = control;
   r.done = false;
   r.thread = std::thread([this, run, control] { run_execution(run, control); });
@@ -255,9 +264,16 @@ void WorkflowService::run_execution(std::shared_ptr<OperationRun> run, std::shar
     if (it != running_.end()) it->second.done = true;
     return;
   }
-  if (out.status == ExecutionStatus::kFinished) store_.finish_execution(id, "FINISHED", out.state, "", "");
-  else if (out.status == ExecutionStatus::kFailed) store_.finish_execution(id, "FAILED", std::nullopt, out.error->code, out.error->message);
-  else store_.finish_execution(id, "STOPPED", std::nullopt, "", "");
+  if (out.status == ExecutionStatus::kFinished) {
+    store_.finish_execution(id, "FINISHED", out.state, "", "");
+    ++finished_;
+  } else if (out.status == ExecutionStatus::kFailed) {
+    store_.finish_execution(id, "FAILED", std::nullopt, out.error->code, out.error->message);
+    ++failed_;
+  }
+  else {
+    store_.finish_execution(id, "STOPPED", std::nullopt, "", "");
+  }
   finish(nlohmann::json{{"status", execution_status_name(out.status)}});
 }
 

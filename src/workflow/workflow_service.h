@@ -3,6 +3,7 @@
 // operation (kind "workflow_execution") run in the background by the operation runner, its steps journalled in the
 // workflow store. A process killed at any moment resumes each running execution at start, from its last finished
 // step. Stop ends an execution after its running step; terminate ends it at once.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,11 @@
 namespace fm::workflow {
 
 inline constexpr const char* kExecutionOperation = "workflow_execution";
+
+// Integration calls made since the process started (every attempt, retries included), for /metrics.
+struct WorkflowCallCounts {
+  int64_t model_calls = 0, http_calls = 0, executions_finished = 0, executions_failed = 0;
+};
 
 struct WorkflowPage {
   std::vector<WorkflowRecord> workflows;
@@ -52,6 +58,8 @@ class WorkflowService final : public OperationExecutor {
   ExecutionPage executions(const std::string& folder, const std::string& workflow_id, size_t page_size,
                            const std::string& page_token) const;
 
+  WorkflowCallCounts counts() const;
+
   // OperationExecutor
   void start(std::shared_ptr<OperationRun> run) override;
   void cancelled(const Operation& op) override;
@@ -66,9 +74,28 @@ class WorkflowService final : public OperationExecutor {
   ExecutionRecord end_request(const std::string& folder, const std::string& id, bool terminate);
   void reap_finished();
 
+  // Counts each call on its way to the real StepCalls.
+  class CountingCalls final : public StepCalls {
+   public:
+    explicit CountingCalls(StepCalls& inner) : inner_(inner) {}
+    json foundation_models_call(const json& call, const CallContext& ctx) override {
+      ++model_calls;
+      return inner_.foundation_models_call(call, ctx);
+    }
+    json http_call(const json& call, const CallContext& ctx) override {
+      ++http_calls;
+      return inner_.http_call(call, ctx);
+    }
+    std::atomic<int64_t> model_calls{0}, http_calls{0};
+
+   private:
+    StepCalls& inner_;
+  };
+
   WorkflowStore& store_;
   OperationRunner& runner_;
-  StepCalls& calls_;
+  CountingCalls calls_;
+  std::atomic<int64_t> finished_{0}, failed_{0};
   EngineOptions options_;
   std::mutex mutex_;
   std::map<std::string, Running> running_;  // by execution id

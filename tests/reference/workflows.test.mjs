@@ -219,6 +219,12 @@ test("retries on a flaky endpoint, then catch on a 404; fail ends the execution 
   assert.equal(missing.status, "FAILED");
   assert.equal(missing.error.errorCode, "HTTP_CALL_404");
 
+  // An internal address not in image_fetch.allow_hosts (the host "localhost" is not listed) is refused.
+  const refused = await run({ yawl: "0.1", start: "l", steps: { l: { httpCall: { url: `${textsUrl.replace("127.0.0.1", "localhost")}/texts` } } } }, {});
+  assert.equal(refused.execution.status, "FAILED");
+  assert.equal(refused.execution.error.errorCode, "STEP_INVALID_ARGUMENT");
+  assert.match(refused.execution.error.message, /internal address/);
+
   const failing = await run({ yawl: "0.1", start: "f", steps: { f: { fail: { errorMessage: "stopped at \\(.input.n)" } } } }, { n: 7 });
   assert.equal(failing.execution.status, "FAILED");
   assert.deepEqual(failing.execution.error, { message: "stopped at 7", errorCode: "STEP_FAIL" });
@@ -383,6 +389,11 @@ test("SIGKILL in the middle of a foreach of model calls: the restarted server fi
   const calls = h.entries.filter((e) => e.type === "foundationModelsCall");
   assert.deepEqual(calls.map((e) => e.id).sort(), ids.map((i) => `each#0[${i}]/answer#0`));
   assert.ok(calls.every((e) => e.attempts === "1"));
+  // The calls counted: the killed process made exactly one model call (it died right after journalling it), the
+  // restarted one made the other five.
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(metrics, new RegExp(`fmserve_workflow_calls_total\\{type="foundationModelsCall"\\} ${ids.length - 1}\n`));
+  assert.match(metrics, new RegExp(`fmserve_workflow_calls_total\\{type="httpCall"\\} ${ids.length - 1}\n`));
   const result = JSON.parse(h.execution.result.resultJson);
   for (const i of ids) assert.equal(result.answers[i], await complete(`Continue: ${docs[i]}`, 24));
 });
