@@ -23,6 +23,7 @@
 #include "api/workflows/step_calls.h"
 #include "store/workflow_store.h"
 #include "util/memory.h"
+#include "workflow/jq_worker.h"
 #include "workflow/workflow_service.h"
 
 namespace fm::cli {
@@ -60,6 +61,7 @@ int run_serve(const ServeOptions& opt) {
   operations.add_kind(kDatasetValidationOperation, datasets, OperationKind{1, 3});
   operations.add_kind(kBatchOperation, batches, OperationKind{config.batch_concurrency, 0});  // a batch resumes: no attempt limit
   auto workflow_store = open_sqlite_workflow_store(opt.data_dir);
+  workflow::set_jq_time_limit_ms(config.workflow_template_timeout_s * 1000);
   ServiceStepCalls step_calls(generation, classification, config.image_fetch);
   workflow::WorkflowService workflows(*workflow_store, operations, step_calls);
   // Executions resume from their last finished step: no attempt limit.

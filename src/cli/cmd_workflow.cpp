@@ -8,6 +8,7 @@
 #include "service/model_manager.h"
 #include "util/read_file.h"
 #include "workflow/engine.h"
+#include "workflow/jq_worker.h"
 #include "workflow/yawl_document.h"
 
 namespace fm::cli {
@@ -51,6 +52,7 @@ int run_workflow(const WorkflowRunOptions& opt) {
   so.max_queue = config.max_queue;
   so.max_running = config.max_running;
   so.kv_budget_bytes = config.kv_budget_bytes;
+  workflow::set_jq_time_limit_ms(config.workflow_template_timeout_s * 1000);
   ModelManager models(config, so);
   GenerationService generation(models);
   ClassificationService classification(models, so.threads);

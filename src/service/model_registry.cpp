@@ -130,6 +130,7 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
     if (const YAML::Node wf = root["workflows"]) {
       if (!wf.IsMap()) fail(origin, wf, "'workflows' must be a mapping");
       if (wf["executions"]) cfg.workflow_concurrency = positive_int(origin, wf["executions"]);
+      if (wf["template_timeout"]) cfg.workflow_template_timeout_s = parse_duration(origin, wf["template_timeout"]);
     }
     if (const YAML::Node f = root["image_fetch"]) {
       if (!f.IsMap()) fail(origin, f, "'image_fetch' must be a mapping");

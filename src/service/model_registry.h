@@ -78,6 +78,7 @@ struct ServiceConfig {
   int64_t max_dataset_bytes = int64_t{5} << 30;   // a dataset's content (`max_dataset_size`)
   size_t max_upload_body_bytes = size_t{5} << 30; // one upload PUT, spooled to disk (`max_upload_size`)
   int workflow_concurrency = 8;                   // workflow executions running at once (`workflows: executions`)
+  int64_t workflow_template_timeout_s = 10;       // one jq template's run before it is stopped (`template_timeout`)
 
   const ModelConfig* find(const std::string& name) const;
 };

@@ -1,6 +1,8 @@
-// libjq behind the workflow templates. libjq 1.6 is not safe to enter from several threads at once (its number
-// formatting shares state), so every evaluation holds one lock; programs are small and run in microseconds.
+// libjq behind the workflow templates. Programs run in helper processes (jq_worker.h) with a time limit, because
+// libjq cannot be interrupted; this process only compiles them, to check documents. libjq 1.6 is not known to be
+// safe to enter from several threads at once, so every use of it holds one lock.
 #include "workflow/jq_template.h"
+#include "workflow/jq_worker.h"
 
 #include <cctype>
 #include <mutex>
@@ -167,14 +169,18 @@ std::string jq17_compat(const std::string& program) {
   return out;
 }
 
-json jq_eval(const std::string& program, const json& input, const TemplateVars& vars) {
+// Runs in the jq helper process (workflow/jq_worker.h).
+json evaluate_here(const std::string& program, const json& packed) {
   std::lock_guard<std::mutex> lock(jq_lock());
-  jq_state* jq = compiled(program);
-  const json packed = json::array({input, vars.value("global", json()), vars.value("counter", json())});
-  jq_start(jq, to_jv(packed), 0);
-  jv result = jq_next(jq);
-  if (jv_is_valid(result)) return from_jv(result);
-  if (jv_invalid_has_msg(jv_copy(result))) {
+  try {
+    jq_state* jq = compiled(program);
+    jq_start(jq, to_jv(packed), 0);
+    jv result = jq_next(jq);
+    if (jv_is_valid(result)) return {{"v", from_jv(result)}};
+    if (!jv_invalid_has_msg(jv_copy(result))) {
+      jv_free(result);
+      return {{"v", nullptr}};  // no output
+    }
     jv msg = jv_invalid_get_msg(result);
     std::string text;
     if (jv_get_kind(msg) == JV_KIND_STRING) {
@@ -185,10 +191,22 @@ json jq_eval(const std::string& program, const json& input, const TemplateVars& 
       text = jv_string_value(dumped);
       jv_free(dumped);
     }
-    throw TemplateError("jq program '" + program + "' failed: " + text);
+    return {{"e", "jq program '" + program + "' failed: " + text}};
+  } catch (const TemplateError& e) {
+    return {{"e", e.what()}};
   }
-  jv_free(result);
-  return nullptr;  // no output
+}
+
+json jq_eval(const std::string& program, const json& input, const TemplateVars& vars) {
+  const json packed = json::array({input, vars.value("global", json()), vars.value("counter", json())});
+  json answer;
+  try {
+    answer = evaluate_in_helper(program, packed);
+  } catch (const std::runtime_error& e) {
+    throw TemplateError(e.what());
+  }
+  if (answer.contains("e")) throw TemplateError(answer["e"].is_string() ? answer["e"].get<std::string>() : "jq failed");
+  return answer.value("v", json());
 }
 
 bool is_template(const std::string& text) { return text.find("\\(") != std::string::npos; }

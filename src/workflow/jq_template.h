@@ -10,6 +10,9 @@
 
 namespace fm::workflow {
 
+// Evaluates in this process, with no time limit: what the jq helper runs. {"v": value} or {"e": message}.
+nlohmann::ordered_json evaluate_here(const std::string& program, const nlohmann::ordered_json& packed);
+
 using json = nlohmann::ordered_json;
 
 // A program that does not compile or fails at run time; `what()` says which and why.
@@ -21,7 +24,8 @@ class TemplateError : public std::runtime_error {
 // The values the programs see as `$global` and `$counter` ({"global": state, "counter": 3}; absent ones are null).
 using TemplateVars = json;
 
-// Runs `program` on `input`; its first result (null when it yields none). Throws TemplateError.
+// Runs `program` on `input` in a jq helper process; its first result (null when it yields none). Throws TemplateError,
+// also when the program runs longer than jq_time_limit_ms() (jq_worker.h).
 json jq_eval(const std::string& program, const json& input, const TemplateVars& vars = json::object());
 
 // True when `text` holds a `\(` (is a template rather than a literal).

@@ -59,6 +59,8 @@ before(async () => {
     branches: {latest: ${join(vision, g.text_model)}}
 image_fetch:
   allow_hosts: [127.0.0.1]
+workflows:
+  template_timeout: 2s
 `);
   key = createKey(dataDir, "b1gfold");
   server = await startServer(config, dataDir, 2);
@@ -224,6 +226,14 @@ test("retries on a flaky endpoint, then catch on a 404; fail ends the execution 
   assert.equal(refused.execution.status, "FAILED");
   assert.equal(refused.execution.error.errorCode, "STEP_INVALID_ARGUMENT");
   assert.match(refused.execution.error.message, /internal address/);
+
+  // A template that never ends is stopped at workflows.template_timeout: the step fails, the server goes on.
+  const t0 = Date.now();
+  const looping = await run({ yawl: "0.1", start: "l", steps: { l: { noOp: { output: "\\({n: ([range(1e12)] | length)})" } } } }, {});
+  assert.equal(looping.execution.status, "FAILED");
+  assert.equal(looping.execution.error.errorCode, "STEP_INVALID_TEMPLATE_EXPRESSION");
+  assert.match(looping.execution.error.message, /ran longer than 2000 ms/);
+  assert.ok(Date.now() - t0 < 20000);
 
   const failing = await run({ yawl: "0.1", start: "f", steps: { f: { fail: { errorMessage: "stopped at \\(.input.n)" } } } }, { n: 7 });
   assert.equal(failing.execution.status, "FAILED");

@@ -9,7 +9,12 @@
 #include <fstream>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "workflow/jq_template.h"
+#include "workflow/jq_worker.h"
 
 namespace fm::workflow {
 namespace {
@@ -140,6 +145,35 @@ TEST(JqTemplate, MalformedTemplatesAreReported) {
   EXPECT_NE(check_template("\\(.a"), "");
   EXPECT_EQ(check_template("\\($global.x + $counter)"), "") << "$global and $counter are known names";
   EXPECT_EQ(check_template("plain"), "");
+}
+
+TEST(JqTemplate, AProgramThatNeverEndsIsStoppedAtTheTimeLimit) {
+  const int64_t before = jq_time_limit_ms();
+  set_jq_time_limit_ms(300);
+  const auto start = std::chrono::steady_clock::now();
+  for (const char* forever : {"\\([range(1e12)] | length)", "\\(def f: f; f)", "x\\(last(repeat(1)))"}) {
+    try {
+      render(forever, json::object());
+      ADD_FAILURE() << forever << " returned";
+    } catch (const TemplateError& e) {
+      EXPECT_NE(std::string(e.what()).find("ran longer than 300 ms"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  set_jq_time_limit_ms(before);
+  EXPECT_EQ(render("\\(.a + 1)", json{{"a", 1}}), 2) << "the helpers after a kill still answer";
+}
+
+TEST(JqTemplate, ConcurrentEvaluationsEachGetTheirOwnAnswer) {
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([t, &wrong] {
+      for (int i = 0; i < 50; ++i)
+        if (render("\\(.t * 1000 + .i)", json{{"t", t}, {"i", i}}) != t * 1000 + i) ++wrong;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace
