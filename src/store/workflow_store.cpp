@@ -85,7 +85,7 @@ class SqliteWorkflowStore final : public WorkflowStore {
     e.status = "QUEUED";
     e.created_at_ms = now_ms();
     std::lock_guard<std::mutex> lock(mutex_);
-    Statement st(db_, "INSERT INTO executions (id, workflow_id, folder, created_by, status, input, created_at) VALUES (?,?,?,?,?,?,?)");
+    Statement st(db_, "INSERT OR IGNORE INTO executions (id, workflow_id, folder, created_by, status, input, created_at) VALUES (?,?,?,?,?,?,?)");
     st.bind(1, e.id).bind(2, e.workflow_id).bind(3, e.folder).bind(4, e.created_by).bind(5, e.status).bind(6, dump(e.input));
     st.bind(7, e.created_at_ms);
     st.step();

@@ -46,7 +46,8 @@ class WorkflowStore {
   // A folder's workflows, oldest first, from `after_id` (exclusive; "" = from the start).
   virtual std::vector<WorkflowRecord> workflows(const std::string& folder, size_t limit, const std::string& after_id) const = 0;
 
-  virtual ExecutionRecord create_execution(ExecutionRecord e) = 0;  // stored QUEUED
+  // Stores QUEUED (nothing changes when one with its id exists already).
+  virtual ExecutionRecord create_execution(ExecutionRecord e) = 0;
   virtual std::optional<ExecutionRecord> execution(const std::string& id) const = 0;
   virtual void set_running(const std::string& id) = 0;
   // Ends a not yet ended execution; false when it had already ended.

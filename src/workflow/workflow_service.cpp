@@ -56,6 +56,16 @@ class StoreJournal final : public ExecutionJournal {
   std::string id_;
 };
 
+ExecutionRecord execution_of(const Operation& op) {
+  ExecutionRecord e;
+  e.id = op.id;
+  e.workflow_id = op.request.value("workflow_id", std::string());
+  e.folder = op.folder;
+  e.created_by = op.created_by;
+  e.input = json::parse(op.request.value("input", nlohmann::json(nullptr)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return e;
+}
+
 ServiceError not_found(const std::string& what, const std::string& id) {
   return ServiceError(ErrorCode::kNotFound, what + " '" + id + "' does not exist", "not_found");
 }
@@ -125,17 +135,12 @@ WorkflowPage WorkflowService::list(const std::string& folder, size_t page_size, 
 std::string WorkflowService::start_execution(const std::string& folder, const std::string& workflow_id, const json& input,
                                              const std::string& created_by) {
   const WorkflowRecord w = get(folder, workflow_id);
-  // The operation first: an operation whose execution was never stored (a crash in between) ends with nothing to do.
+  // The operation carries everything the execution needs: its run stores the execution when this thread has not yet
+  // (the runner may start it at once, or after a crash in between).
   const Operation op = runner_.submit(folder, kExecutionOperation, "Workflow execution", created_by,
-                                      nlohmann::json{{"workflow_id", workflow_id}});
-  ExecutionRecord e;
-  e.id = op.id;
-  e.workflow_id = workflow_id;
-  e.folder = folder;
-  e.created_by = created_by;
-  e.input = input;
-  store_.create_execution(e);
-  return e.id;
+                                      nlohmann::json{{"workflow_id", workflow_id}, {"input", nlohmann::json::parse(input.dump(-1, ' ', false, json::error_handler_t::replace))}});
+  store_.create_execution(execution_of(op));
+  return op.id;
 }
 
 ExecutionRecord WorkflowService::execution(const std::string& folder, const std::string& id) const {
@@ -234,6 +239,7 @@ void WorkflowService::run_execution(std::shared_ptr<OperationRun> run, std::shar
     auto it = running_.find(id);
     if (it != running_.end()) it->second.done = true;
   };
+  store_.create_execution(execution_of(run->operation()));  // when start_execution has not stored it yet
   std::optional<ExecutionRecord> e = store_.execution(id);
   if (!e || (e->status != "QUEUED" && e->status != "RUNNING")) return finish(nlohmann::json{{"status", e ? e->status : "GONE"}});
   if (e->stop_requested) {
