@@ -131,6 +131,8 @@ jq_state* compiled(const std::string& program) {
     for (auto& entry : cache) jq_teardown(&entry.second);
     cache.clear();
   }
+  // libjq takes C strings: a NUL would cut the program short (and jq 1.6 leaks on the unterminated text it leaves).
+  if (program.find('\0') != std::string::npos) throw TemplateError("jq program contains a NUL character");
   jq_state* jq = jq_init();
   if (!jq) throw TemplateError("jq could not start");
   compile_errors().clear();
