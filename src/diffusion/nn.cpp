@@ -1,0 +1,266 @@
+#include "diffusion/nn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "diffusion/tensor_source.h"
+#include "model/blocks.h"
+#include "tensor/fp16.h"
+#include "tensor/kernels/kernel_table.h"
+#include "tensor/thread_pool.h"
+
+namespace fm {
+namespace {
+
+constexpr int64_t kQueryBlock = 64;              // queries of one head scored together
+constexpr int64_t kIm2colChunkFloats = 1 << 22;  // 16 MiB of im2col rows at a time
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+void grow(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+}  // namespace
+
+const TensorRef& DiffusionWeights::require(const std::string& name, const std::vector<int64_t>& shape) const {
+  const TensorRef* t = source_.find(name);
+  if (!t) throw std::runtime_error("checkpoint has no tensor " + name);
+  if (t->shape != shape)
+    throw std::runtime_error("tensor " + name + " has shape " + shape_text(t->shape) + ", expected " +
+                             shape_text(shape));
+  return *t;
+}
+
+MatrixView DiffusionWeights::matrix(const std::string& name, const std::vector<int64_t>& shape) {
+  const TensorRef& t = require(name, shape);
+  const int64_t rows = shape[0], cols = t.elements() / std::max<int64_t>(rows, 1);
+  MatrixView m;
+  m.n_rows = rows;
+  m.n_cols = cols;
+  if (t.type == TensorType::BF16) {
+    auto& copy = owned_.emplace_back(static_cast<size_t>(t.elements()));
+    const auto* src = reinterpret_cast<const uint16_t*>(t.data);
+    for (size_t i = 0; i < copy.size(); ++i) copy[i] = bf16_to_fp32(src[i]);
+    m.type = TensorType::F32;
+    m.data = reinterpret_cast<const uint8_t*>(copy.data());
+  } else {
+    m.type = t.type;
+    m.data = t.data;
+  }
+  m.row_bytes = static_cast<size_t>(cols) * (m.type == TensorType::F32 ? 4 : 2);
+  return m;
+}
+
+const float* DiffusionWeights::values(const std::string& name, const std::vector<int64_t>& shape) {
+  const TensorRef& t = require(name, shape);
+  if (t.type == TensorType::F32) return reinterpret_cast<const float*>(t.data);
+  const int64_t n = t.elements();
+  auto& copy = owned_.emplace_back(static_cast<size_t>(n));
+  const auto* src = reinterpret_cast<const uint16_t*>(t.data);
+  for (int64_t i = 0; i < n; ++i)
+    copy[static_cast<size_t>(i)] = t.type == TensorType::F16 ? fp16_to_fp32(src[i]) : bf16_to_fp32(src[i]);
+  return copy.data();
+}
+
+Linear DiffusionWeights::linear(const std::string& prefix, int64_t n_out, int64_t n_in, bool bias) {
+  Linear l;
+  l.w = matrix(prefix + ".weight", {n_out, n_in});
+  if (bias) l.b = vector(prefix + ".bias", n_out);
+  return l;
+}
+
+Conv2d DiffusionWeights::conv(const std::string& prefix, int64_t c_out, int64_t c_in, int64_t kernel, int64_t stride) {
+  Conv2d c;
+  c.w = matrix(prefix + ".weight", {c_out, c_in, kernel, kernel});
+  if (c.w.type == TensorType::F32) {
+    // Convolution kernels run in F16, inputs rounded to F16 (im2col), as stable-diffusion.cpp stores every Conv2d
+    // kernel: the same products on the same values.
+    auto& half = owned_half_.emplace_back(static_cast<size_t>(c.w.n_rows * c.w.n_cols));
+    const auto* src = reinterpret_cast<const float*>(c.w.data);
+    for (size_t i = 0; i < half.size(); ++i) half[i] = fp32_to_fp16(src[i]);
+    c.w.type = TensorType::F16;
+    c.w.data = reinterpret_cast<const uint8_t*>(half.data());
+    c.w.row_bytes = static_cast<size_t>(c.w.n_cols) * 2;
+  }
+  c.b = vector(prefix + ".bias", c_out);
+  c.c_in = c_in, c.c_out = c_out, c.kernel = kernel, c.stride = stride;
+  return c;
+}
+
+Norm DiffusionWeights::norm(const std::string& prefix, int64_t channels) {
+  return {vector(prefix + ".weight", channels), vector(prefix + ".bias", channels)};
+}
+
+void linear(const Compute& c, const Linear& l, const float* x, int64_t n, float* y) {
+  matmul(c, l.w, x, n, y);
+  if (l.b) add_bias(y, l.b, n, l.w.n_rows);
+}
+
+void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureMap& out, NnScratch& s) {
+  if (in.channels != conv.c_in)
+    throw std::logic_error("conv2d: input has " + std::to_string(in.channels) + " channels, kernel takes " +
+                           std::to_string(conv.c_in));
+  const int64_t k = conv.kernel, pad = k / 2, st = conv.stride;
+  const int64_t oh = (in.height + 2 * pad - k) / st + 1, ow = (in.width + 2 * pad - k) / st + 1;
+  out.resize(oh, ow, conv.c_out);
+  const Linear as_linear{conv.w, conv.b};
+  if (k == 1 && st == 1) {
+    linear(c, as_linear, in.data.data(), in.pixels(), out.data.data());
+    return;
+  }
+  const int64_t cols = conv.c_in * k * k;
+  const int64_t chunk = std::max<int64_t>(1, kIm2colChunkFloats / cols);
+  grow(s.columns, static_cast<size_t>(std::min(chunk, oh * ow) * cols));
+  const int64_t C = in.channels;
+  for (int64_t p0 = 0; p0 < oh * ow; p0 += chunk) {
+    const int64_t n = std::min(chunk, oh * ow - p0);
+    float* colbuf = s.columns.data();
+    c.pool->parallel_for(n, 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t oy = (p0 + i) / ow, ox = (p0 + i) % ow;
+        float* row = colbuf + i * cols;  // (c_in, ky, kx)
+        for (int64_t ky = 0; ky < k; ++ky) {
+          const int64_t iy = oy * st + ky - pad;
+          for (int64_t kx = 0; kx < k; ++kx) {
+            const int64_t ix = ox * st + kx - pad;
+            float* dst = row + ky * k + kx;
+            if (iy < 0 || iy >= in.height || ix < 0 || ix >= in.width) {
+              for (int64_t ci = 0; ci < C; ++ci) dst[ci * k * k] = 0.f;
+            } else {
+              const float* src = in.data.data() + (iy * in.width + ix) * C;
+              for (int64_t ci = 0; ci < C; ++ci) dst[ci * k * k] = src[ci];
+            }
+          }
+        }
+      }
+    });
+    linear(c, as_linear, colbuf, n, out.data.data() + p0 * conv.c_out);
+  }
+}
+
+void group_norm(const Compute& c, const float* x, int64_t n_pixels, int64_t channels, int64_t groups, float eps,
+                const Norm& norm, bool silu, float* out) {
+  const int64_t cg = channels / groups;
+  c.pool->parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t c0 = g * cg;
+      double sum = 0;
+      for (int64_t p = 0; p < n_pixels; ++p) {
+        double row = 0;
+        for (int64_t i = 0; i < cg; ++i) row += x[p * channels + c0 + i];
+        sum += row;
+      }
+      const float mean = static_cast<float>(sum / static_cast<double>(n_pixels * cg));
+      double sum2 = 0;
+      for (int64_t p = 0; p < n_pixels; ++p) {
+        double row = 0;
+        for (int64_t i = 0; i < cg; ++i) {
+          const float v = x[p * channels + c0 + i] - mean;
+          row += static_cast<double>(v * v);
+        }
+        sum2 += row;
+      }
+      const float variance = static_cast<float>(sum2 / static_cast<double>(n_pixels * cg));
+      const float scale = 1.f / std::sqrt(variance + eps);
+      for (int64_t p = 0; p < n_pixels; ++p)
+        for (int64_t i = 0; i < cg; ++i) {
+          const int64_t ch = c0 + i;
+          float v = (x[p * channels + ch] - mean) * scale * norm.w[ch] + norm.b[ch];
+          if (silu) v = v / (1.f + std::exp(-v));
+          out[p * channels + ch] = v;
+        }
+    }
+  });
+}
+
+void upsample2x(const FeatureMap& in, FeatureMap& out) {
+  out.resize(in.height * 2, in.width * 2, in.channels);
+  const int64_t C = in.channels;
+  for (int64_t y = 0; y < out.height; ++y)
+    for (int64_t x = 0; x < out.width; ++x)
+      std::copy_n(in.data.data() + ((y / 2) * in.width + x / 2) * C, C, out.data.data() + (y * out.width + x) * C);
+}
+
+void multi_head_attention(const Compute& c, const float* q, int64_t n_q, const float* k, const float* v, int64_t n_kv,
+                          int64_t n_head, int64_t d, bool causal, float* out, NnScratch& s) {
+  const int64_t E = n_head * d;
+  const float scale = 1.f / std::sqrt(static_cast<float>(d));
+  const int64_t n_blocks = (n_q + kQueryBlock - 1) / kQueryBlock;
+  const size_t per_thread = static_cast<size_t>(kQueryBlock * (n_kv + d) + 16);
+  grow(s.scores, per_thread * static_cast<size_t>(c.pool->size()));
+  const KernelTable& kt = *c.kernels;
+  const size_t row_bytes = static_cast<size_t>(E) * sizeof(float);
+  c.pool->parallel_for(n_head * n_blocks, 1, [&](int64_t t0, int64_t t1) {
+    float* sc = s.scores.data() + static_cast<size_t>(ThreadPool::current_thread_index()) * per_thread;
+    float* qb = sc + kQueryBlock * n_kv;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t h = t / n_blocks, q0 = (t % n_blocks) * kQueryBlock, nq = std::min(kQueryBlock, n_q - q0);
+      for (int64_t i = 0; i < nq; ++i) std::copy_n(q + (q0 + i) * E + h * d, d, qb + i * d);
+      kt.key_scores_f32(qb, nq, d, k + h * d, row_bytes, n_kv, scale, sc, n_kv);
+      for (int64_t i = 0; i < nq; ++i) {
+        float* row = sc + i * n_kv;
+        const int64_t seen = causal ? std::min(n_kv, q0 + i + 1) : n_kv;
+        kt.softmax(row, seen, false);
+        std::fill(row + seen, row + n_kv, 0.f);
+        std::fill_n(out + (q0 + i) * E + h * d, d, 0.f);
+      }
+      kt.value_sum_f32(sc, nq, n_kv, v + h * d, row_bytes, n_kv, d, out + q0 * E + h * d, E);
+    }
+  });
+}
+
+void silu_inplace(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.f + std::exp(-x[i]));
+}
+
+void quick_gelu_inplace(float* x, int64_t n) {
+  static const std::vector<uint16_t> table = [] {
+    std::vector<uint16_t> t(1 << 16);
+    for (uint32_t h = 0; h < t.size(); ++h) {
+      const float f = fp16_to_fp32(static_cast<uint16_t>(h));
+      t[h] = fp32_to_fp16(f * (1.f / (1.f + std::exp(-1.702f * f))));
+    }
+    return t;
+  }();
+  for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(table[fp32_to_fp16(x[i])]);
+}
+
+std::vector<float> timestep_embedding(float t, int64_t dim) {
+  const int64_t half = dim / 2;
+  std::vector<float> e(static_cast<size_t>(dim), 0.f);
+  for (int64_t j = 0; j < half; ++j) {
+    const float freq = std::exp(-std::log(10000.f) * static_cast<float>(j) / static_cast<float>(half));
+    const float arg = t * freq;
+    e[static_cast<size_t>(j)] = std::cos(arg);
+    e[static_cast<size_t>(j + half)] = std::sin(arg);
+  }
+  return e;
+}
+
+std::vector<float> to_planar(const FeatureMap& m) {
+  std::vector<float> out(m.data.size());
+  const int64_t n = m.pixels();
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t ch = 0; ch < m.channels; ++ch) out[static_cast<size_t>(ch * n + p)] = m.data[static_cast<size_t>(p * m.channels + ch)];
+  return out;
+}
+
+FeatureMap from_planar(const float* planar, int64_t channels, int64_t height, int64_t width) {
+  FeatureMap m;
+  m.resize(height, width, channels);
+  const int64_t n = height * width;
+  for (int64_t p = 0; p < n; ++p)
+    for (int64_t ch = 0; ch < channels; ++ch) m.data[static_cast<size_t>(p * channels + ch)] = planar[ch * n + p];
+  return m;
+}
+
+}  // namespace fm
