@@ -11,11 +11,11 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(gguf api jinja dataset schema image workflow)
+[ ${#targets[@]} -gt 0 ] || targets=(gguf api jinja dataset schema image workflow safetensors)
 scripts/install-deps.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DFMSERVE_SANITIZE=ON -DFMSERVE_FUZZ=ON -DFMSERVE_TESTS=OFF
-cmake --build build-fuzz -j "${FMSERVE_JOBS:-2}" --target gguf_fuzzer api_fuzzer jinja_fuzzer dataset_fuzzer schema_fuzzer image_fuzzer workflow_fuzzer fuzz_write_seed
+cmake --build build-fuzz -j "${FMSERVE_JOBS:-2}" --target gguf_fuzzer api_fuzzer jinja_fuzzer dataset_fuzzer schema_fuzzer image_fuzzer workflow_fuzzer safetensors_fuzzer fuzz_write_seed
 export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt"
 for target in "${targets[@]}"; do
   corpus="build-fuzz/corpus/$target"
@@ -54,6 +54,10 @@ for target in "${targets[@]}"; do
       # Full unwinding: libjq has no frame pointers, and its parser's leaks (lsan-suppressions.txt) are recognised
       # by the jq_parse frame.
       ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" build-fuzz/bin/workflow_fuzzer "$corpus" -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 \
+        -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ 2>&1 | tail -n 40 ;;
+    safetensors)
+      cp fuzz/corpus/safetensors/* "$corpus/"
+      build-fuzz/bin/safetensors_fuzzer "$corpus" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
         -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ 2>&1 | tail -n 40 ;;
     *) echo "unknown fuzz target '$target'" >&2; exit 2 ;;
   esac

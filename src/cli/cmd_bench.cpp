@@ -1,5 +1,6 @@
 // `fmserve bench`: prompt processing and generation speed of a model, the decode bound from the memory bandwidth,
 // and aggregate generation speed of concurrent sequences through the scheduler.
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "runtime/scheduler.h"
 #include "runtime/session.h"
 #include "synth/model_synth.h"
+#include "synth/sd_synth.h"
 #include "tensor/bandwidth.h"
 #include "tensor/kernels/kernel_table.h"
 #include "tensor/thread_pool.h"
@@ -131,6 +133,17 @@ namespace fm::cli {
 
 int run_synth(const SynthOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<std::string> sd_shapes = sd_config_names();
+  if (std::find(sd_shapes.begin(), sd_shapes.end(), opt.shape) != sd_shapes.end()) {
+    const std::string type = opt.type.empty() ? "F32" : opt.type;
+    if (type != "F32" && type != "F16") throw std::invalid_argument("diffusion checkpoints are written as F32 or F16");
+    // The weight formula's default seed 0 gives the image-generation fixtures' checkpoint.
+    const uint64_t seed = opt.seed_given ? opt.seed : 0;
+    synthesize_sd_checkpoint(opt.shape, type == "F16" ? TensorType::F16 : TensorType::F32, seed, opt.output);
+    std::clog << "fmserve: wrote " << opt.output << " in " << seconds_since(t0) << " s" << std::endl;
+    return 0;
+  }
+  if (opt.type.empty()) throw std::invalid_argument("--type is required for this shape");
   SynthRequest request;
   request.arch = opt.arch;
   request.shape = opt.shape;

@@ -126,6 +126,16 @@ struct WorkflowRunOptions {
 // Runs a YaWL document once in this process, printing each step as it finishes and then the result.
 int run_workflow(const WorkflowRunOptions& opt);
 
+struct ImagineOptions {
+  std::string model, prompt, negative_prompt, tokens_file, tokenizer, output, dump, sampler = "euler", rng = "cuda";
+  uint64_t seed = 42;
+  int steps = 20, width = 512, height = 512, threads = 0;
+  float cfg = 7.0f;
+  std::string progress = "auto";  // auto (a bar on a terminal), bar, lines, none
+};
+// Text to image with a Stable Diffusion checkpoint (cmd_imagine.cpp).
+int run_imagine(const ImagineOptions& opt);
+
 struct BenchOptions {
   std::string model;
   int threads = 0, pp = 512, tg = 128, concurrency = 0;
@@ -142,6 +152,7 @@ int run_image_bench(const BenchOptions& opt);  // cmd_bench_image.cpp
 struct SynthOptions {
   std::string arch, shape, type, output, pooling, vocab;
   uint64_t seed = 1;
+  bool seed_given = false;
   int64_t text_width = 0;
   std::vector<std::string> classifier_labels;
   bool multi_label = false;

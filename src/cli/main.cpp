@@ -190,17 +190,37 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--image", bench.image, "With --mmproj: the image to encode");
   bench_cmd->add_option("--repeat", bench.repeat, "With --mmproj: encodings timed (default 3)");
 
+  fm::cli::ImagineOptions imagine;
+  auto* imagine_cmd = app.add_subcommand("imagine", "Generate an image from text with a Stable Diffusion checkpoint");
+  imagine_cmd->add_option("-m,--model", imagine.model, "Checkpoint (.safetensors or .gguf, SD 1.x)")->required();
+  imagine_cmd->add_option("-p,--prompt", imagine.prompt, "Prompt");
+  imagine_cmd->add_option("-n,--negative-prompt", imagine.negative_prompt, "Negative prompt (used when --cfg > 1)");
+  imagine_cmd->add_option("--tokens-file", imagine.tokens_file, "The prompt's token ids (whitespace-separated) instead of -p");
+  imagine_cmd->add_option("--tokenizer", imagine.tokenizer,
+                          "Folder with the CLIP vocab.json and merges.txt (default: beside the checkpoint, or its tokenizer/)");
+  imagine_cmd->add_option("--seed", imagine.seed, "Seed of the initial noise (default 42)");
+  imagine_cmd->add_option("--steps", imagine.steps, "Sampling steps (default 20)");
+  imagine_cmd->add_option("-W,--width", imagine.width, "Width, a multiple of 64 (default 512)");
+  imagine_cmd->add_option("-H,--height", imagine.height, "Height, a multiple of 64 (default 512)");
+  imagine_cmd->add_option("--cfg", imagine.cfg, "Classifier-free guidance scale; 1 = no negative branch (default 7)");
+  imagine_cmd->add_option("--sampler", imagine.sampler, "euler, euler_a or dpmpp2m (default euler)");
+  imagine_cmd->add_option("--rng", imagine.rng, "Noise generator: cuda (Philox, as stable-diffusion.cpp and the web UIs)");
+  imagine_cmd->add_option("-o,--output", imagine.output, "Output image (.png or .jpg)")->required();
+  imagine_cmd->add_option("--dump", imagine.dump, "Write every stage's tensor into this folder (the fixtures' names)");
+  imagine_cmd->add_option("-t,--threads", imagine.threads, "Threads (default: all cores)");
+  imagine_cmd->add_option("--progress", imagine.progress, "auto (a bar on a terminal), bar, lines or none");
+
   fm::cli::SynthOptions synth;
   auto* model_cmd = app.add_subcommand("model", "Model files");
   model_cmd->require_subcommand(1);
   auto* synth_cmd = model_cmd->add_subcommand("synth", "Write a random-weight model with a real model's shapes and types");
   synth_cmd->add_option("--arch", synth.arch, "Architecture (checked against the shape)");
   synth_cmd->add_option("--shape", synth.shape, "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b, bge-small, tiny-qwen3, tiny-bert; "
-                         "projectors: gemma3-siglip-896, qwen2.5-vl-7b-vit")->required();
+                         "projectors: gemma3-siglip-896, qwen2.5-vl-7b-vit; diffusion checkpoints (safetensors): sd1.5, sd1-fixture")->required();
   synth_cmd->add_option("--text-width", synth.text_width, "Projectors: the text model's width they write (default: the real model's)");
-  synth_cmd->add_option("--type", synth.type, "F16, Q8_0, Q4_0, Q4_K_M, Q6_K")->required();
-  synth_cmd->add_option("-o,--output", synth.output, "Output GGUF file")->required();
-  synth_cmd->add_option("--seed", synth.seed, "Random seed");
+  synth_cmd->add_option("--type", synth.type, "F16, Q8_0, Q4_0, Q4_K_M, Q6_K (diffusion checkpoints: F32 or F16, default F32)");
+  synth_cmd->add_option("-o,--output", synth.output, "Output file (GGUF; .safetensors for diffusion checkpoints)")->required();
+  auto* synth_seed = synth_cmd->add_option("--seed", synth.seed, "Random seed (diffusion checkpoints: of the weight formula, default 0)");
   synth_cmd->add_option("--classifier-labels", synth.classifier_labels, "Add a classification head with these labels")
       ->delimiter(',');
   synth_cmd->add_flag("--multi-label", synth.multi_label, "The head's labels are independent (sigmoid)");
@@ -223,7 +243,11 @@ int main(int argc, char** argv) {
       if (!bench.mmproj.empty()) return fm::cli::run_image_bench(bench);
       return bench.embed_texts.empty() ? fm::cli::run_bench(bench) : fm::cli::run_embed_bench(bench);
     }
-    if (*synth_cmd) return fm::cli::run_synth(synth);
+    if (*synth_cmd) {
+      synth.seed_given = synth_seed->count() > 0;
+      return fm::cli::run_synth(synth);
+    }
+    if (*imagine_cmd) return fm::cli::run_imagine(imagine);
     if (*keys_cmd) {
       keys.action = *keys_create ? "create" : *keys_list ? "list" : "revoke";
       return fm::cli::run_keys(keys);

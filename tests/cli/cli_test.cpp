@@ -11,8 +11,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "image/image.h"
 #include "support/fixtures.h"
 #include "support/tiny_model.h"
+#include "util/sha256.h"
 
 namespace fm {
 namespace {
@@ -279,6 +281,61 @@ steps:
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("steps.a.noOp.next: no step 'b'"), std::string::npos) << bad.err;
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace fm
+
+namespace fm {
+namespace {
+
+// The image-generation acceptance commands: the synthesized fixture checkpoint is byte-identical to the one
+// stable-diffusion.cpp ran, and `imagine` on it writes the oracle's image and every stage under the fixture's names.
+TEST(Cli, ImagineReproducesTheFixtureImageFromTheSynthesizedCheckpoint) {
+  const std::string ckpt = temp_path("tiny_sd1.safetensors"), png = temp_path("fox.png"), dump = temp_path("dump");
+  CliResult synth = run_cli("model synth --shape sd1-fixture -o " + ckpt);
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  const nlohmann::json manifest =
+      nlohmann::json::parse(test::read_text_file(test::fixture_path("imagegen/MANIFEST.json")));
+  const std::string bytes = test::read_text_file(ckpt);
+  EXPECT_EQ(bytes.size(), manifest["model"]["file_bytes"].get<size_t>());
+  EXPECT_EQ(sha256_hex(bytes.data(), bytes.size()), manifest["model"]["file_sha256"].get<std::string>());
+
+  const std::string dir = test::fixture_path("imagegen/fox_64x64_s42/");
+  CliResult r = run_cli("imagine -m " + ckpt + " --tokens-file " + dir + "tokens.txt --seed 42 --steps 2 -W 64 -H 64 " +
+                        "--cfg 1 --sampler euler --rng cuda -o " + png + " --dump " + dump + " --progress lines");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("step 2/2"), std::string::npos) << r.err;
+  for (const auto& [name, file] : manifest["cases"]["fox_64x64_s42"]["files"].items()) {
+    if (name.size() < 4 || name.substr(name.size() - 4) != ".f32") continue;
+    size_t n = 1;
+    for (const auto& d : file["shape"]) n *= d.get<size_t>();
+    ASSERT_TRUE(std::filesystem::exists(dump + "/" + name)) << name;
+    EXPECT_EQ(std::filesystem::file_size(dump + "/" + name), n * 4) << name;
+  }
+  EXPECT_EQ(test::read_text_file(dump + "/tokens.txt"), test::read_text_file(dir + "tokens.txt"));
+  const std::string ours = test::read_text_file(png), theirs = test::read_text_file(dir + "output.png");
+  const RgbImage a = decode_image(reinterpret_cast<const uint8_t*>(ours.data()), ours.size());
+  const RgbImage b = decode_image(reinterpret_cast<const uint8_t*>(theirs.data()), theirs.size());
+  ASSERT_EQ(a.pixels.size(), b.pixels.size());
+  size_t close = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) close += std::abs(int{a.pixels[i]} - int{b.pixels[i]}) <= 2;
+  EXPECT_GE(static_cast<double>(close), 0.99 * static_cast<double>(a.pixels.size()));
+
+  // A checkpoint that is not one: a clear error naming what is missing.
+  const std::string broken = temp_path("broken.safetensors");
+  const std::string header = R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  std::string file(8, '\0');
+  for (int i = 0; i < 8; ++i) file[static_cast<size_t>(i)] = static_cast<char>(header.size() >> (8 * i));
+  file += header + std::string(4, '\0');
+  std::ofstream(broken, std::ios::binary) << file;
+  CliResult bad = run_cli("imagine -m " + broken + " --tokens-file " + dir + "tokens.txt -o " + png);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("no tensor cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"),
+            std::string::npos)
+      << bad.err;
+  std::filesystem::remove_all(dump);
+  for (const std::string& p : {ckpt, png, broken}) std::remove(p.c_str());
 }
 
 }  // namespace

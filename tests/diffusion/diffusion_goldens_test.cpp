@@ -11,6 +11,7 @@
 #include "diffusion/philox_rng.h"
 #include "diffusion/sampler.h"
 #include "diffusion/txt2img.h"
+#include "image/image.h"
 #include "support/fixtures.h"
 #include "synth/sd_synth.h"
 #include "tensor/kernels/kernel_table.h"
@@ -187,6 +188,64 @@ TEST_F(DiffusionGoldens, VaeDecoderMatches) {
   std::vector<float> image_float;
   decoded_to_image(stage("vae_decoder_raw.f32"), 64, 64, &image_float);
   expect_scalar_match(image_float, stage("vae_decoded_float.f32"), "decoded float image");
+}
+
+}  // namespace
+}  // namespace fm
+
+namespace fm {
+namespace {
+
+// The whole pipeline from the fixture's tokens and seed: every stage it reports is the fixture's file (name and
+// shape), each close to the oracle's, and the image is the oracle's PNG within 2 levels on at least 99% of values.
+TEST_F(DiffusionGoldens, PipelineReproducesEveryStageAndThePng) {
+  Txt2ImgRequest r;
+  r.tokens = fixture_tokens();
+  r.seed = 42;
+  r.steps = 2;
+  r.width = r.height = 64;
+  r.cfg_scale = 1.0f;
+  r.sampler = SamplerKind::kEuler;
+  std::vector<std::string> names;
+  const StageSink sink = [&](const std::string& name, const std::vector<int64_t>& shape, const float* data) {
+    names.push_back(name);
+    const std::vector<float> want = stage(name);
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    ASSERT_EQ(static_cast<size_t>(n), want.size()) << name;
+    const std::vector<float> got(data, data + n);
+    const double rel = relative_l2(got, want);
+    std::cout << "[ stage    ] " << name << ": relative L2 " << rel << "\n";
+    EXPECT_LE(rel, 3e-3) << name;  // errors of the earlier stages carry into the later ones
+  };
+  int progress_calls = 0;
+  const StepProgress progress = [&](int step, int steps, double) {
+    EXPECT_EQ(++progress_calls, step);
+    EXPECT_EQ(steps, 2);
+  };
+  const Txt2ImgResult result = pipeline_->generate(compute(), r, sink, progress);
+  EXPECT_EQ(progress_calls, 2);
+  const std::vector<std::string> expected{
+      "cond_crossattn.f32", "noise.f32",          "sigmas.f32",          "x_t_initial.f32",     "step0_unet_in.f32",
+      "step0_timestep.f32", "step0_unet_out.f32", "step0_denoised.f32",  "step1_unet_in.f32",   "step1_timestep.f32",
+      "step1_unet_out.f32", "step1_denoised.f32", "x0_final_latent.f32", "vae_in_latent.f32",   "vae_decoder_raw.f32",
+      "vae_decoded_float.f32"};
+  EXPECT_EQ(names, expected);
+
+  const std::string png = test::read_text_file(test::fixture_path(kCase + "output.png"));
+  const RgbImage want = decode_image(reinterpret_cast<const uint8_t*>(png.data()), png.size());
+  ASSERT_EQ(want.width, 64);
+  ASSERT_EQ(want.height, 64);
+  ASSERT_EQ(result.image.pixels.size(), want.pixels.size());
+  size_t close = 0, exact = 0;
+  for (size_t i = 0; i < want.pixels.size(); ++i) {
+    const int d = std::abs(int{result.image.pixels[i]} - int{want.pixels[i]});
+    close += d <= 2;
+    exact += d == 0;
+  }
+  std::cout << "[ png      ] " << exact << " of " << want.pixels.size() << " values exact, " << close
+            << " within 2 levels\n";
+  EXPECT_GE(static_cast<double>(close), 0.99 * static_cast<double>(want.pixels.size()));
 }
 
 }  // namespace

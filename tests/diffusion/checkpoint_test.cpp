@@ -1,0 +1,87 @@
+// The safetensors reader on malformed files, checkpoints with missing or mis-shaped tensors, and the CLIP
+// tokenizer's window layout.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "diffusion/checkpoint.h"
+#include "diffusion/safetensors.h"
+#include "diffusion/txt2img.h"
+#include "synth/sd_synth.h"
+
+namespace fm {
+namespace {
+
+std::vector<uint8_t> file_with(const std::string& header, size_t data_bytes) {
+  std::string f(8, '\0');
+  for (int i = 0; i < 8; ++i) f[static_cast<size_t>(i)] = static_cast<char>(header.size() >> (8 * i));
+  f += header;
+  f.append(data_bytes, '\0');
+  return std::vector<uint8_t>(f.begin(), f.end());
+}
+
+std::string parse_error(const std::vector<uint8_t>& bytes) {
+  try {
+    SafetensorsIndex index(bytes.data(), bytes.size());
+  } catch (const SafetensorsError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Safetensors, ReadsTensorsAndRefusesMalformedFiles) {
+  const auto good = file_with(R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]}})", 12);
+  SafetensorsIndex index(good.data(), good.size());
+  ASSERT_NE(index.find("w"), nullptr);
+  EXPECT_EQ(index.find("w")->type, TensorType::F16);
+  EXPECT_EQ(index.find("w")->shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(index.metadata().at("format"), "pt");
+
+  const struct {
+    std::vector<uint8_t> bytes;
+    const char* expected;
+  } cases[] = {
+      {{1, 2, 3}, "shorter than its 8-byte header length"},
+      {file_with(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4), "lies outside"},
+      {file_with(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "8 bytes for 3 elements"},
+      {file_with(R"({"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", 8), "dtype I64 is not supported"},
+      {file_with(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), "unsigned integers"},
+      {file_with(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", 4), "lies outside"},
+      {file_with(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12), "overlap"},
+      {file_with(R"({"w":)", 0), "not valid JSON"},
+      {file_with(R"([1,2])", 0), "not a JSON object"},
+  };
+  for (const auto& c : cases) {
+    const std::string error = parse_error(c.bytes);
+    EXPECT_NE(error.find(c.expected), std::string::npos) << "got: " << error;
+  }
+  EXPECT_EQ(parse_error(file_with("{}", 0)), "") << "a file without tensors is valid";
+  std::vector<uint8_t> huge = file_with("{}", 0);
+  huge[7] = 0x7f;
+  EXPECT_NE(parse_error(huge).find("header length"), std::string::npos);
+}
+
+TEST(DiffusionCheckpoint, MissingOrMisShapedTensorsAreRefusedByName) {
+  const SdConfig config = sd_config_named("sd1-fixture");
+  TensorMap weights = sd_formula_weights(config, 0, false);
+  const std::string name = "model.diffusion_model.output_blocks.8.2.conv.weight";
+  weights.add(name, {64, 64, 1, 1}, std::vector<float>(64 * 64, 0.f));  // replaces the 3x3 kernel
+  try {
+    SdPipeline pipeline(config, weights);
+    FAIL() << "a mis-shaped tensor was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor " + name + " has shape [64, 64, 1, 1], expected [64, 64, 3, 3]"),
+              std::string::npos)
+        << e.what();
+  }
+  const SdConfig inferred = infer_sd_config(weights);
+  EXPECT_EQ(inferred.unet.model_channels, 32);
+  EXPECT_EQ(inferred.vae.channels, 32);
+  EXPECT_EQ(inferred.clip.n_layer, 12);
+  EXPECT_EQ(inferred.clip.width, 768);
+  EXPECT_EQ(inferred.unet.context_dim, 768);
+  EXPECT_EQ(sd_tensor_list(inferred).size(), sd_tensor_list(config).size());
+}
+
+}  // namespace
+}  // namespace fm
