@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
 
   fm::cli::TokenizeOptions tokenize;
   auto* tokenize_cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
-  tokenize_cmd->add_option("-m,--model", tokenize.model, "GGUF model file or Hugging Face tokenizer.json")->required();
+  tokenize_cmd->add_option("-m,--model", tokenize.model, "GGUF model file, Hugging Face tokenizer.json, or a CLIP tokenizer folder (vocab.json + merges.txt)")->required();
   auto* text_opt = tokenize_cmd->add_option("--text", tokenize.text, "Text to tokenize");
   tokenize_cmd->add_option("--file", tokenize.file, "File whose contents to tokenize");
   tokenize_cmd->add_option("--jsonl", tokenize.jsonl, "One JSON string per line; prints one id array per line");

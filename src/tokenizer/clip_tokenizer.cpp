@@ -17,8 +17,8 @@ constexpr size_t kCacheLimit = 1 << 16;
 
 // Whitespace runs become one space, the ends are trimmed, letters are lower-cased.
 std::vector<uint32_t> clean(std::string_view text) {
-  std::vector<uint32_t> cps;
-  utf8_split(text, &cps, nullptr);
+  std::vector<uint32_t> cps, offsets;
+  utf8_split(text, &cps, &offsets);
   std::vector<uint32_t> out;
   bool space = false;
   for (uint32_t cp : cps) {
