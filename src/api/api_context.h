@@ -6,6 +6,7 @@
 #include "service/dataset_service.h"
 #include "service/embedding_service.h"
 #include "service/generation_service.h"
+#include "service/image_generation_service.h"
 #include "service/model_manager.h"
 #include "service/operation_runner.h"
 #include "store/key_store.h"
@@ -30,6 +31,7 @@ struct ApiContext {
   Metrics& metrics;
   RequestLimits limits;
   workflow::WorkflowService* workflows = nullptr;  // the Workflows API is served when set
+  ImageGenerationService* images = nullptr;        // image generation routes answer 501 when unset
 };
 
 }  // namespace fm

@@ -32,8 +32,12 @@ ModelUri authorize_model(const std::string& uri_text, const std::string& field, 
   }
   if (uri->folder != key.folder)
     throw ApiError(ErrorCode::kPermissionDenied, "the API key does not belong to the folder of " + field, "folder_mismatch");
-  if (!key.has_scope(kScopeFoundationModels) && !key.has_scope(kScopeLanguageModels))
+  if (std::string(scheme) == "art") {
+    if (!key.has_scope(kScopeFoundationModels) && !key.has_scope(kScopeImageGeneration))
+      throw ApiError(ErrorCode::kPermissionDenied, "the API key lacks the scope yc.ai.imageGeneration.execute", "insufficient_scope");
+  } else if (!key.has_scope(kScopeFoundationModels) && !key.has_scope(kScopeLanguageModels)) {
     throw ApiError(ErrorCode::kPermissionDenied, "the API key lacks the scope yc.ai.languageModels.execute", "insufficient_scope");
+  }
   return *uri;
 }
 

@@ -13,7 +13,8 @@ namespace fm {
 ApiKeyRecord authenticate(const HttpRequest& request, const KeyStore& keys);
 
 // Parses `uri_text` (a model URI or bare name; `field` names it in errors, `scheme` is the one the route expects)
-// and checks the caller may use it: its folder is the key's (403) and the key has a scope for text models.
+// and checks the caller may use it: its folder is the key's (403) and the key has the scope for the scheme's models
+// (art://: yc.ai.imageGeneration.execute; the others: yc.ai.languageModels.execute; yc.ai.foundationModels.execute: all).
 ModelUri authorize_model(const std::string& uri_text, const std::string& field, const char* scheme,
                          const HttpRequest& request, const ApiKeyRecord& key);
 

@@ -32,6 +32,15 @@ void add_system_routes(Router& router, const ApiContext& ctx) {
               std::to_string(c.executions_finished) + "\nfmserve_workflow_executions_total{status=\"FAILED\"} " +
               std::to_string(c.executions_failed) + "\n";
     }
+    if (ctx.images) {
+      const ImageGenerationStats s = ctx.images->stats();
+      text += "# TYPE fmserve_imagegen_queue gauge\nfmserve_imagegen_queue{state=\"queued\"} " + std::to_string(s.queued) +
+              "\nfmserve_imagegen_queue{state=\"running\"} " + std::to_string(s.running) + "\n";
+      text += "# TYPE fmserve_imagegen_images_total counter\nfmserve_imagegen_images_total{status=\"done\"} " + std::to_string(s.images) +
+              "\nfmserve_imagegen_images_total{status=\"failed\"} " + std::to_string(s.failed) + "\n";
+      text += "# TYPE fmserve_imagegen_step_seconds summary\nfmserve_imagegen_step_seconds_sum " + std::to_string(s.step_seconds) +
+              "\nfmserve_imagegen_step_seconds_count " + std::to_string(s.steps) + "\n";
+    }
     reply->text(200, "text/plain; version=0.0.4", text);
   });
 }

@@ -14,6 +14,7 @@
 #include "service/dataset_service.h"
 #include "service/embedding_service.h"
 #include "service/generation_service.h"
+#include "service/image_generation_service.h"
 #include "service/model_manager.h"
 #include "service/operation_runner.h"
 #include "store/batch_store.h"
@@ -66,9 +67,13 @@ int run_serve(const ServeOptions& opt) {
   workflow::WorkflowService workflows(*workflow_store, operations, step_calls);
   // Executions resume from their last finished step: no attempt limit.
   operations.add_kind(workflow::kExecutionOperation, workflows, OperationKind{config.workflow_concurrency, 0});
+  // Image jobs have their own queue (one at a time, the kind's concurrency) and worker: they never wait behind text
+  // generation's scheduler, nor it behind them.
+  ImageGenerationService images(config, operations, so.threads);
+  operations.add_kind(kImageGenerationOperation, images, OperationKind{1, 3});
   Metrics metrics;
   const Api api(ApiContext{models, generation, embeddings, classification, operations, datasets, batches, *operation_store, *keys,
-                           metrics, config.limits, &workflows});
+                           metrics, config.limits, &workflows, &images});
 
   HttpServerOptions ho;
   ho.host = opt.host;

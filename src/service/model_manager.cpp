@@ -48,9 +48,6 @@ std::vector<int32_t> end_of_generation_tokens(const Vocab& vocab) {
   return out;
 }
 
-namespace {
-
-// The service's modelVersion format, from the file's modification time (UTC): DD.MM.YYYY.
 std::string file_date(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return {};
@@ -60,8 +57,6 @@ std::string file_date(const std::string& path) {
   std::strftime(buf, sizeof buf, "%d.%m.%Y", &tm);
   return buf;
 }
-
-}  // namespace
 
 ModelManager::ModelManager(ServiceConfig config, SchedulerOptions scheduler_options)
     : config_(std::move(config)), scheduler_options_(scheduler_options) {
@@ -74,6 +69,9 @@ void ModelManager::acquire(const std::string& name, const std::string& branch, R
   const ModelConfig* cfg = config_.find(name);
   if (!cfg) throw ModelNotFound("model '" + name + "' does not exist");
   if (!cfg->branches.count(branch)) throw ModelNotFound("model '" + name + "' has no branch '" + branch + "'");
+  if (cfg->kind == ModelKind::kImage)
+    throw ModelNotFound("model '" + name + "' generates images: call it with an art:// URI on imageGenerationAsync or "
+                        "/v1/images/generations");
   std::shared_ptr<LoadedModel> found;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -59,6 +59,9 @@ struct LoadedModel {
   ~LoadedModel();  // the engine stops (cancelling its requests) before the weights go
 };
 
+// The service's modelVersion format, from a model file's modification time (UTC): DD.MM.YYYY.
+std::string file_date(const std::string& path);
+
 class ModelNotFound : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

@@ -220,6 +220,32 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
       if ((!mc.pooling.empty() || mc.causal || mc.normalize || mc.multi_label) && mc.kind != ModelKind::kEmbedding &&
           mc.kind != ModelKind::kClassifier)
         fail(origin, m, "pooling, causal, normalize and multi_label apply to embedding and classifier models");
+      if (const YAML::Node img = m["image"]) {
+        if (mc.kind != ModelKind::kImage) fail(origin, img, "model '" + mc.name + "': 'image' applies to kind: image");
+        if (!img.IsMap()) fail(origin, img, "'image' must be a mapping");
+        for (const auto& kv : img) {
+          const std::string key = kv.first.as<std::string>();
+          if (key == "steps") {
+            mc.image.steps = kv.second.as<int>();
+            if (mc.image.steps < 1 || mc.image.steps > 150) fail(origin, kv.second, "image.steps must be 1..150");
+          } else if (key == "sampler") {
+            mc.image.sampler = kv.second.as<std::string>();
+            if (mc.image.sampler != "euler" && mc.image.sampler != "euler_a" && mc.image.sampler != "dpmpp2m")
+              fail(origin, kv.second, "image.sampler must be euler, euler_a or dpmpp2m");
+          } else if (key == "cfg_scale") {
+            mc.image.cfg_scale = kv.second.as<float>();
+            if (!(mc.image.cfg_scale >= 1.0f && mc.image.cfg_scale <= 30.0f)) fail(origin, kv.second, "image.cfg_scale must be 1..30");
+          } else if (key == "tokenizer") {
+            mc.image.tokenizer = kv.second.as<std::string>();
+          } else if (key == "max_aspect_ratio") {
+            mc.image.max_aspect_ratio = kv.second.as<double>();
+            if (!(mc.image.max_aspect_ratio >= 1.0 && mc.image.max_aspect_ratio <= 16.0))
+              fail(origin, kv.second, "image.max_aspect_ratio must be 1..16");
+          } else {
+            fail(origin, kv.first, "unknown image key '" + key + "' (steps, sampler, cfg_scale, tokenizer, max_aspect_ratio)");
+          }
+        }
+      }
       cfg.models.push_back(std::move(mc));
     }
   } catch (const YAML::Exception& e) {

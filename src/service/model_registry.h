@@ -33,6 +33,14 @@ struct ModelConfig {
   std::string pooling;                           // mean, last, cls
   std::optional<bool> causal, normalize;
   std::optional<bool> multi_label;               // classifier heads: sigmoid per label instead of softmax
+  // Image models (kind: image): Stable Diffusion checkpoints (.safetensors or .gguf) per branch.
+  struct ImageDefaults {
+    int steps = 20;
+    std::string sampler = "euler_a";  // euler, euler_a, dpmpp2m
+    float cfg_scale = 7.0f;
+    std::string tokenizer;            // CLIP vocab.json + merges.txt folder (default: beside the checkpoint)
+    double max_aspect_ratio = 4.0;    // width/height (and height/width) accepted up to this
+  } image;
 };
 
 // Bounds on what one request may ask, so no client can exhaust the server (the `limits:` section).

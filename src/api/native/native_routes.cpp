@@ -9,6 +9,7 @@ void add_embedding_routes(Router& router, const ApiContext& ctx);   // embedding
 void add_classification_routes(Router& router, const ApiContext& ctx);  // classification.cpp
 void add_dataset_routes(Router& router, const ApiContext& ctx);     // datasets.cpp: /datasets/v1/...
 void add_batch_routes(Router& router, const ApiContext& ctx);       // batch.cpp: completionBatch, /batchInference/v1/tasks
+void add_image_generation_routes(Router& router, const ApiContext& ctx);  // image_generation.cpp: imageGenerationAsync
 
 void add_native_routes(Router& router, const ApiContext& ctx) {
   add_completion_routes(router, ctx);
@@ -17,6 +18,7 @@ void add_native_routes(Router& router, const ApiContext& ctx) {
   add_classification_routes(router, ctx);
   add_dataset_routes(router, ctx);
   add_batch_routes(router, ctx);
+  add_image_generation_routes(router, ctx);
 }
 
 }  // namespace fm

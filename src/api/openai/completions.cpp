@@ -76,7 +76,10 @@ void list_models(const ApiContext& ctx, const HttpRequest& http, const std::shar
   ojson data = ojson::array();
   for (const auto& m : ctx.models.config().models) {
     // The URI scheme a client addresses the model by: emb:// for embedding models, cls:// for classifiers.
-    const std::string scheme = m.kind == ModelKind::kEmbedding ? "emb" : m.kind == ModelKind::kClassifier ? "cls" : "gpt";
+    const std::string scheme = m.kind == ModelKind::kEmbedding    ? "emb"
+                               : m.kind == ModelKind::kClassifier ? "cls"
+                               : m.kind == ModelKind::kImage      ? "art"
+                                                                  : "gpt";
     for (const auto& [branch, path] : m.branches)
       data.push_back({{"id", scheme + "://" + key.folder + "/" + m.name + "/" + branch}, {"object", "model"}, {"created", 0},
                       {"owned_by", key.folder}});
@@ -89,11 +92,13 @@ void list_models(const ApiContext& ctx, const HttpRequest& http, const std::shar
 void add_openai_embedding_routes(Router& router, const ApiContext& ctx);  // embeddings.cpp
 void add_openai_file_routes(Router& router, const ApiContext& ctx);       // files.cpp
 void add_openai_batch_routes(Router& router, const ApiContext& ctx);      // batches.cpp
+void add_openai_image_routes(Router& router, const ApiContext& ctx);      // images.cpp
 
 void add_openai_routes(Router& router, const ApiContext& ctx) {
   add_openai_embedding_routes(router, ctx);
   add_openai_file_routes(router, ctx);
   add_openai_batch_routes(router, ctx);
+  add_openai_image_routes(router, ctx);
   router.add("POST", "/v1/chat/completions", Dialect::kOpenAi,
              [&ctx](const HttpRequest& http, const RouteParams&, const std::shared_ptr<Reply>& reply) { generate(ctx, true, http, reply); });
   router.add("POST", "/v1/completions", Dialect::kOpenAi,
