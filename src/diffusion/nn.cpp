@@ -149,35 +149,57 @@ void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureM
 
 void group_norm(const Compute& c, const float* x, int64_t n_pixels, int64_t channels, int64_t groups, float eps,
                 const Norm& norm, bool silu, float* out) {
-  const int64_t cg = channels / groups;
-  c.pool->parallel_for(groups, 1, [&](int64_t g0, int64_t g1) {
-    for (int64_t g = g0; g < g1; ++g) {
-      const int64_t c0 = g * cg;
-      double sum = 0;
-      for (int64_t p = 0; p < n_pixels; ++p) {
-        double row = 0;
-        for (int64_t i = 0; i < cg; ++i) row += x[p * channels + c0 + i];
-        sum += row;
-      }
-      const float mean = static_cast<float>(sum / static_cast<double>(n_pixels * cg));
-      double sum2 = 0;
-      for (int64_t p = 0; p < n_pixels; ++p) {
-        double row = 0;
-        for (int64_t i = 0; i < cg; ++i) {
-          const float v = x[p * channels + c0 + i] - mean;
-          row += static_cast<double>(v * v);
+  // Statistics of all groups in one pass over the pixels (rows are contiguous; a group's channels are not), each
+  // thread summing its own range of pixels in double; then the normalisation, also by pixel ranges.
+  const int64_t cg = channels / groups, n_threads = c.pool->size();
+  const int64_t grain = std::max<int64_t>(1, (n_pixels + n_threads - 1) / n_threads);
+  std::vector<double> partial(static_cast<size_t>(n_threads * groups));
+  const auto sum_pass = [&](const std::vector<float>* mean) {
+    std::fill(partial.begin(), partial.end(), 0.0);
+    c.pool->parallel_for(n_pixels, grain, [&](int64_t p0, int64_t p1) {
+      double* acc = partial.data() + ThreadPool::current_thread_index() * groups;
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* row = x + p * channels;
+        for (int64_t g = 0; g < groups; ++g) {
+          double r = 0;
+          if (mean) {
+            const float m = (*mean)[static_cast<size_t>(g)];
+            for (int64_t i = 0; i < cg; ++i) {
+              const float v = row[g * cg + i] - m;
+              r += static_cast<double>(v * v);
+            }
+          } else {
+            for (int64_t i = 0; i < cg; ++i) r += row[g * cg + i];
+          }
+          acc[g] += r;
         }
-        sum2 += row;
       }
-      const float variance = static_cast<float>(sum2 / static_cast<double>(n_pixels * cg));
-      const float scale = 1.f / std::sqrt(variance + eps);
-      for (int64_t p = 0; p < n_pixels; ++p)
-        for (int64_t i = 0; i < cg; ++i) {
-          const int64_t ch = c0 + i;
-          float v = (x[p * channels + ch] - mean) * scale * norm.w[ch] + norm.b[ch];
-          if (silu) v = v / (1.f + std::exp(-v));
-          out[p * channels + ch] = v;
-        }
+    });
+    std::vector<float> result(static_cast<size_t>(groups));
+    for (int64_t g = 0; g < groups; ++g) {
+      double total = 0;
+      for (int64_t t = 0; t < n_threads; ++t) total += partial[static_cast<size_t>(t * groups + g)];
+      result[static_cast<size_t>(g)] = static_cast<float>(total / static_cast<double>(n_pixels * cg));
+    }
+    return result;
+  };
+  const std::vector<float> mean = sum_pass(nullptr);
+  const std::vector<float> variance = sum_pass(&mean);
+  std::vector<float> m(static_cast<size_t>(channels)), sc(static_cast<size_t>(channels));  // per channel
+  for (int64_t ch = 0; ch < channels; ++ch) {
+    const size_t g = static_cast<size_t>(ch / cg);
+    m[static_cast<size_t>(ch)] = mean[g];
+    sc[static_cast<size_t>(ch)] = 1.f / std::sqrt(variance[g] + eps);
+  }
+  c.pool->parallel_for(n_pixels, 64, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* row = x + p * channels;
+      float* o = out + p * channels;
+      for (int64_t ch = 0; ch < channels; ++ch) {
+        float v = (row[ch] - m[static_cast<size_t>(ch)]) * sc[static_cast<size_t>(ch)] * norm.w[ch] + norm.b[ch];
+        if (silu) v = v / (1.f + std::exp(-v));
+        o[ch] = v;
+      }
     }
   });
 }

@@ -28,13 +28,20 @@ void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok
   if (w.type == TensorType::F16 && k.f16_gemm && w.n_cols % 8 == 0) {
     // Activations rounded to f16 (what ggml's F16 dot takes), kept as f32 for the register-blocked kernel.
     float* act = static_cast<float*>(c.scratch->reserve(sizeof(float) * static_cast<size_t>(n_tok * w.n_cols)));
-    c.pool->parallel_for(n_tok * w.n_cols, 4096, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) act[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+    const QuantizeRowFn to_f16 = k.quantize_fn(TensorType::F16);
+    const DequantizeRowFn from_f16 = k.dequantize_fn(TensorType::F16);
+    constexpr int64_t kChunk = 4096;
+    c.pool->parallel_for(n_tok * w.n_cols, kChunk, [&](int64_t i0, int64_t i1) {
+      uint16_t half[kChunk];
+      to_f16(x + i0, half, i1 - i0);
+      from_f16(half, act + i0, i1 - i0);
     });
-    constexpr int64_t kRowsPerTile = 16, kTokensPerBlock = 64;
+    // A block of tokens small enough to stay in L2 (about 128 KiB) while a tile's rows pass over it.
+    constexpr int64_t kRowsPerTile = 16;
+    const int64_t tokens_per_block = std::clamp<int64_t>((int64_t{128} << 10) / (4 * w.n_cols) / 4 * 4, 4, 64);
     c.pool->parallel_for(w.n_rows, kRowsPerTile, [&](int64_t r0, int64_t r1) {
-      for (int64_t tb = 0; tb < n_tok; tb += kTokensPerBlock)
-        k.f16_gemm(w.data, w.row_bytes, r0, r1, w.n_cols, act + tb * w.n_cols, std::min(kTokensPerBlock, n_tok - tb),
+      for (int64_t tb = 0; tb < n_tok; tb += tokens_per_block)
+        k.f16_gemm(w.data, w.row_bytes, r0, r1, w.n_cols, act + tb * w.n_cols, std::min(tokens_per_block, n_tok - tb),
                    y + tb * w.n_rows, w.n_rows);
     });
     return;

@@ -1,5 +1,5 @@
-// AVX2 products of F16 weight rows with f32 activations, 2 rows x 4 tokens per register block: each weight vector
-// is converted once and used for four tokens (the per-element dot of vec_dot_f16 converts both operands every
+// AVX2 products of F16 weight rows with f32 activations, 4 rows x 3 tokens per register block: each weight vector
+// is converted once and used for three tokens (the per-element dot of vec_dot_f16 converts both operands every
 // time). Each dot keeps one 8-lane accumulator over the columns in order and is reduced the same way, so blocking
 // never changes a result.
 #include <immintrin.h>
@@ -46,20 +46,23 @@ void f16_gemm(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, int64_
     const float* xs[NT];
     for (int i = 0; i < NT; ++i) xs[i] = x + (t + i) * n_cols;
     int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) {
-      const uint8_t* rows[2] = {w + r * row_bytes, w + (r + 1) * row_bytes};
+    auto run = [&](auto rows_const) {
+      constexpr int NR = decltype(rows_const)::value;
+      const uint8_t* rows[NR];
+      for (int i = 0; i < NR; ++i) rows[i] = w + (r + i) * row_bytes;
       float* out[NT];
       for (int i = 0; i < NT; ++i) out[i] = y + (t + i) * ldy + r;
-      block<2, NT>(rows, xs, n_cols, out);
+      block<NR, NT>(rows, xs, n_cols, out);
+      r += NR;
+    };
+    // 4 rows x 3 tokens: 12 accumulators (enough to cover the FMA latency) and 7 loads per 12 FMAs.
+    if constexpr (NT == 3) {
+      while (r + 4 <= r1) run(std::integral_constant<int, 4>{});
     }
-    for (; r < r1; ++r) {
-      const uint8_t* rows[1] = {w + r * row_bytes};
-      float* out[NT];
-      for (int i = 0; i < NT; ++i) out[i] = y + (t + i) * ldy + r;
-      block<1, NT>(rows, xs, n_cols, out);
-    }
+    while (r + 2 <= r1) run(std::integral_constant<int, 2>{});
+    while (r < r1) run(std::integral_constant<int, 1>{});
   };
-  for (; t + 4 <= n_tok; t += 4) rows_for(std::integral_constant<int, 4>{});
+  for (; t + 3 <= n_tok; t += 3) rows_for(std::integral_constant<int, 3>{});
   for (; t < n_tok; ++t) rows_for(std::integral_constant<int, 1>{});
 }
 

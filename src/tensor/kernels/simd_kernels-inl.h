@@ -300,6 +300,16 @@ void dequantize_f16(const void* src, float* dst, int64_t n) {
   for (; i < n; ++i) dst[i] = fp16_to_fp32(s[i]);
 }
 
+// f32 -> f16 with round-to-nearest-even (F16C), as ggml converts activations for its F16 dot products.
+void quantize_f16(const float* src, void* dst, int64_t n) {
+  uint16_t* d = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i) d[i] = fp32_to_fp16(src[i]);
+}
+
 void dequantize_bf16(const void* src, float* dst, int64_t n) {
   const uint16_t* s = static_cast<const uint16_t*>(src);
   int64_t i = 0;
@@ -479,6 +489,7 @@ KernelTable make_table(const char* name) {
   dot(TensorType::Q6_K, vec_dot_q6_k);
   auto deq = [&](TensorType type, DequantizeRowFn fn) { t.dequantize[static_cast<uint32_t>(type)] = fn; };
   deq(TensorType::F16, dequantize_f16);
+  t.quantize[static_cast<uint32_t>(TensorType::F16)] = quantize_f16;
   deq(TensorType::BF16, dequantize_bf16);
   deq(TensorType::Q4_0, dequantize_q4_0);
   deq(TensorType::Q4_1, dequantize_q4_1);
