@@ -8,6 +8,7 @@
 #include "model/blocks.h"
 #include "tensor/fp16.h"
 #include "tensor/kernels/kernel_table.h"
+#include "gguf/tensor_type.h"
 #include "tensor/thread_pool.h"
 
 namespace fm {
@@ -121,10 +122,18 @@ void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureM
   const int64_t chunk = std::max<int64_t>(1, kIm2colChunkFloats / cols);
   grow(s.columns, static_cast<size_t>(std::min(chunk, oh * ow) * cols));
   const int64_t C = in.channels;
+  // F16 kernels take f16 inputs: the rows are rounded here, while they are in cache, not in a second pass.
+  const bool f16 = conv.w.type == TensorType::F16;
+  const QuantizeRowFn to_f16 = c.kernels->quantize_fn(TensorType::F16);
+  const DequantizeRowFn from_f16 = c.kernels->dequantize_fn(TensorType::F16);
+  Compute rounded = c;
+  rounded.inputs_f16_exact = f16;
   for (int64_t p0 = 0; p0 < oh * ow; p0 += chunk) {
     const int64_t n = std::min(chunk, oh * ow - p0);
     float* colbuf = s.columns.data();
     c.pool->parallel_for(n, 16, [&](int64_t b, int64_t e) {
+      thread_local std::vector<uint16_t> half;
+      if (f16) half.resize(static_cast<size_t>(cols));
       for (int64_t i = b; i < e; ++i) {
         const int64_t oy = (p0 + i) / ow, ox = (p0 + i) % ow;
         float* row = colbuf + i * cols;  // (c_in, ky, kx)
@@ -141,9 +150,13 @@ void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureM
             }
           }
         }
+        if (f16) {
+          to_f16(row, half.data(), cols);
+          from_f16(half.data(), row, cols);
+        }
       }
     });
-    linear(c, as_linear, colbuf, n, out.data.data() + p0 * conv.c_out);
+    linear(rounded, as_linear, colbuf, n, out.data.data() + p0 * conv.c_out);
   }
 }
 
