@@ -8,7 +8,6 @@
 #include "model/blocks.h"
 #include "tensor/fp16.h"
 #include "tensor/kernels/kernel_table.h"
-#include "gguf/tensor_type.h"
 #include "tensor/thread_pool.h"
 
 namespace fm {
@@ -80,20 +79,23 @@ Linear DiffusionWeights::linear(const std::string& prefix, int64_t n_out, int64_
 }
 
 Conv2d DiffusionWeights::conv(const std::string& prefix, int64_t c_out, int64_t c_in, int64_t kernel, int64_t stride) {
+  const MatrixView w = matrix(prefix + ".weight", {c_out, c_in, kernel, kernel});
   Conv2d c;
-  c.w = matrix(prefix + ".weight", {c_out, c_in, kernel, kernel});
-  if (c.w.type == TensorType::F32) {
-    // Convolution kernels run in F16, inputs rounded to F16 (im2col), as stable-diffusion.cpp stores every Conv2d
-    // kernel: the same products on the same values.
-    auto& half = owned_half_.emplace_back(static_cast<size_t>(c.w.n_rows * c.w.n_cols));
-    const auto* src = reinterpret_cast<const float*>(c.w.data);
-    for (size_t i = 0; i < half.size(); ++i) half[i] = fp32_to_fp16(src[i]);
-    c.w.type = TensorType::F16;
-    c.w.data = reinterpret_cast<const uint8_t*>(half.data());
-    c.w.row_bytes = static_cast<size_t>(c.w.n_cols) * 2;
-  }
   c.b = vector(prefix + ".bias", c_out);
   c.c_in = c_in, c.c_out = c_out, c.kernel = kernel, c.stride = stride;
+  // Kernels run in F16 (F32 ones are rounded), as stable-diffusion.cpp stores every Conv2d kernel, repacked into
+  // panels of 16 output channels for the convolution GEMM.
+  const int64_t cols = c.columns(), n_panels = (c_out + kPanelRows - 1) / kPanelRows;
+  auto& panels = owned_half_.emplace_back(static_cast<size_t>(n_panels * kPanelRows * cols), uint16_t{0});
+  for (int64_t r = 0; r < c_out; ++r) {
+    uint16_t* dst = panels.data() + (r / kPanelRows) * kPanelRows * cols + r % kPanelRows;
+    for (int64_t k = 0; k < cols; ++k) {
+      const uint16_t h = w.type == TensorType::F16 ? reinterpret_cast<const uint16_t*>(w.row(r))[k]
+                                                   : fp32_to_fp16(reinterpret_cast<const float*>(w.row(r))[k]);
+      dst[k * kPanelRows] = h;
+    }
+  }
+  c.panels = panels.data();
   return c;
 }
 
@@ -110,30 +112,25 @@ void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureM
   if (in.channels != conv.c_in)
     throw std::logic_error("conv2d: input has " + std::to_string(in.channels) + " channels, kernel takes " +
                            std::to_string(conv.c_in));
-  const int64_t k = conv.kernel, pad = k / 2, st = conv.stride;
+  const int64_t k = conv.kernel, pad = k / 2, st = conv.stride, C = in.channels, co = conv.c_out;
   const int64_t oh = (in.height + 2 * pad - k) / st + 1, ow = (in.width + 2 * pad - k) / st + 1;
-  out.resize(oh, ow, conv.c_out);
-  const Linear as_linear{conv.w, conv.b};
-  if (k == 1 && st == 1) {
-    linear(c, as_linear, in.data.data(), in.pixels(), out.data.data());
-    return;
-  }
-  const int64_t cols = conv.c_in * k * k;
+  out.resize(oh, ow, co);
+  const int64_t cols = conv.columns();
   const int64_t chunk = std::max<int64_t>(1, kIm2colChunkFloats / cols);
   grow(s.columns, static_cast<size_t>(std::min(chunk, oh * ow) * cols));
-  const int64_t C = in.channels;
-  // F16 kernels take f16 inputs: the rows are rounded here, while they are in cache, not in a second pass.
-  const bool f16 = conv.w.type == TensorType::F16;
-  const QuantizeRowFn to_f16 = c.kernels->quantize_fn(TensorType::F16);
-  const DequantizeRowFn from_f16 = c.kernels->dequantize_fn(TensorType::F16);
-  Compute rounded = c;
-  rounded.inputs_f16_exact = f16;
+  const KernelTable& kt = *c.kernels;
+  const QuantizeRowFn to_f16 = kt.quantize_fn(TensorType::F16);
+  const DequantizeRowFn from_f16 = kt.dequantize_fn(TensorType::F16);
+  constexpr int64_t kTokensPerTask = 96, kPanelsPerTask = 4;
+  const int64_t n_panels = (co + kPanelRows - 1) / kPanelRows;
+  const int64_t panel_groups = (n_panels + kPanelsPerTask - 1) / kPanelsPerTask;
   for (int64_t p0 = 0; p0 < oh * ow; p0 += chunk) {
     const int64_t n = std::min(chunk, oh * ow - p0);
     float* colbuf = s.columns.data();
+    // im2col, each row rounded to f16 while in cache (the kernels take f16 inputs, as ggml's F16 convolutions do).
     c.pool->parallel_for(n, 16, [&](int64_t b, int64_t e) {
       thread_local std::vector<uint16_t> half;
-      if (f16) half.resize(static_cast<size_t>(cols));
+      half.resize(static_cast<size_t>(cols));
       for (int64_t i = b; i < e; ++i) {
         const int64_t oy = (p0 + i) / ow, ox = (p0 + i) % ow;
         float* row = colbuf + i * cols;  // (c_in, ky, kx)
@@ -150,13 +147,27 @@ void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureM
             }
           }
         }
-        if (f16) {
-          to_f16(row, half.data(), cols);
-          from_f16(half.data(), row, cols);
-        }
+        to_f16(row, half.data(), cols);
+        from_f16(half.data(), row, cols);
       }
     });
-    linear(rounded, as_linear, colbuf, n, out.data.data() + p0 * conv.c_out);
+    // Tasks of (tokens, output channels) blocks, so that small maps still use every thread.
+    const int64_t token_blocks = (n + kTokensPerTask - 1) / kTokensPerTask;
+    float* y = out.data.data() + p0 * co;
+    c.pool->parallel_for(token_blocks * panel_groups, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t task = t0; task < t1; ++task) {
+        const int64_t tb = (task / panel_groups) * kTokensPerTask, nt = std::min(kTokensPerTask, n - tb);
+        const int64_t g = task % panel_groups;
+        for (int64_t p = g * kPanelsPerTask; p < std::min(n_panels, (g + 1) * kPanelsPerTask); ++p) {
+          const int rows = static_cast<int>(std::min<int64_t>(kPanelRows, co - p * kPanelRows));
+          kt.f16_panel_gemm(conv.panels + p * kPanelRows * cols, cols, rows, colbuf + tb * cols, cols, nt,
+                            y + tb * co + p * kPanelRows, co);
+        }
+        for (int64_t t = tb; t < tb + nt; ++t)
+          for (int64_t r = g * kPanelsPerTask * kPanelRows; r < std::min(co, (g + 1) * kPanelsPerTask * kPanelRows); ++r)
+            y[t * co + r] += conv.b[r];
+      }
+    });
   }
 }
 

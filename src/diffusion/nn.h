@@ -32,9 +32,12 @@ struct Linear {
 };
 
 struct Conv2d {
-  MatrixView w;              // [c_out, c_in * k * k], columns ordered (c_in, ky, kx) as PyTorch stores kernels
+  // The kernel [c_out, c_in * k * k] (columns ordered (c_in, ky, kx) as PyTorch stores kernels) in F16 panels of 16
+  // output channels, each [c_in * k * k][16] (f16_panel_gemm's layout; channels past c_out are zero).
+  const uint16_t* panels = nullptr;
   const float* b = nullptr;  // [c_out]
   int64_t c_in = 0, c_out = 0, kernel = 1, stride = 1;  // padding is kernel / 2
+  int64_t columns() const { return c_in * kernel * kernel; }
 };
 
 struct Norm {

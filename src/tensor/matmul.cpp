@@ -27,19 +27,15 @@ void matmul(const Compute& c, const MatrixView& w, const float* x, int64_t n_tok
   }
   if (w.type == TensorType::F16 && k.f16_gemm && w.n_cols % 8 == 0) {
     // Activations rounded to f16 (what ggml's F16 dot takes), kept as f32 for the register-blocked kernel.
-    const float* act = x;
-    if (!c.inputs_f16_exact) {
-      float* rounded = static_cast<float*>(c.scratch->reserve(sizeof(float) * static_cast<size_t>(n_tok * w.n_cols)));
-      const QuantizeRowFn to_f16 = k.quantize_fn(TensorType::F16);
-      const DequantizeRowFn from_f16 = k.dequantize_fn(TensorType::F16);
-      constexpr int64_t kChunk = 4096;
-      c.pool->parallel_for(n_tok * w.n_cols, kChunk, [&](int64_t i0, int64_t i1) {
-        uint16_t half[kChunk];
-        to_f16(x + i0, half, i1 - i0);
-        from_f16(half, rounded + i0, i1 - i0);
-      });
-      act = rounded;
-    }
+    float* act = static_cast<float*>(c.scratch->reserve(sizeof(float) * static_cast<size_t>(n_tok * w.n_cols)));
+    const QuantizeRowFn to_f16 = k.quantize_fn(TensorType::F16);
+    const DequantizeRowFn from_f16 = k.dequantize_fn(TensorType::F16);
+    constexpr int64_t kChunk = 4096;
+    c.pool->parallel_for(n_tok * w.n_cols, kChunk, [&](int64_t i0, int64_t i1) {
+      uint16_t half[kChunk];
+      to_f16(x + i0, half, i1 - i0);
+      from_f16(half, act + i0, i1 - i0);
+    });
     // A block of tokens small enough to stay in L2 (about 128 KiB) while a tile's rows pass over it.
     constexpr int64_t kRowsPerTile = 16;
     const int64_t tokens_per_block = std::clamp<int64_t>((int64_t{128} << 10) / (4 * w.n_cols) / 4 * 4, 4, 64);

@@ -46,9 +46,6 @@ struct Compute {
   // weights, prompts through the fastest batched ones. Each route is exact to f32 rounding but the two are not
   // bit-identical, so a token's route depends only on its kind, never on the batch it shares.
   int64_t n_decode_rows = 0;
-  // The inputs of F16 products are already f16 values (the caller rounded them, e.g. while gathering im2col rows):
-  // the product uses them as they are instead of rounding a copy.
-  bool inputs_f16_exact = false;
 };
 
 // y[t, r] = sum_k W[r, k] * x[t, k]   x: [n_tok, n_cols] f32, y: [n_tok, n_rows] f32.

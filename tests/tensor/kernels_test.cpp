@@ -225,3 +225,36 @@ TEST(Quantize, EveryTableMatchesScalarOnSpecialValues) {
 
 }  // namespace
 }  // namespace fm
+
+namespace fm {
+namespace {
+
+// The convolution kernel: every target's result equals the scalar reference bit for bit (one FMA chain per output,
+// columns in order), for full and partial panels and token counts that leave remainders.
+TEST(Kernels, F16PanelGemmMatchesTheScalarReferenceExactly) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  for (const int64_t n_cols : {int64_t{9}, int64_t{36}, int64_t{1152}}) {
+    for (const int rows : {16, 3}) {
+      std::vector<uint16_t> panel(static_cast<size_t>(n_cols * kPanelRows), 0);
+      for (int64_t k = 0; k < n_cols; ++k)
+        for (int r = 0; r < rows; ++r) panel[static_cast<size_t>(k * kPanelRows + r)] = fp32_to_fp16(dist(rng) * 0.1f);
+      const int64_t n_tok = 13, ldy = 20;
+      std::vector<float> x(static_cast<size_t>(n_tok * n_cols));
+      for (float& v : x) v = fp16_to_fp32(fp32_to_fp16(dist(rng)));
+      std::vector<float> want(static_cast<size_t>(n_tok * ldy), -1.f);
+      scalar_kernels().f16_panel_gemm(panel.data(), n_cols, rows, x.data(), n_cols, n_tok, want.data(), ldy);
+      for (const KernelTable* kt : available_kernels()) {
+        std::vector<float> got(want.size(), -1.f);
+        kt->f16_panel_gemm(panel.data(), n_cols, rows, x.data(), n_cols, n_tok, got.data(), ldy);
+        EXPECT_EQ(got, want) << kt->name << " cols " << n_cols << " rows " << rows;
+      }
+      double dot = 0;  // and the reference is the product
+      for (int64_t k = 0; k < n_cols; ++k) dot += static_cast<double>(x[static_cast<size_t>(k)]) * fp16_to_fp32(panel[static_cast<size_t>(k * kPanelRows)]);
+      EXPECT_NEAR(want[0], dot, 1e-4 * (1 + std::fabs(dot)));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fm

@@ -41,6 +41,7 @@ KernelTable make_scalar_table() {
   t.softmax = softmax;
   t.swiglu = swiglu;
   t.gelu = gelu;
+  t.f16_panel_gemm = f16_panel_gemm;
   return t;
 }
 
@@ -115,6 +116,7 @@ void fill_missing_from_scalar(KernelTable& t) {
   if (!t.softmax) t.softmax = s.softmax;
   if (!t.swiglu) t.swiglu = s.swiglu;
   if (!t.gelu) t.gelu = s.gelu;
+  if (!t.f16_panel_gemm) t.f16_panel_gemm = s.f16_panel_gemm;
 }
 
 }  // namespace fm

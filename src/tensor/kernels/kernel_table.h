@@ -51,6 +51,15 @@ const uint16_t* gelu_fp16_table();
 using F16GemmFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t r1, int64_t n_cols, const float* x,
                            int64_t n_tok, float* y, int64_t ldy);
 
+// Products of one panel of 16 F16 weight rows stored column-interleaved (panel[k * 16 + r] = W[r0 + r][k], rows past
+// the matrix zero) with n_tok f32 activation rows of f16 values: y[t * ldy + r] = sum_k W[r][k] * x[t * ldx + k] for
+// the first n_rows (<= 16) rows. Each output is one f32 fused multiply-add chain over k in order, whatever the
+// blocking, so a token's result does not depend on the others. (Convolutions: many tokens, weights read once per
+// block of tokens, activations broadcast from L1.)
+using F16PanelGemmFn = void (*)(const uint16_t* panel, int64_t n_cols, int n_rows, const float* x, int64_t ldx,
+                                int64_t n_tok, float* y, int64_t ldy);
+constexpr int kPanelRows = 16;
+
 constexpr int kTypeSlots = 32;  // indexed by TensorType id
 
 struct KernelTable {
@@ -61,6 +70,7 @@ struct KernelTable {
   VecDotTokensFn vec_dot_tokens[kTypeSlots] = {};  // optional (AVX2); matmul falls back to vec_dot
   PackedMatmulFn packed_matmul = nullptr;  // set by targets that have packed GEMM kernels
   F16GemmFn f16_gemm = nullptr;            // unpacked F16 weights, register-blocked (targets without packed F16)
+  F16PanelGemmFn f16_panel_gemm = nullptr;  // F16 weights in panels of 16 rows (diffusion convolutions)
   KeyScoresFn key_scores_f32 = nullptr, key_scores_f16 = nullptr;
   ValueSumFn value_sum_f32 = nullptr, value_sum_f16 = nullptr;
   SoftmaxFn softmax = nullptr;

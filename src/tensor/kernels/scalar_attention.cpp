@@ -89,6 +89,16 @@ void gelu(const float* x, int64_t n, float* out) {
   }
 }
 
+void f16_panel_gemm(const uint16_t* panel, int64_t n_cols, int n_rows, const float* x, int64_t ldx, int64_t n_tok,
+                    float* y, int64_t ldy) {
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int r = 0; r < n_rows; ++r) {
+      float acc = 0.f;
+      for (int64_t k = 0; k < n_cols; ++k) acc = std::fma(x[t * ldx + k], fp16_to_fp32(panel[k * kPanelRows + r]), acc);
+      y[t * ldy + r] = acc;
+    }
+}
+
 }  // namespace fm::scalar
 
 namespace fm {

@@ -3,6 +3,7 @@
 #include "tensor/kernels/simd_kernels-inl.h"
 
 namespace fm {
+void set_f16_panel_gemm_avx2(KernelTable& t);  // AVX2 + F16C: also what AVX-512 CPUs run
 void set_attention_avx2(KernelTable& t);
 void set_f16_gemm_avx2(KernelTable& t);
 void set_quant_dots_avx2(KernelTable& t);
@@ -12,6 +13,7 @@ const KernelTable& avx2_kernels() {
     KernelTable t = avx2::make_table("avx2");
     set_attention_avx2(t);
     set_f16_gemm_avx2(t);
+    set_f16_panel_gemm_avx2(t);
     set_quant_dots_avx2(t);
     return t;
   }();

@@ -4,6 +4,7 @@
 #include "tensor/kernels/simd_kernels-inl.h"
 
 namespace fm {
+void set_f16_panel_gemm_avx2(KernelTable& t);  // AVX2 + F16C: also what AVX-512 CPUs run
 void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float* const* y, int n_mats, const float* x,
                           int64_t n_tok);
 void set_attention_avx512(KernelTable& t);
@@ -15,6 +16,7 @@ const KernelTable& avx512_kernels() {
     t.packed_matmul = packed_matmul_avx512;
     set_attention_avx512(t);
     set_activations_avx512(t);
+    set_f16_panel_gemm_avx2(t);
     return t;
   }();
   return table;
