@@ -71,10 +71,25 @@ const float* DiffusionWeights::values(const std::string& name, const std::vector
   return copy.data();
 }
 
+const uint16_t* DiffusionWeights::pack_panels(const MatrixView& w) {
+  const int64_t cols = w.n_cols, n_panels = (w.n_rows + kPanelRows - 1) / kPanelRows;
+  auto& panels = owned_half_.emplace_back(static_cast<size_t>(n_panels * kPanelRows * cols), uint16_t{0});
+  for (int64_t r = 0; r < w.n_rows; ++r) {
+    uint16_t* dst = panels.data() + (r / kPanelRows) * kPanelRows * cols + r % kPanelRows;
+    for (int64_t k = 0; k < cols; ++k) {
+      const uint16_t h = w.type == TensorType::F16 ? reinterpret_cast<const uint16_t*>(w.row(r))[k]
+                                                   : fp32_to_fp16(reinterpret_cast<const float*>(w.row(r))[k]);
+      dst[k * kPanelRows] = h;
+    }
+  }
+  return panels.data();
+}
+
 Linear DiffusionWeights::linear(const std::string& prefix, int64_t n_out, int64_t n_in, bool bias) {
   Linear l;
   l.w = matrix(prefix + ".weight", {n_out, n_in});
   if (bias) l.b = vector(prefix + ".bias", n_out);
+  if (l.w.type == TensorType::F16) l.panels = pack_panels(l.w);  // F32 stays F32, as stable-diffusion.cpp keeps it
   return l;
 }
 
@@ -85,17 +100,7 @@ Conv2d DiffusionWeights::conv(const std::string& prefix, int64_t c_out, int64_t 
   c.c_in = c_in, c.c_out = c_out, c.kernel = kernel, c.stride = stride;
   // Kernels run in F16 (F32 ones are rounded), as stable-diffusion.cpp stores every Conv2d kernel, repacked into
   // panels of 16 output channels for the convolution GEMM.
-  const int64_t cols = c.columns(), n_panels = (c_out + kPanelRows - 1) / kPanelRows;
-  auto& panels = owned_half_.emplace_back(static_cast<size_t>(n_panels * kPanelRows * cols), uint16_t{0});
-  for (int64_t r = 0; r < c_out; ++r) {
-    uint16_t* dst = panels.data() + (r / kPanelRows) * kPanelRows * cols + r % kPanelRows;
-    for (int64_t k = 0; k < cols; ++k) {
-      const uint16_t h = w.type == TensorType::F16 ? reinterpret_cast<const uint16_t*>(w.row(r))[k]
-                                                   : fp32_to_fp16(reinterpret_cast<const float*>(w.row(r))[k]);
-      dst[k * kPanelRows] = h;
-    }
-  }
-  c.panels = panels.data();
+  c.panels = pack_panels(w);
   return c;
 }
 
@@ -103,9 +108,55 @@ Norm DiffusionWeights::norm(const std::string& prefix, int64_t channels) {
   return {vector(prefix + ".weight", channels), vector(prefix + ".bias", channels)};
 }
 
+namespace {
+
+// y [n, n_out] = x [n, n_cols] (f16 values) times the panels' rows, plus the bias: tasks of (tokens, outputs)
+// blocks so that few tokens still use every thread.
+void panel_matmul(const Compute& c, const uint16_t* panels, int64_t n_out, int64_t n_cols, const float* bias,
+                  const float* x, int64_t n, float* y) {
+  constexpr int64_t kTokensPerTask = 96, kPanelsPerTask = 4;
+  const int64_t n_panels = (n_out + kPanelRows - 1) / kPanelRows;
+  const int64_t groups = (n_panels + kPanelsPerTask - 1) / kPanelsPerTask;
+  const int64_t token_blocks = (n + kTokensPerTask - 1) / kTokensPerTask;
+  const KernelTable& kt = *c.kernels;
+  c.pool->parallel_for(token_blocks * groups, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t task = t0; task < t1; ++task) {
+      const int64_t tb = (task / groups) * kTokensPerTask, nt = std::min(kTokensPerTask, n - tb), g = task % groups;
+      for (int64_t p = g * kPanelsPerTask; p < std::min(n_panels, (g + 1) * kPanelsPerTask); ++p) {
+        const int rows = static_cast<int>(std::min<int64_t>(kPanelRows, n_out - p * kPanelRows));
+        kt.f16_panel_gemm(panels + p * kPanelRows * n_cols, n_cols, rows, x + tb * n_cols, n_cols, nt,
+                          y + tb * n_out + p * kPanelRows, n_out);
+      }
+      if (!bias) continue;
+      const int64_t r1 = std::min(n_out, (g + 1) * kPanelsPerTask * kPanelRows);
+      for (int64_t t = tb; t < tb + nt; ++t)
+        for (int64_t r = g * kPanelsPerTask * kPanelRows; r < r1; ++r) y[t * n_out + r] += bias[r];
+    }
+  });
+}
+
+}  // namespace
+
 void linear(const Compute& c, const Linear& l, const float* x, int64_t n, float* y) {
-  matmul(c, l.w, x, n, y);
-  if (l.b) add_bias(y, l.b, n, l.w.n_rows);
+  if (!l.panels) {
+    matmul(c, l.w, x, n, y);
+    if (l.b) add_bias(y, l.b, n, l.w.n_rows);
+    return;
+  }
+  // The inputs rounded to f16, as ggml's F16 products take them.
+  const int64_t k = l.w.n_cols;
+  float* rounded = static_cast<float*>(c.scratch->reserve(sizeof(float) * static_cast<size_t>(n * k)));
+  const QuantizeRowFn to_f16 = c.kernels->quantize_fn(TensorType::F16);
+  const DequantizeRowFn from_f16 = c.kernels->dequantize_fn(TensorType::F16);
+  c.pool->parallel_for(n, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<uint16_t> half;
+    half.resize(static_cast<size_t>(k));
+    for (int64_t t = t0; t < t1; ++t) {
+      to_f16(x + t * k, half.data(), k);
+      from_f16(half.data(), rounded + t * k, k);
+    }
+  });
+  panel_matmul(c, l.panels, l.w.n_rows, k, l.b, rounded, n, y);
 }
 
 void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureMap& out, NnScratch& s) {
@@ -121,9 +172,6 @@ void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureM
   const KernelTable& kt = *c.kernels;
   const QuantizeRowFn to_f16 = kt.quantize_fn(TensorType::F16);
   const DequantizeRowFn from_f16 = kt.dequantize_fn(TensorType::F16);
-  constexpr int64_t kTokensPerTask = 96, kPanelsPerTask = 4;
-  const int64_t n_panels = (co + kPanelRows - 1) / kPanelRows;
-  const int64_t panel_groups = (n_panels + kPanelsPerTask - 1) / kPanelsPerTask;
   for (int64_t p0 = 0; p0 < oh * ow; p0 += chunk) {
     const int64_t n = std::min(chunk, oh * ow - p0);
     float* colbuf = s.columns.data();
@@ -151,23 +199,7 @@ void conv2d(const Compute& c, const Conv2d& conv, const FeatureMap& in, FeatureM
         from_f16(half.data(), row, cols);
       }
     });
-    // Tasks of (tokens, output channels) blocks, so that small maps still use every thread.
-    const int64_t token_blocks = (n + kTokensPerTask - 1) / kTokensPerTask;
-    float* y = out.data.data() + p0 * co;
-    c.pool->parallel_for(token_blocks * panel_groups, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t task = t0; task < t1; ++task) {
-        const int64_t tb = (task / panel_groups) * kTokensPerTask, nt = std::min(kTokensPerTask, n - tb);
-        const int64_t g = task % panel_groups;
-        for (int64_t p = g * kPanelsPerTask; p < std::min(n_panels, (g + 1) * kPanelsPerTask); ++p) {
-          const int rows = static_cast<int>(std::min<int64_t>(kPanelRows, co - p * kPanelRows));
-          kt.f16_panel_gemm(conv.panels + p * kPanelRows * cols, cols, rows, colbuf + tb * cols, cols, nt,
-                            y + tb * co + p * kPanelRows, co);
-        }
-        for (int64_t t = tb; t < tb + nt; ++t)
-          for (int64_t r = g * kPanelsPerTask * kPanelRows; r < std::min(co, (g + 1) * kPanelsPerTask * kPanelRows); ++r)
-            y[t * co + r] += conv.b[r];
-      }
-    });
+    panel_matmul(c, conv.panels, co, cols, conv.b, colbuf, n, out.data.data() + p0 * co);
   }
 }
 

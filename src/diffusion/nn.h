@@ -29,6 +29,9 @@ struct FeatureMap {
 struct Linear {
   MatrixView w;              // [n_out, n_in]
   const float* b = nullptr;  // [n_out] or null
+  // F16 weights also repacked into panels of 16 outputs ([n_in][16] each, f16_panel_gemm's layout), the faster route
+  // for the many-token products of the UNet's transformers.
+  const uint16_t* panels = nullptr;
 };
 
 struct Conv2d {
@@ -60,6 +63,7 @@ class DiffusionWeights {
 
  private:
   const TensorRef& require(const std::string& name, const std::vector<int64_t>& shape) const;
+  const uint16_t* pack_panels(const MatrixView& w);  // F16 copy in panels of 16 rows, owned here
   const TensorSource& source_;
   std::deque<std::vector<float>> owned_;
   std::deque<std::vector<uint16_t>> owned_half_;
