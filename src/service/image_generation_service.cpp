@@ -120,7 +120,7 @@ ImageGenerationRequest ImageGenerationService::validate(ImageGenerationRequest r
       throw invalid_argument("generationOptions.aspectRatio " + std::to_string(r.width_ratio) + ":" +
                              std::to_string(r.height_ratio) + " is outside the model's range (1:" + std::to_string(max) +
                              " to " + std::to_string(max) + ":1)");
-    const double area = 512.0 * 512.0;  // SD 1.x's native size; per-family sizes come with other families
+    const double area = static_cast<double>(m->image.native_size) * m->image.native_size;
     r.width = std::min(kMaxSide, round64(std::sqrt(area * ratio)));
     r.height = std::min(kMaxSide, round64(std::sqrt(area / ratio)));
   }

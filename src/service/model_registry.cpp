@@ -241,8 +241,13 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
             mc.image.max_aspect_ratio = kv.second.as<double>();
             if (!(mc.image.max_aspect_ratio >= 1.0 && mc.image.max_aspect_ratio <= 16.0))
               fail(origin, kv.second, "image.max_aspect_ratio must be 1..16");
+          } else if (key == "native_size") {
+            mc.image.native_size = kv.second.as<int>();
+            if (mc.image.native_size < 64 || mc.image.native_size > 2048 || mc.image.native_size % 64)
+              fail(origin, kv.second, "image.native_size must be a multiple of 64 from 64 to 2048");
           } else {
-            fail(origin, kv.first, "unknown image key '" + key + "' (steps, sampler, cfg_scale, tokenizer, max_aspect_ratio)");
+            fail(origin, kv.first, "unknown image key '" + key +
+                                   "' (steps, sampler, cfg_scale, tokenizer, max_aspect_ratio, native_size)");
           }
         }
       }

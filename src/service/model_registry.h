@@ -40,6 +40,7 @@ struct ModelConfig {
     float cfg_scale = 7.0f;
     std::string tokenizer;            // CLIP vocab.json + merges.txt folder (default: beside the checkpoint)
     double max_aspect_ratio = 4.0;    // width/height (and height/width) accepted up to this
+    int native_size = 512;            // aspect ratios map to sizes of about this side squared (SD 1.x: 512)
   } image;
 };
 

@@ -82,7 +82,7 @@ before(async () => {
   - name: tiny-art
     kind: image
     branches: {latest: ${checkpoint}}
-    image: {steps: 2, sampler: euler, cfg_scale: 1, max_aspect_ratio: 3}
+    image: {steps: 2, sampler: euler, cfg_scale: 1, max_aspect_ratio: 3, native_size: 128}
   - name: tiny-text
     branches: {latest: ${join(fixtures, "models/aidreams260K.gguf")}}
 `);
@@ -121,11 +121,11 @@ test("imageGenerationAsync: an Operation whose response is a JPEG of the ratio's
   assert.match(done.response.modelVersion, /^\d\d\.\d\d\.\d{4}$/);
   const jpeg = Buffer.from(done.response.image, "base64");
   assert.equal(jpeg.readUInt16BE(0), 0xffd8);
-  // SOF0 holds the size: 2:1 near 512x512 -> 704x384 (multiples of 64)
+  // SOF0 holds the size: 2:1 near the configured 128x128 -> 192x64 (multiples of 64; 704x384 at SD 1.x's 512)
   const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
   assert.ok(sof > 0);
-  assert.equal(jpeg.readUInt16BE(sof + 7), 704);
-  assert.equal(jpeg.readUInt16BE(sof + 5), 384);
+  assert.equal(jpeg.readUInt16BE(sof + 7), 192);
+  assert.equal(jpeg.readUInt16BE(sof + 5), 64);
   const again = await waitDone((await call("/foundationModels/v1/imageGenerationAsync", fox({ aspectRatio: { widthRatio: 2, heightRatio: 1 } }))).body.id);
   assert.equal(again.response.image, done.response.image);
   // seed 0 (or none): a random seed, reported back
