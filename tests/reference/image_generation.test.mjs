@@ -83,6 +83,10 @@ before(async () => {
     kind: image
     branches: {latest: ${checkpoint}}
     image: {steps: 2, sampler: euler, cfg_scale: 1, max_aspect_ratio: 3, native_size: 128}
+  - name: slow-art
+    kind: image
+    branches: {latest: ${checkpoint}}
+    image: {steps: 12, sampler: euler, cfg_scale: 1, native_size: 256}
   - name: tiny-text
     branches: {latest: ${join(fixtures, "models/aidreams260K.gguf")}}
 `);
@@ -167,8 +171,9 @@ test("bad requests get the service's errors", async () => {
 
 test("cancel ends a queued or running image job with CANCELLED; the queue is on /metrics", async () => {
   const ids = [];
+  // 12 steps at 256x256 each: the first is still running, the others queued, when the cancels arrive.
   for (let i = 0; i < 3; i++)
-    ids.push((await call("/foundationModels/v1/imageGenerationAsync", fox({ aspectRatio: { widthRatio: 3, heightRatio: 1 } }))).body.id);
+    ids.push((await call("/foundationModels/v1/imageGenerationAsync", { ...fox(), modelUri: "art://f1/slow-art/latest" })).body.id);
   const metrics = await (await fetch(server.url + "/metrics")).text();
   assert.match(metrics, /fmserve_imagegen_queue\{state="queued"\} \d+/);
   for (const id of ids) {
@@ -185,11 +190,12 @@ test("cancel ends a queued or running image job with CANCELLED; the queue is on 
 });
 
 test("an image job survives a SIGKILL: the restarted server finishes it with the same image", async () => {
-  const reference = await waitDone((await call("/foundationModels/v1/imageGenerationAsync", fox({ seed: "7" }))).body.id);
-  const { body } = await call("/foundationModels/v1/imageGenerationAsync", fox({ seed: "7" }));
-  await sleep(300);
+  const slow = { ...fox({ seed: "7" }), modelUri: "art://f1/slow-art/latest" };
+  const reference = await waitDone((await call("/foundationModels/v1/imageGenerationAsync", slow)).body.id, 600);
+  const { body } = await call("/foundationModels/v1/imageGenerationAsync", slow);
+  await sleep(500);  // mid-job: 12 steps take seconds
   await stopServer(server.process, "SIGKILL");
   server = await startServer(config, dataDir);
-  const done = await waitDone(body.id);
+  const done = await waitDone(body.id, 600);
   assert.equal(done.response.image, reference.response.image);
 });
