@@ -31,13 +31,19 @@ void grow(std::vector<float>& v, size_t n) {
 
 }  // namespace
 
-const TensorRef& DiffusionWeights::require(const std::string& name, const std::vector<int64_t>& shape) const {
+const TensorRef& DiffusionWeights::require(const std::string& name, const std::vector<int64_t>& shape) {
   const TensorRef* t = source_.find(name);
   if (!t) throw std::runtime_error("checkpoint has no tensor " + name);
   if (t->shape != shape)
     throw std::runtime_error("tensor " + name + " has shape " + shape_text(t->shape) + ", expected " +
                              shape_text(shape));
-  return *t;
+  const size_t element = t->type == TensorType::F32 ? 4 : 2;
+  if (reinterpret_cast<uintptr_t>(t->data) % element == 0) return *t;
+  // A file may place a tensor at any byte offset: its values are read from an aligned copy.
+  const auto& bytes = owned_bytes_.emplace_back(t->data, t->data + static_cast<size_t>(t->elements()) * element);
+  TensorRef& copy = aligned_refs_.emplace_back(*t);
+  copy.data = bytes.data();
+  return copy;
 }
 
 MatrixView DiffusionWeights::matrix(const std::string& name, const std::vector<int64_t>& shape) {

@@ -8,12 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "diffusion/tensor_source.h"
 #include "tensor/matmul.h"
 
 namespace fm {
 
-class TensorSource;
-struct TensorRef;
 
 struct FeatureMap {
   int64_t height = 0, width = 0, channels = 0;
@@ -62,11 +61,13 @@ class DiffusionWeights {
   const float* values(const std::string& name, const std::vector<int64_t>& shape);  // as f32, any rank
 
  private:
-  const TensorRef& require(const std::string& name, const std::vector<int64_t>& shape) const;
+  const TensorRef& require(const std::string& name, const std::vector<int64_t>& shape);
   const uint16_t* pack_panels(const MatrixView& w);  // F16 copy in panels of 16 rows, owned here
   const TensorSource& source_;
   std::deque<std::vector<float>> owned_;
   std::deque<std::vector<uint16_t>> owned_half_;
+  std::deque<std::vector<uint8_t>> owned_bytes_;  // tensors the file stores at unaligned offsets
+  std::deque<TensorRef> aligned_refs_;
 };
 
 // Per-call working memory of the layers, grown on first use.

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "diffusion/checkpoint.h"
+#include "diffusion/nn.h"
 #include "diffusion/safetensors.h"
 #include "diffusion/txt2img.h"
 #include "synth/sd_synth.h"
@@ -59,6 +60,21 @@ TEST(Safetensors, ReadsTensorsAndRefusesMalformedFiles) {
   std::vector<uint8_t> huge = file_with("{}", 0);
   huge[7] = 0x7f;
   EXPECT_NE(parse_error(huge).find("header length"), std::string::npos);
+}
+
+TEST(Safetensors, TensorsAtUnalignedOffsetsAreReadFromAlignedCopies) {
+  // Header of 60 bytes: the data area starts at 68, and the tensor one byte into it.
+  std::string header = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
+  header.append(60 - header.size(), ' ');
+  std::vector<uint8_t> bytes = file_with(header, 9);
+  const float values[2] = {1.5f, -2.25f};
+  std::memcpy(bytes.data() + 8 + header.size() + 1, values, sizeof values);
+  const SafetensorsIndex index(bytes.data(), bytes.size());
+  DiffusionWeights weights(index);
+  const float* w = weights.vector("w", 2);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(w) % alignof(float), 0u);
+  EXPECT_EQ(w[0], 1.5f);
+  EXPECT_EQ(w[1], -2.25f);
 }
 
 TEST(DiffusionCheckpoint, MissingOrMisShapedTensorsAreRefusedByName) {
