@@ -45,9 +45,8 @@ std::vector<int32_t> read_token_ids(const std::string& path) {
 // The CLIP tokenizer given, or the diffusers layout's beside the checkpoint.
 ClipTokenizer find_tokenizer(const ImagineOptions& opt) {
   if (!opt.tokenizer.empty()) return ClipTokenizer::from_directory(opt.tokenizer);
-  const fs::path dir = fs::absolute(opt.model).parent_path();
-  for (const fs::path& d : {dir, dir / "tokenizer", dir.parent_path() / "tokenizer"})
-    if (fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt")) return ClipTokenizer::from_directory(d.string());
+  if (const std::string dir = ClipTokenizer::directory_beside(opt.model); !dir.empty())
+    return ClipTokenizer::from_directory(dir);
   throw std::invalid_argument("-p needs a CLIP tokenizer (vocab.json and merges.txt): give --tokenizer DIR, or use "
                               "--tokens-file");
 }

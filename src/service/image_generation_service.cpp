@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <iostream>
 #include <random>
 
@@ -230,16 +229,7 @@ const ImageGenerationService::Loaded& ImageGenerationService::model(const ModelC
   std::clog << "fmserve: loading image model " << config.name << "/" << branch << " from " << path << std::endl;
   m->checkpoint = open_sd_checkpoint(path);
   m->pipeline = std::make_unique<SdPipeline>(m->checkpoint.config, *m->checkpoint.tensors);
-  namespace fs = std::filesystem;
-  std::string dir = config.image.tokenizer;
-  if (dir.empty()) {
-    const fs::path base = fs::absolute(path).parent_path();
-    for (const fs::path& d : {base, base / "tokenizer", base.parent_path() / "tokenizer"})
-      if (fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt")) {
-        dir = d.string();
-        break;
-      }
-  }
+  const std::string dir = config.image.tokenizer.empty() ? ClipTokenizer::directory_beside(path) : config.image.tokenizer;
   if (dir.empty())
     throw ServiceError(ErrorCode::kFailedPrecondition, "image model '" + config.name +
                        "' has no CLIP tokenizer (vocab.json and merges.txt beside the checkpoint, or image.tokenizer)");

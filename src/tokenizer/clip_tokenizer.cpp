@@ -82,6 +82,14 @@ ClipTokenizer ClipTokenizer::from_directory(const std::string& dir) {
   return ClipTokenizer(read_file((d / "vocab.json").string()), read_file((d / "merges.txt").string()));
 }
 
+std::string ClipTokenizer::directory_beside(const std::string& checkpoint) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::absolute(checkpoint).parent_path();
+  for (const fs::path& d : {base, base / "tokenizer", base.parent_path() / "tokenizer"})
+    if (fs::exists(d / "vocab.json") && fs::exists(d / "merges.txt")) return d.string();
+  return {};
+}
+
 void ClipTokenizer::bpe(const std::string& word, std::vector<int32_t>& out) const {
   const auto cached = cache_.find(word);
   if (cached != cache_.end()) {

@@ -19,6 +19,9 @@ class ClipTokenizer {
   ClipTokenizer(std::string_view vocab_json, std::string_view merges_txt);
   // Reads DIR/vocab.json and DIR/merges.txt (DIR may also be a model folder with a tokenizer/ subfolder).
   static ClipTokenizer from_directory(const std::string& dir);
+  // The folder holding vocab.json + merges.txt beside a checkpoint (its folder, its tokenizer/, or the parent's
+  // tokenizer/ as diffusers lays a model out), or "" when there is none.
+  static std::string directory_beside(const std::string& checkpoint);
 
   // The text's ids, without BOS/EOS.
   std::vector<int32_t> encode(std::string_view text) const;
