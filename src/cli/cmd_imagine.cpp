@@ -78,22 +78,26 @@ int run_imagine(const ImagineOptions& opt) {
   if (!jpeg && !ends_with(opt.output, ".png")) throw std::invalid_argument("-o must name a .png or .jpg file");
 
   const auto t0 = std::chrono::steady_clock::now();
-  const SdCheckpoint checkpoint = open_sd_checkpoint(opt.model);
+  SdCheckpoint checkpoint = open_sd_checkpoint(opt.model);
+  if (opt.prediction != "auto") {
+    const auto prediction = prediction_from_name(opt.prediction);
+    if (!prediction) throw std::invalid_argument("--prediction must be eps, v or auto");
+    checkpoint.config.prediction = *prediction;
+  }
   const SdPipeline pipeline(checkpoint.config, *checkpoint.tensors);
   Txt2ImgRequest request;
   if (!opt.tokens_file.empty()) {
     request.tokens = read_token_ids(opt.tokens_file);
-    // The empty negative prompt: the window's first id (BOS), then its last (EOS, the padding) throughout.
-    request.negative_tokens = std::vector<int32_t>(request.tokens.size(), request.tokens.back());
-    request.negative_tokens[0] = request.tokens[0];
+    request.negative_tokens = empty_prompt_tokens(checkpoint.config.clip, request.tokens.size());
     if (opt.cfg > 1.0f && !opt.negative_prompt.empty())
       throw std::invalid_argument("a negative prompt needs a tokenizer: use -p with --tokenizer");
   } else {
     const ClipTokenizer tokenizer = find_tokenizer(opt);
     const int context = static_cast<int>(checkpoint.config.clip.n_pos);
     // Long prompts continue in further 77-id windows, each encoded on its own and concatenated.
-    for (const auto& w : tokenizer.windows(opt.prompt, context)) request.tokens.insert(request.tokens.end(), w.begin(), w.end());
-    for (const auto& w : tokenizer.windows(opt.negative_prompt, context))
+    const int32_t pad = checkpoint.config.clip.pad_token();
+    for (const auto& w : tokenizer.windows(opt.prompt, context, pad)) request.tokens.insert(request.tokens.end(), w.begin(), w.end());
+    for (const auto& w : tokenizer.windows(opt.negative_prompt, context, pad))
       request.negative_tokens.insert(request.negative_tokens.end(), w.begin(), w.end());
   }
   request.seed = opt.seed;

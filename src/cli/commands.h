@@ -128,6 +128,7 @@ int run_workflow(const WorkflowRunOptions& opt);
 
 struct ImagineOptions {
   std::string model, prompt, negative_prompt, tokens_file, tokenizer, output, dump, sampler = "euler", rng = "cuda";
+  std::string prediction = "auto";  // eps, v, or auto (the checkpoint's; for SD 2.x as stable-diffusion.cpp decides)
   uint64_t seed = 42;
   int steps = 20, width = 512, height = 512, threads = 0;
   float cfg = 7.0f;

@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
 
   fm::cli::ImagineOptions imagine;
   auto* imagine_cmd = app.add_subcommand("imagine", "Generate an image from text with a Stable Diffusion checkpoint");
-  imagine_cmd->add_option("-m,--model", imagine.model, "Checkpoint (.safetensors or .gguf, SD 1.x)")->required();
+  imagine_cmd->add_option("-m,--model", imagine.model, "Checkpoint (.safetensors or .gguf, SD 1.x or 2.x)")->required();
   imagine_cmd->add_option("-p,--prompt", imagine.prompt, "Prompt");
   imagine_cmd->add_option("-n,--negative-prompt", imagine.negative_prompt, "Negative prompt (used when --cfg > 1)");
   imagine_cmd->add_option("--tokens-file", imagine.tokens_file, "The prompt's token ids (whitespace-separated) instead of -p");
@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
   imagine_cmd->add_option("-H,--height", imagine.height, "Height, a multiple of 64 (default 512)");
   imagine_cmd->add_option("--cfg", imagine.cfg, "Classifier-free guidance scale; 1 = no negative branch (default 7)");
   imagine_cmd->add_option("--sampler", imagine.sampler, "euler, euler_a or dpmpp2m (default euler)");
+  imagine_cmd->add_option("--prediction", imagine.prediction, "eps, v or auto (default: SD 1.x eps; SD 2.x decided as stable-diffusion.cpp does)");
   imagine_cmd->add_option("--rng", imagine.rng, "Noise generator: cuda (Philox, as stable-diffusion.cpp and the web UIs)");
   imagine_cmd->add_option("-o,--output", imagine.output, "Output image (.png or .jpg)")->required();
   imagine_cmd->add_option("--dump", imagine.dump, "Write every stage's tensor into this folder (the fixtures' names)");
@@ -216,7 +217,7 @@ int main(int argc, char** argv) {
   auto* synth_cmd = model_cmd->add_subcommand("synth", "Write a random-weight model with a real model's shapes and types");
   synth_cmd->add_option("--arch", synth.arch, "Architecture (checked against the shape)");
   synth_cmd->add_option("--shape", synth.shape, "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b, bge-small, tiny-qwen3, tiny-bert; "
-                         "projectors: gemma3-siglip-896, qwen2.5-vl-7b-vit; diffusion checkpoints (safetensors): sd1.5, sd1-fixture")->required();
+                         "projectors: gemma3-siglip-896, qwen2.5-vl-7b-vit; diffusion checkpoints (safetensors): sd1.5, sd1-fixture, sd2.1, sd2-small")->required();
   synth_cmd->add_option("--text-width", synth.text_width, "Projectors: the text model's width they write (default: the real model's)");
   synth_cmd->add_option("--type", synth.type, "F16, Q8_0, Q4_0, Q4_K_M, Q6_K (diffusion checkpoints: F32 or F16, default F32)");
   synth_cmd->add_option("-o,--output", synth.output, "Output file (GGUF; .safetensors for diffusion checkpoints)")->required();

@@ -1,5 +1,6 @@
 #include "diffusion/checkpoint.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "diffusion/safetensors.h"
@@ -48,22 +49,55 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
+namespace {
+
+int64_t count_layers(const TensorSource& t, const std::string& prefix, const std::string& suffix) {
+  int64_t n = 0;
+  while (t.find(prefix + std::to_string(n) + suffix)) ++n;
+  return n;
+}
+
+void infer_text_encoder(const TensorSource& t, ClipTextConfig& c) {
+  if (t.find(std::string(kOpenClipPrefix) + "token_embedding.weight")) {  // SD 2.x: open_clip's names
+    const std::string p = kOpenClipPrefix;
+    c.kind = TextEncoderKind::kOpenClip;
+    const TensorRef& tok = need(t, p + "token_embedding.weight", 2);
+    c.vocab = tok.shape[0];
+    c.width = tok.shape[1];
+    c.n_pos = need(t, p + "positional_embedding", 2).shape[0];
+    c.n_ff = need(t, p + "transformer.resblocks.0.mlp.c_fc.weight", 2).shape[0];
+    c.n_layer = count_layers(t, p + "transformer.resblocks.", ".attn.in_proj_weight");
+  } else {
+    const std::string p = kClipPrefix;
+    const TensorRef& tok = need(t, p + "embeddings.token_embedding.weight", 2);
+    c.vocab = tok.shape[0];
+    c.width = tok.shape[1];
+    c.n_pos = need(t, p + "embeddings.position_embedding.weight", 2).shape[0];
+    c.n_ff = need(t, p + "encoder.layers.0.mlp.fc1.weight", 2).shape[0];
+    c.n_layer = count_layers(t, p + "encoder.layers.", ".self_attn.q_proj.weight");
+  }
+  c.n_head = std::max<int64_t>(c.width / 64, 1);
+  if (c.n_layer < (c.open_clip() ? 2 : 1))
+    throw std::runtime_error("the text encoder has too few layers (" + std::to_string(c.n_layer) + ")");
+}
+
+}  // namespace
+
 SdConfig infer_sd_config(const TensorSource& t) {
-  if (t.find("cond_stage_model.model.token_embedding.weight"))
-    throw std::runtime_error("this is a Stable Diffusion 2.x checkpoint (OpenCLIP text encoder); only SD 1.x is supported");
   SdConfig c = sd_config_named("sd1.5");
-  c.name = "sd1";
-  const std::string clip = kClipPrefix, unet = kUnetPrefix, vae = kVaePrefix;
-  const TensorRef& tok = need(t, clip + "embeddings.token_embedding.weight", 2);
-  c.clip.vocab = tok.shape[0];
-  c.clip.width = tok.shape[1];
-  c.clip.n_pos = need(t, clip + "embeddings.position_embedding.weight", 2).shape[0];
-  c.clip.n_ff = need(t, clip + "encoder.layers.0.mlp.fc1.weight", 2).shape[0];
-  c.clip.n_head = c.clip.width / 64;
-  c.clip.n_layer = 0;
-  while (t.find(clip + "encoder.layers." + std::to_string(c.clip.n_layer) + ".self_attn.q_proj.weight")) ++c.clip.n_layer;
+  infer_text_encoder(t, c.clip);
+  const bool sd2 = c.clip.open_clip();
+  c.name = sd2 ? "sd2" : "sd1";
+  const std::string unet = kUnetPrefix, vae = kVaePrefix;
   c.unet.model_channels = need(t, unet + "input_blocks.0.0.weight", 4).shape[0];
-  c.unet.context_dim = need(t, unet + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight", 2).shape[1];
+  const std::string first_transformer = unet + "input_blocks.1.1.";
+  c.unet.context_dim = need(t, first_transformer + "transformer_blocks.0.attn2.to_k.weight", 2).shape[1];
+  const TensorRef* proj_out = t.find(first_transformer + "proj_out.weight");
+  c.unet.linear_projection = proj_out && proj_out->shape.size() == 2;  // as stable-diffusion.cpp decides
+  if (sd2) {
+    c.unet.head_dim = 64;
+    c.prediction = Prediction::kAuto;
+  }
   c.vae.channels = need(t, vae + "decoder.conv_out.weight", 4).shape[1];
   if (const TensorRef* enc = t.find(vae + "encoder.conv_in.weight"); enc && enc->shape.size() == 4)
     c.vae.encoder_channels = enc->shape[0];

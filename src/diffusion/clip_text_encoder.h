@@ -1,6 +1,8 @@
 #pragma once
-// The CLIP text transformer of Stable Diffusion 1.x (ViT-L/14's text tower): token + learned position embeddings,
-// pre-LN layers with causal self-attention and a quick-GELU MLP, then the final LayerNorm (clip_skip 1).
+// The CLIP text transformers of Stable Diffusion: token + learned position embeddings, pre-LN layers with causal
+// self-attention and an MLP, then the final LayerNorm. SD 1.x: OpenAI's ViT-L/14 tower, quick GELU, every layer
+// (clip_skip 1). SD 2.x: OpenCLIP's ViT-H/14 tower, GELU, all but the last layer (clip_skip 2), read from open_clip's
+// names with the fused q/k/v projection.
 #include <cstdint>
 #include <vector>
 
@@ -20,8 +22,10 @@ class ClipTextEncoder {
   struct Layer {
     Norm ln1, ln2;                     // [width]
     Linear q, k, v, out;               // [width, width]
+    Linear qkv;                        // OpenCLIP: [3 * width, width], q, k then v rows
     Linear fc1, fc2;                   // [n_ff, width], [width, n_ff]
   };
+  void bind_open_clip(DiffusionWeights& w);
   ClipTextConfig config_;
   MatrixView token_embedding_;         // [vocab, width]
   const float* position_embedding_;    // [n_pos, width]

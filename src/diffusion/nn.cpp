@@ -92,9 +92,13 @@ const uint16_t* DiffusionWeights::pack_panels(const MatrixView& w) {
 }
 
 Linear DiffusionWeights::linear(const std::string& prefix, int64_t n_out, int64_t n_in, bool bias) {
+  return linear_named(prefix + ".weight", bias ? prefix + ".bias" : std::string(), n_out, n_in);
+}
+
+Linear DiffusionWeights::linear_named(const std::string& weight, const std::string& bias, int64_t n_out, int64_t n_in) {
   Linear l;
-  l.w = matrix(prefix + ".weight", {n_out, n_in});
-  if (bias) l.b = vector(prefix + ".bias", n_out);
+  l.w = matrix(weight, {n_out, n_in});
+  if (!bias.empty()) l.b = vector(bias, n_out);
   if (l.w.type == TensorType::F16) l.panels = pack_panels(l.w);  // F32 stays F32, as stable-diffusion.cpp keeps it
   return l;
 }

@@ -54,6 +54,8 @@ class DiffusionWeights {
  public:
   explicit DiffusionWeights(const TensorSource& source) : source_(source) {}
   Linear linear(const std::string& prefix, int64_t n_out, int64_t n_in, bool bias = true);
+  // For layouts whose weight and bias names do not share a prefix (open_clip's in_proj_weight / in_proj_bias).
+  Linear linear_named(const std::string& weight, const std::string& bias, int64_t n_out, int64_t n_in);
   Conv2d conv(const std::string& prefix, int64_t c_out, int64_t c_in, int64_t kernel, int64_t stride = 1);
   Norm norm(const std::string& prefix, int64_t channels);
   MatrixView matrix(const std::string& name, const std::vector<int64_t>& shape);  // rows = shape[0]

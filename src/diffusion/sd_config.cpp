@@ -21,7 +21,28 @@ class TensorListBuilder {
   std::vector<SdTensorSpec>& out_;
 };
 
+// open_clip's layout, as SD 2.x checkpoints store the text encoder.
+void open_clip_tensors(const ClipTextConfig& c, TensorListBuilder& b) {
+  const std::string p = kOpenClipPrefix;
+  b.add(p + "positional_embedding", {c.n_pos, c.width});
+  b.add(p + "text_projection", {c.width, c.width});
+  b.add(p + "token_embedding.weight", {c.vocab, c.width});
+  b.add(p + "logit_scale", {});
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const std::string lp = p + "transformer.resblocks." + std::to_string(l) + ".";
+    b.add(lp + "attn.in_proj_weight", {3 * c.width, c.width});
+    b.add(lp + "attn.in_proj_bias", {3 * c.width});
+    b.weight_bias(lp + "attn.out_proj", {c.width, c.width});
+    b.norm(lp + "ln_1", c.width);
+    b.norm(lp + "ln_2", c.width);
+    b.weight_bias(lp + "mlp.c_fc", {c.n_ff, c.width});
+    b.weight_bias(lp + "mlp.c_proj", {c.width, c.n_ff});
+  }
+  b.norm(p + "ln_final", c.width);
+}
+
 void clip_tensors(const ClipTextConfig& c, TensorListBuilder& b) {
+  if (c.open_clip()) return open_clip_tensors(c, b);
   const std::string p = kClipPrefix;
   b.add(p + "embeddings.token_embedding.weight", {c.vocab, c.width});
   b.add(p + "embeddings.position_embedding.weight", {c.n_pos, c.width});
@@ -48,7 +69,11 @@ void unet_res_block(const UnetConfig& u, TensorListBuilder& b, const std::string
 
 void unet_transformer(const UnetConfig& u, TensorListBuilder& b, const std::string& p, int64_t c) {
   b.norm(p + "norm", c);
-  b.conv(p + "proj_in", c, c, 1);
+  const auto projection = [&](const std::string& name) {
+    if (u.linear_projection) b.weight_bias(p + name, {c, c});
+    else b.conv(p + name, c, c, 1);
+  };
+  projection("proj_in");
   const std::string t = p + "transformer_blocks.0.";
   const auto attention = [&](const std::string& a, int64_t kv_width) {
     b.add(t + a + ".to_q.weight", {c, c});
@@ -63,7 +88,7 @@ void unet_transformer(const UnetConfig& u, TensorListBuilder& b, const std::stri
   b.norm(t + "norm1", c);
   b.norm(t + "norm2", c);
   b.norm(t + "norm3", c);
-  b.conv(p + "proj_out", c, c, 1);
+  projection("proj_out");
 }
 
 void unet_tensors(const UnetConfig& u, TensorListBuilder& b) {
@@ -171,10 +196,41 @@ SdConfig sd_config_named(const std::string& name) {
     c.vae.channels = 32;
     return c;
   }
-  throw std::invalid_argument("unknown diffusion model shape '" + name + "' (known: sd1.5, sd1-fixture)");
+  if (name == "sd2.1" || name == "sd2-small") {
+    c.clip.kind = TextEncoderKind::kOpenClip;
+    c.clip.n_layer = 24, c.clip.width = 1024, c.clip.n_head = 16, c.clip.n_ff = 4096;
+    c.unet.context_dim = 1024;
+    c.unet.head_dim = 64;
+    c.unet.linear_projection = true;
+    c.prediction = Prediction::kAuto;
+    if (name == "sd2-small") {
+      c.unet.model_channels = 64;
+      c.vae.channels = 32;
+      c.synth_cross_attention_gain = 16.f;
+    }
+    return c;
+  }
+  throw std::invalid_argument("unknown diffusion model shape '" + name + "' (known: sd1.5, sd1-fixture, sd2.1, sd2-small)");
 }
 
-std::vector<std::string> sd_config_names() { return {"sd1.5", "sd1-fixture"}; }
+std::optional<Prediction> prediction_from_name(const std::string& name) {
+  if (name == "eps") return Prediction::kEps;
+  if (name == "v") return Prediction::kV;
+  if (name == "auto") return Prediction::kAuto;
+  return std::nullopt;
+}
+
+std::vector<int32_t> empty_prompt_tokens(const ClipTextConfig& clip, size_t n_ids) {
+  const int32_t pad = clip.pad_token() < 0 ? clip.eos_token() : clip.pad_token();
+  std::vector<int32_t> ids(n_ids, pad);
+  for (size_t w = 0; w + 1 < n_ids; w += static_cast<size_t>(clip.n_pos)) {
+    ids[w] = clip.bos_token();
+    ids[w + 1] = clip.eos_token();
+  }
+  return ids;
+}
+
+std::vector<std::string> sd_config_names() { return {"sd1.5", "sd1-fixture", "sd2.1", "sd2-small"}; }
 
 std::vector<SdTensorSpec> sd_tensor_list(const SdConfig& config) {
   std::vector<SdTensorSpec> out;
@@ -182,6 +238,8 @@ std::vector<SdTensorSpec> sd_tensor_list(const SdConfig& config) {
   clip_tensors(config.clip, b);
   unet_tensors(config.unet, b);
   vae_tensors(config.vae, b);
+  for (SdTensorSpec& spec : out)
+    if (spec.name.find("attn2.to_out.0.weight") != std::string::npos) spec.synth_gain = config.synth_cross_attention_gain;
   return out;
 }
 

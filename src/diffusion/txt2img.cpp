@@ -29,6 +29,24 @@ SdPipeline::SdPipeline(const SdConfig& config, const TensorSource& weights)
 
 SdPipeline::~SdPipeline() = default;
 
+Prediction SdPipeline::prediction(const Compute& c) const {
+  std::call_once(prediction_once_, [&] {
+    if (config_.prediction != Prediction::kAuto) {
+      prediction_ = config_.prediction;
+      return;
+    }
+    constexpr int64_t kSide = 8, kContextTokens = 2;
+    const std::vector<float> x(static_cast<size_t>(config_.unet.in_channels * kSide * kSide), 0.5f);
+    const std::vector<float> context(static_cast<size_t>(kContextTokens * config_.unet.context_dim), 0.5f);
+    const std::vector<float> out = unet(c, x, kSide, kSide, 999.f, context);
+    double mean = 0;
+    for (size_t i = 0; i < out.size(); ++i) mean += static_cast<double>(out[i] - x[i]);
+    mean /= static_cast<double>(out.size());
+    prediction_ = mean < -1 ? Prediction::kV : Prediction::kEps;
+  });
+  return prediction_;
+}
+
 std::vector<float> SdPipeline::encode_text(const Compute& c, const std::vector<int32_t>& tokens) const {
   return text_encoder_->encode(c, tokens);
 }
@@ -73,7 +91,7 @@ Txt2ImgResult SdPipeline::generate(const Compute& c, const Txt2ImgRequest& r, co
   emit("x_t_initial.f32", latent_shape, x);
 
   t0 = std::chrono::steady_clock::now();
-  const bool v_pred = config_.prediction == Prediction::kV;
+  const bool v_pred = prediction(c) == Prediction::kV;
   const Denoiser denoise = [&](const std::vector<float>& xt, float sigma, int step) {
     const auto step_start = std::chrono::steady_clock::now();
     const float s2 = sigma * sigma + 1.f;

@@ -1,10 +1,11 @@
 #pragma once
-// Text to image with a Stable Diffusion 1.x checkpoint: text encoder -> sampler loop over the UNet (with
+// Text to image with a Stable Diffusion 1.x / 2.x checkpoint: text encoder -> sampler loop over the UNet (with
 // classifier-free guidance when cfg > 1) -> VAE decoder -> 8-bit RGB. Every stage can be reported (by the names and
 // layouts of the image-generation fixtures) so that each one is checked against stable-diffusion.cpp's.
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,10 @@ class SdPipeline {
   Txt2ImgResult generate(const Compute& c, const Txt2ImgRequest& request, const StageSink& sink = {},
                          const StepProgress& progress = {}) const;
 
+  // eps or v; a config's kAuto is settled on first use as stable-diffusion.cpp settles it for SD 2.x checkpoints:
+  // the UNet's raw output on a constant 8x8 latent and context at t = 999 averages below -1 for v-prediction models.
+  Prediction prediction(const Compute& c) const;
+
   // The stages on their own (each fixture stage is tested from its stored input).
   std::vector<float> encode_text(const Compute& c, const std::vector<int32_t>& tokens) const;  // [n_pos, width]
   // latent: planar [4, h, w]; returns the model output, planar.
@@ -65,6 +70,8 @@ class SdPipeline {
   std::unique_ptr<Unet> unet_;
   std::unique_ptr<VaeDecoder> vae_;
   DiscreteSchedule schedule_;
+  mutable std::once_flag prediction_once_;
+  mutable Prediction prediction_ = Prediction::kAuto;
 };
 
 // The decoder's raw output as an 8-bit image: v = clamp((raw + 1) / 2, 0, 1), pixel = u8(v * 255 + 0.5).

@@ -44,10 +44,16 @@ Unet::Unet(const UnetConfig& u, DiffusionWeights& w) : config_(u) {
   const auto transformer = [&](const std::string& bp, int64_t c) {
     Module m{Kind::kTransformer, {}, {}, {}};
     Transformer& t = m.transformer;
-    t.n_head = u.n_head;
+    t.n_head = u.heads_at(c);
     t.norm = w.norm(bp + "norm", c);
-    t.proj_in = w.conv(bp + "proj_in", c, c, 1);
-    t.proj_out = w.conv(bp + "proj_out", c, c, 1);
+    t.linear_projection = u.linear_projection;
+    if (t.linear_projection) {
+      t.proj_in_linear = w.linear(bp + "proj_in", c, c);
+      t.proj_out_linear = w.linear(bp + "proj_out", c, c);
+    } else {
+      t.proj_in = w.conv(bp + "proj_in", c, c, 1);
+      t.proj_out = w.conv(bp + "proj_out", c, c, 1);
+    }
     const std::string tb = bp + "transformer_blocks.0.";
     t.norm1 = w.norm(tb + "norm1", c);
     t.norm2 = w.norm(tb + "norm2", c);
@@ -133,7 +139,12 @@ void Unet::transformer(const Compute& c, const Transformer& t, FeatureMap& h, co
   const int64_t n = h.pixels(), C = h.channels, d = C / t.n_head;
   s.a.resize(h.height, h.width, C);
   group_norm(c, h.data.data(), n, C, kGroups, kGroupNormEps, t.norm, false, s.a.data.data());
-  conv2d(c, t.proj_in, s.a, s.b, s.nn);  // s.b: the block's token stream [n, C]
+  if (t.linear_projection) {
+    s.b.resize(h.height, h.width, C);
+    linear(c, t.proj_in_linear, s.a.data.data(), n, s.b.data.data());
+  } else {
+    conv2d(c, t.proj_in, s.a, s.b, s.nn);  // s.b: the block's token stream [n, C]
+  }
   float* x = s.b.data.data();
   const size_t nc = static_cast<size_t>(n * C);
   s.normed.resize(nc);
@@ -164,7 +175,12 @@ void Unet::transformer(const Compute& c, const Transformer& t, FeatureMap& h, co
   }
   linear(c, t.ff_out, s.ff_gate.data(), n, s.tokens.data());
   add_inplace(x, s.tokens.data(), n * C);
-  conv2d(c, t.proj_out, s.b, s.a, s.nn);
+  if (t.linear_projection) {
+    s.a.resize(h.height, h.width, C);
+    linear(c, t.proj_out_linear, s.b.data.data(), n, s.a.data.data());
+  } else {
+    conv2d(c, t.proj_out, s.b, s.a, s.nn);
+  }
   add_inplace(h.data.data(), s.a.data.data(), n * C);
 }
 

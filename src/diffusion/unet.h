@@ -1,5 +1,5 @@
 #pragma once
-// The Stable Diffusion 1.x UNet (LDM's openaimodel): a timestep embedding, input blocks of ResBlocks and
+// The Stable Diffusion 1.x / 2.x UNet (LDM's openaimodel): a timestep embedding, input blocks of ResBlocks and
 // SpatialTransformers with strided-convolution downsampling, a middle block, and output blocks that take the
 // input blocks' outputs back as skip connections (concatenated on channels) with nearest-neighbour upsampling.
 #include <cstdint>
@@ -33,7 +33,9 @@ class Unet {
   };
   struct Transformer {
     Norm norm;          // GroupNorm [c]
-    Conv2d proj_in, proj_out;  // 1x1, c -> c
+    Conv2d proj_in, proj_out;  // SD 1.x: 1x1, c -> c
+    Linear proj_in_linear, proj_out_linear;  // SD 2.x: [c, c]
+    bool linear_projection = false;
     Norm norm1, norm2, norm3;  // LayerNorms [c]
     Attention self_attn, cross_attn;
     Linear ff_in;       // [8c, c]: value half, then gate half (GEGLU)

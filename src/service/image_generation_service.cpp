@@ -247,8 +247,10 @@ ImageGenerationResult ImageGenerationService::run(const Job& job) {
   const Loaded& m = model(*config, r.branch);
   Txt2ImgRequest t;
   const int context = static_cast<int>(m.checkpoint.config.clip.n_pos);
-  for (const auto& w : m.tokenizer->windows(join_prompts(r.messages, false), context)) t.tokens.insert(t.tokens.end(), w.begin(), w.end());
-  for (const auto& w : m.tokenizer->windows(join_prompts(r.messages, true), context))
+  const int32_t pad = m.checkpoint.config.clip.pad_token();
+  for (const auto& w : m.tokenizer->windows(join_prompts(r.messages, false), context, pad))
+    t.tokens.insert(t.tokens.end(), w.begin(), w.end());
+  for (const auto& w : m.tokenizer->windows(join_prompts(r.messages, true), context, pad))
     t.negative_tokens.insert(t.negative_tokens.end(), w.begin(), w.end());
   t.seed = r.seed;
   t.steps = r.steps;

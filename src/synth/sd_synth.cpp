@@ -1,5 +1,6 @@
 #include "synth/sd_synth.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "diffusion/safetensors.h"
@@ -35,11 +36,15 @@ void sd_formula_values(const SdTensorSpec& spec, uint64_t seed, std::vector<floa
   const uint64_t h = fnv1a64(spec.name) ^ seed;
   enum { kScaled, kGain, kBias } kind = kScaled;
   float scale = 1.f;
+  if (spec.shape.empty() && ends_with(spec.name, "logit_scale")) {  // open_clip's ln(1 / temperature)
+    std::fill(out.begin(), out.end(), 4.6052f);
+    return;
+  }
   if (spec.shape.size() >= 2) {
-    scale = 1.f / static_cast<float>(int64_t{1} << fan_in_shift(spec.shape));
-  } else if (ends_with(spec.name, ".weight")) {
+    scale = spec.synth_gain / static_cast<float>(int64_t{1} << fan_in_shift(spec.shape));
+  } else if (ends_with(spec.name, "weight")) {
     kind = kGain;
-  } else if (ends_with(spec.name, ".bias")) {
+  } else if (ends_with(spec.name, "bias")) {  // ".bias", and open_clip's "in_proj_bias"
     kind = kBias;
   } else {
     throw std::invalid_argument("no formula for the rank-1 tensor " + spec.name);

@@ -11,6 +11,7 @@ namespace fm::test {
 
 std::string fixtures_dir() { return FMSERVE_FIXTURES_DIR; }
 std::string fixture_path(const std::string& relative) { return fixtures_dir() + "/" + relative; }
+std::string test_data_path(const std::string& relative) { return std::string(FMSERVE_TESTS_DIR) + "/" + relative; }
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -8,6 +8,8 @@ namespace fm::test {
 
 std::string fixtures_dir();
 std::string fixture_path(const std::string& relative);
+// A file this repository keeps beside its tests (tests/<relative>), e.g. goldens made by a reference program.
+std::string test_data_path(const std::string& relative);
 // MANIFEST.json, parsed once; throws std::runtime_error when the fixtures are missing.
 const nlohmann::json& manifest();
 std::vector<float> read_f32_file(const std::string& path);
