@@ -2,6 +2,8 @@
 # UNet step and VAE decode times of `fmserve imagine` against stable-diffusion.cpp's sd-cli on the same checkpoint,
 # runs alternating in the same minutes (the machine is shared: read the spread across rounds, not one figure).
 # Prints one JSON line per run, then the medians and the ratios (sd.cpp's time / ours: above 1 = fmserve faster).
+# end_to_end_s is the whole command's wall time (load, text encoder, sampling, decode, writing the PNG): with -n 1 on
+# an SD 2.x checkpoint (--shape sd2.1, SD-Turbo's shape) it is the one-step turbo path.
 #
 #   SD_CLI=/path/to/sd-cli bench/compare_sdcpp.sh [-t THREADS] [-s SIZE] [-n STEPS] [-r ROUNDS] CHECKPOINT.safetensors
 #
@@ -29,24 +31,29 @@ trap 'rm -rf "$work"' EXIT
 
 function median_of { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-fm_step=() fm_vae=() sd_step=() sd_vae=()
+fm_step=() fm_vae=() sd_step=() sd_vae=() fm_e2e=() sd_e2e=()
 for ((r = 1; r <= rounds; r++)); do
+  t0=$(date +%s.%N)
   log=$("$fmserve" imagine -m "$ckpt" --tokens-file "$work/tokens.txt" --seed 42 --steps "$steps" -W "$size" -H "$size" \
         --cfg 1 --sampler euler -t "$threads" --progress none -o "$work/fm.png" 2>&1 | tail -1)
+  e2e=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
   sampling=$(grep -o 'sampling [0-9.e+-]*' <<<"$log" | cut -d' ' -f2)
   decode=$(grep -o 'decode [0-9.e+-]*' <<<"$log" | cut -d' ' -f2)
   step=$(awk -v s="$sampling" -v n="$steps" 'BEGIN {print s / n}')
-  fm_step+=("$step") fm_vae+=("$decode")
-  echo "{\"engine\":\"fmserve\",\"round\":$r,\"size\":$size,\"unet_step_s\":$step,\"vae_decode_s\":$decode}"
+  fm_step+=("$step") fm_vae+=("$decode") fm_e2e+=("$e2e")
+  echo "{\"engine\":\"fmserve\",\"round\":$r,\"size\":$size,\"unet_step_s\":$step,\"vae_decode_s\":$decode,\"end_to_end_s\":$e2e}"
+  t0=$(date +%s.%N)
   log=$("$sdcli" -m "$ckpt" -p "a photo of a cat" -W "$size" -H "$size" --steps "$steps" --cfg-scale 1 \
         --sampling-method euler --scheduler discrete --rng cuda --seed 42 -t "$threads" -o "$work/sd.png" 2>&1)
+  e2e=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
   sampling=$(grep -o 'sampling completed, taking [0-9.]*' <<<"$log" | awk '{print $4}')
   decode=$(grep -o 'decoded, taking [0-9.]*' <<<"$log" | awk '{print $3}')
   [ -n "$sampling" ] && [ -n "$decode" ] || { echo "sd-cli failed:" >&2; tail -5 <<<"$log" >&2; exit 1; }
   step=$(awk -v s="$sampling" -v n="$steps" 'BEGIN {print s / n}')
-  sd_step+=("$step") sd_vae+=("$decode")
-  echo "{\"engine\":\"stable-diffusion.cpp\",\"round\":$r,\"size\":$size,\"unet_step_s\":$step,\"vae_decode_s\":$decode}"
+  sd_step+=("$step") sd_vae+=("$decode") sd_e2e+=("$e2e")
+  echo "{\"engine\":\"stable-diffusion.cpp\",\"round\":$r,\"size\":$size,\"unet_step_s\":$step,\"vae_decode_s\":$decode,\"end_to_end_s\":$e2e}"
 done
 fs=$(printf '%s\n' "${fm_step[@]}" | median_of) fv=$(printf '%s\n' "${fm_vae[@]}" | median_of)
 ss=$(printf '%s\n' "${sd_step[@]}" | median_of) sv=$(printf '%s\n' "${sd_vae[@]}" | median_of)
-echo "{\"checkpoint\":\"$(basename "$ckpt")\",\"size\":$size,\"threads\":$threads,\"rounds\":$rounds,\"fmserve_unet_step_s\":$fs,\"sdcpp_unet_step_s\":$ss,\"unet_speedup\":$(awk -v a="$ss" -v b="$fs" 'BEGIN {printf "%.2f", a / b}'),\"fmserve_vae_decode_s\":$fv,\"sdcpp_vae_decode_s\":$sv,\"vae_speedup\":$(awk -v a="$sv" -v b="$fv" 'BEGIN {printf "%.2f", a / b}')}"
+fe=$(printf '%s\n' "${fm_e2e[@]}" | median_of) se=$(printf '%s\n' "${sd_e2e[@]}" | median_of)
+echo "{\"checkpoint\":\"$(basename "$ckpt")\",\"size\":$size,\"threads\":$threads,\"rounds\":$rounds,\"fmserve_unet_step_s\":$fs,\"sdcpp_unet_step_s\":$ss,\"unet_speedup\":$(awk -v a="$ss" -v b="$fs" 'BEGIN {printf "%.2f", a / b}'),\"fmserve_vae_decode_s\":$fv,\"sdcpp_vae_decode_s\":$sv,\"vae_speedup\":$(awk -v a="$sv" -v b="$fv" 'BEGIN {printf "%.2f", a / b}'),\"fmserve_end_to_end_s\":$fe,\"sdcpp_end_to_end_s\":$se,\"end_to_end_speedup\":$(awk -v a="$se" -v b="$fe" 'BEGIN {printf "%.2f", a / b}')}"

@@ -228,6 +228,8 @@ const ImageGenerationService::Loaded& ImageGenerationService::model(const ModelC
   m->version = v != config.versions.end() ? v->second : file_date(path);
   std::clog << "fmserve: loading image model " << config.name << "/" << branch << " from " << path << std::endl;
   m->checkpoint = open_sd_checkpoint(path);
+  if (const auto prediction = prediction_from_name(config.image.prediction); prediction && *prediction != Prediction::kAuto)
+    m->checkpoint.config.prediction = *prediction;
   m->pipeline = std::make_unique<SdPipeline>(m->checkpoint.config, *m->checkpoint.tensors);
   const std::string dir = config.image.tokenizer.empty() ? ClipTokenizer::directory_beside(path) : config.image.tokenizer;
   if (dir.empty())

@@ -237,6 +237,10 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
             if (!(mc.image.cfg_scale >= 1.0f && mc.image.cfg_scale <= 30.0f)) fail(origin, kv.second, "image.cfg_scale must be 1..30");
           } else if (key == "tokenizer") {
             mc.image.tokenizer = kv.second.as<std::string>();
+          } else if (key == "prediction") {
+            mc.image.prediction = kv.second.as<std::string>();
+            if (mc.image.prediction != "eps" && mc.image.prediction != "v" && mc.image.prediction != "auto")
+              fail(origin, kv.second, "image.prediction must be eps, v or auto");
           } else if (key == "max_aspect_ratio") {
             mc.image.max_aspect_ratio = kv.second.as<double>();
             if (!(mc.image.max_aspect_ratio >= 1.0 && mc.image.max_aspect_ratio <= 16.0))
@@ -247,7 +251,7 @@ ServiceConfig parse_service_config(const std::string& text, const std::string& o
               fail(origin, kv.second, "image.native_size must be a multiple of 64 from 64 to 2048");
           } else {
             fail(origin, kv.first, "unknown image key '" + key +
-                                   "' (steps, sampler, cfg_scale, tokenizer, max_aspect_ratio, native_size)");
+                                   "' (steps, sampler, cfg_scale, tokenizer, prediction, max_aspect_ratio, native_size)");
           }
         }
       }

@@ -39,6 +39,7 @@ struct ModelConfig {
     std::string sampler = "euler_a";  // euler, euler_a, dpmpp2m
     float cfg_scale = 7.0f;
     std::string tokenizer;            // CLIP vocab.json + merges.txt folder (default: beside the checkpoint)
+    std::string prediction = "auto";  // eps, v, or auto (SD 1.x eps; SD 2.x decided from the UNet, as sd.cpp does)
     double max_aspect_ratio = 4.0;    // width/height (and height/width) accepted up to this
     int native_size = 512;            // aspect ratios map to sizes of about this side squared (SD 1.x: 512)
   } image;

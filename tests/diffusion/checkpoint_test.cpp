@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 
 #include "diffusion/checkpoint.h"
 #include "diffusion/nn.h"
@@ -97,6 +98,55 @@ TEST(DiffusionCheckpoint, MissingOrMisShapedTensorsAreRefusedByName) {
   EXPECT_EQ(inferred.clip.width, 768);
   EXPECT_EQ(inferred.unet.context_dim, 768);
   EXPECT_EQ(sd_tensor_list(inferred).size(), sd_tensor_list(config).size());
+}
+
+// Shapes without values: what infer_sd_config reads.
+class ShapesOnly : public TensorSource {
+ public:
+  explicit ShapesOnly(const SdConfig& config) {
+    for (const SdTensorSpec& spec : sd_tensor_list(config)) refs_[spec.name].shape = spec.shape;
+  }
+  const TensorRef* find(const std::string& name) const override {
+    const auto it = refs_.find(name);
+    return it == refs_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<std::string, TensorRef> refs_;
+};
+
+TEST(DiffusionCheckpoint, InfersSd1AndSd2LayoutsFromTheTensors) {
+  const SdConfig sd1 = infer_sd_config(ShapesOnly(sd_config_named("sd1.5")));
+  EXPECT_FALSE(sd1.clip.open_clip());
+  EXPECT_EQ(sd1.clip.layers_run(), 12);
+  EXPECT_EQ(sd1.clip.pad_token(), -1);  // EOS
+  EXPECT_EQ(sd1.unet.heads_at(640), 8);
+  EXPECT_FALSE(sd1.unet.linear_projection);
+  EXPECT_EQ(sd1.prediction, Prediction::kEps);
+
+  const SdConfig sd2 = infer_sd_config(ShapesOnly(sd_config_named("sd2.1")));
+  EXPECT_TRUE(sd2.clip.open_clip());
+  EXPECT_EQ(sd2.clip.n_layer, 24);
+  EXPECT_EQ(sd2.clip.layers_run(), 23);  // the penultimate layer's output
+  EXPECT_EQ(sd2.clip.width, 1024);
+  EXPECT_EQ(sd2.clip.n_head, 16);
+  EXPECT_EQ(sd2.clip.n_ff, 4096);
+  EXPECT_EQ(sd2.clip.pad_token(), 0);
+  EXPECT_EQ(sd2.unet.context_dim, 1024);
+  EXPECT_EQ(sd2.unet.model_channels, 320);
+  EXPECT_EQ(sd2.unet.heads_at(640), 10);  // heads of 64 channels
+  EXPECT_TRUE(sd2.unet.linear_projection);
+  EXPECT_EQ(sd2.prediction, Prediction::kAuto);
+  EXPECT_EQ(sd_tensor_list(sd2).size(), sd_tensor_list(sd_config_named("sd2.1")).size());
+
+  const std::vector<int32_t> empty = empty_prompt_tokens(sd2.clip, 154);  // two windows
+  EXPECT_EQ(empty[0], 49406);
+  EXPECT_EQ(empty[1], 49407);
+  EXPECT_EQ(empty[2], 0);
+  EXPECT_EQ(empty[77], 49406);
+  EXPECT_EQ(empty[78], 49407);
+  EXPECT_EQ(empty[153], 0);
+  EXPECT_EQ(empty_prompt_tokens(sd1.clip, 77)[76], 49407);
 }
 
 }  // namespace
