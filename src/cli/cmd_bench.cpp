@@ -136,10 +136,11 @@ int run_synth(const SynthOptions& opt) {
   const std::vector<std::string> sd_shapes = sd_config_names();
   if (std::find(sd_shapes.begin(), sd_shapes.end(), opt.shape) != sd_shapes.end()) {
     const std::string type = opt.type.empty() ? "F32" : opt.type;
-    if (type != "F32" && type != "F16") throw std::invalid_argument("diffusion checkpoints are written as F32 or F16");
+    if (type != "F32" && type != "F16" && type != "Q8_0")
+      throw std::invalid_argument("diffusion checkpoints are written as F32, F16 or Q8_0 (GGUF only)");
     // The weight formula's default seed 0 gives the image-generation fixtures' checkpoint.
     const uint64_t seed = opt.seed_given ? opt.seed : 0;
-    synthesize_sd_checkpoint(opt.shape, type == "F16" ? TensorType::F16 : TensorType::F32, seed, opt.output);
+    synthesize_sd_checkpoint(opt.shape, *tensor_type_from_name(type), seed, opt.output);
     std::clog << "fmserve: wrote " << opt.output << " in " << seconds_since(t0) << " s" << std::endl;
     return 0;
   }

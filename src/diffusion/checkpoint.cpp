@@ -14,9 +14,10 @@ class GgufTensors : public TensorSource {
  public:
   explicit GgufTensors(std::unique_ptr<GgufFile> file) : file_(std::move(file)) {
     for (const GgufTensorInfo& t : file_->tensors()) {
-      if (t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16)
+      if (t.type != TensorType::F32 && t.type != TensorType::F16 && t.type != TensorType::BF16 &&
+          t.type != TensorType::Q8_0)
         throw std::runtime_error("tensor " + t.name + ": type " + std::string(tensor_type_name(t.type)) +
-                                 " is not supported for diffusion weights (F32, F16 and BF16 are)");
+                                 " is not supported for diffusion weights (F32, F16, BF16 and Q8_0 are)");
       TensorRef ref;
       ref.type = t.type;
       for (int d = t.n_dims - 1; d >= 0; --d) ref.shape.push_back(t.ne[d]);

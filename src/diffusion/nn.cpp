@@ -25,6 +25,20 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
+// Any stored type as f32 values, row by row of the innermost dimension (Q8_0 blocks never straddle rows).
+void to_f32(const TensorRef& t, float* out) {
+  const int64_t n = t.elements();
+  if (t.type == TensorType::Q8_0) {
+    const int64_t cols = t.shape.empty() ? 1 : t.shape.back(), rows = n / std::max<int64_t>(cols, 1);
+    const DequantizeRowFn dequantize = scalar_kernels().dequantize_fn(TensorType::Q8_0);
+    const size_t row_bytes = tensor_row_bytes(TensorType::Q8_0, cols);
+    for (int64_t r = 0; r < rows; ++r) dequantize(t.data + r * row_bytes, out + r * cols, cols);
+    return;
+  }
+  const auto* src = reinterpret_cast<const uint16_t*>(t.data);
+  for (int64_t i = 0; i < n; ++i) out[i] = t.type == TensorType::F16 ? fp16_to_fp32(src[i]) : bf16_to_fp32(src[i]);
+}
+
 void grow(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
@@ -37,6 +51,11 @@ const TensorRef& DiffusionWeights::require(const std::string& name, const std::v
   if (t->shape != shape)
     throw std::runtime_error("tensor " + name + " has shape " + shape_text(t->shape) + ", expected " +
                              shape_text(shape));
+  if (t->type == TensorType::Q8_0) {  // only from GGUF files, whose tensors are aligned
+    if (t->shape.empty() || t->shape.back() % 32 != 0)
+      throw std::runtime_error("tensor " + name + ": Q8_0 rows must hold whole blocks of 32");
+    return *t;
+  }
   const size_t element = t->type == TensorType::F32 ? 4 : 2;
   if (reinterpret_cast<uintptr_t>(t->data) % element == 0) return *t;
   // A file may place a tensor at any byte offset: its values are read from an aligned copy.
@@ -54,37 +73,36 @@ MatrixView DiffusionWeights::matrix(const std::string& name, const std::vector<i
   m.n_cols = cols;
   if (t.type == TensorType::BF16) {
     auto& copy = owned_.emplace_back(static_cast<size_t>(t.elements()));
-    const auto* src = reinterpret_cast<const uint16_t*>(t.data);
-    for (size_t i = 0; i < copy.size(); ++i) copy[i] = bf16_to_fp32(src[i]);
+    to_f32(t, copy.data());
     m.type = TensorType::F32;
     m.data = reinterpret_cast<const uint8_t*>(copy.data());
   } else {
     m.type = t.type;
     m.data = t.data;
   }
-  m.row_bytes = static_cast<size_t>(cols) * (m.type == TensorType::F32 ? 4 : 2);
+  m.row_bytes = tensor_row_bytes(m.type, cols);
   return m;
 }
 
 const float* DiffusionWeights::values(const std::string& name, const std::vector<int64_t>& shape) {
   const TensorRef& t = require(name, shape);
   if (t.type == TensorType::F32) return reinterpret_cast<const float*>(t.data);
-  const int64_t n = t.elements();
-  auto& copy = owned_.emplace_back(static_cast<size_t>(n));
-  const auto* src = reinterpret_cast<const uint16_t*>(t.data);
-  for (int64_t i = 0; i < n; ++i)
-    copy[static_cast<size_t>(i)] = t.type == TensorType::F16 ? fp16_to_fp32(src[i]) : bf16_to_fp32(src[i]);
+  auto& copy = owned_.emplace_back(static_cast<size_t>(t.elements()));
+  to_f32(t, copy.data());
   return copy.data();
 }
 
 const uint16_t* DiffusionWeights::pack_panels(const MatrixView& w) {
   const int64_t cols = w.n_cols, n_panels = (w.n_rows + kPanelRows - 1) / kPanelRows;
   auto& panels = owned_half_.emplace_back(static_cast<size_t>(n_panels * kPanelRows * cols), uint16_t{0});
+  std::vector<float> row(w.type == TensorType::Q8_0 ? static_cast<size_t>(cols) : 0);
   for (int64_t r = 0; r < w.n_rows; ++r) {
     uint16_t* dst = panels.data() + (r / kPanelRows) * kPanelRows * cols + r % kPanelRows;
+    if (w.type == TensorType::Q8_0) scalar_kernels().dequantize_fn(TensorType::Q8_0)(w.row(r), row.data(), cols);
     for (int64_t k = 0; k < cols; ++k) {
-      const uint16_t h = w.type == TensorType::F16 ? reinterpret_cast<const uint16_t*>(w.row(r))[k]
-                                                   : fp32_to_fp16(reinterpret_cast<const float*>(w.row(r))[k]);
+      const uint16_t h = w.type == TensorType::F16   ? reinterpret_cast<const uint16_t*>(w.row(r))[k]
+                         : w.type == TensorType::F32 ? fp32_to_fp16(reinterpret_cast<const float*>(w.row(r))[k])
+                                                     : fp32_to_fp16(row[static_cast<size_t>(k)]);
       dst[k * kPanelRows] = h;
     }
   }
@@ -99,7 +117,8 @@ Linear DiffusionWeights::linear_named(const std::string& weight, const std::stri
   Linear l;
   l.w = matrix(weight, {n_out, n_in});
   if (!bias.empty()) l.b = vector(bias, n_out);
-  if (l.w.type == TensorType::F16) l.panels = pack_panels(l.w);  // F32 stays F32, as stable-diffusion.cpp keeps it
+  // F32 and Q8_0 stay as stored (the shared matmul; Q8_0 products take activations quantized to Q8_0, as ggml's do).
+  if (l.w.type == TensorType::F16) l.panels = pack_panels(l.w);
   return l;
 }
 

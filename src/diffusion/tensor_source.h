@@ -13,7 +13,7 @@
 namespace fm {
 
 struct TensorRef {
-  TensorType type = TensorType::F32;  // F32, F16 or BF16
+  TensorType type = TensorType::F32;  // F32, F16 or BF16; Q8_0 from GGUF files
   std::vector<int64_t> shape;         // PyTorch order (outermost first)
   const uint8_t* data = nullptr;      // row-major, little-endian
   int64_t elements() const;

@@ -1,9 +1,12 @@
 #include "synth/sd_synth.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "diffusion/safetensors.h"
+#include "gguf/gguf_writer.h"
+#include "tensor/kernels/kernel_table.h"
 
 namespace fm {
 namespace {
@@ -75,8 +78,51 @@ TensorMap sd_formula_weights(const SdConfig& config, uint64_t seed, bool with_en
   return map;
 }
 
+namespace {
+
+// How a GGUF checkpoint stores a tensor, as stable-diffusion.cpp's converter does for the types it offers: Q8_0
+// for the linear layers' matrices, convolution kernels and embeddings in F16, vectors in F32.
+TensorType gguf_type_of(const SdTensorSpec& spec, TensorType requested) {
+  if (spec.shape.size() <= 1) return TensorType::F32;
+  if (requested != TensorType::Q8_0) return requested;
+  const bool embedding = spec.name.find("embedding") != std::string::npos;
+  if (spec.shape.size() == 2 && !embedding && spec.shape.back() % 32 == 0) return TensorType::Q8_0;
+  return TensorType::F16;
+}
+
+void write_gguf_checkpoint(const std::vector<SdTensorSpec>& specs, TensorType type, uint64_t seed,
+                           const std::string& output) {
+  GgufWriter w;
+  for (const SdTensorSpec& spec : specs) {
+    const TensorType t = gguf_type_of(spec, type);
+    std::vector<int64_t> dims(spec.shape.rbegin(), spec.shape.rend());  // GGUF: innermost first
+    if (dims.empty()) dims.push_back(1);
+    w.add_tensor(spec.name, t, dims, [spec, t, seed](uint8_t* dst) {
+      int64_t n = 1;
+      for (int64_t d : spec.shape) n *= d;
+      std::vector<float> values(static_cast<size_t>(n));
+      sd_formula_values(spec, seed, values);
+      const int64_t row = spec.shape.empty() ? 1 : spec.shape.back();
+      const size_t row_bytes = tensor_row_bytes(t, row);
+      const QuantizeRowFn quantize = t == TensorType::F32 ? nullptr : scalar_kernels().quantize_fn(t);
+      for (int64_t r = 0; r < n / row; ++r) {
+        if (quantize) quantize(values.data() + r * row, dst + r * row_bytes, row);
+        else std::memcpy(dst + r * row_bytes, values.data() + r * row, row_bytes);
+      }
+    });
+  }
+  w.write_file(output);
+}
+
+bool is_gguf(const std::string& path) { return ends_with(path, ".gguf"); }
+
+}  // namespace
+
 void synthesize_sd_checkpoint(const std::string& shape, TensorType type, uint64_t seed, const std::string& output) {
   const std::vector<SdTensorSpec> specs = sd_tensor_list(sd_config_named(shape));
+  if (is_gguf(output)) return write_gguf_checkpoint(specs, type, seed, output);
+  if (type != TensorType::F32 && type != TensorType::F16)
+    throw std::invalid_argument("safetensors checkpoints are written as F32 or F16 (Q8_0: write a .gguf)");
   std::vector<SafetensorsEntry> entries;
   for (const auto& s : specs) entries.push_back({s.name, s.shape});
   write_safetensors(output, entries, type, [&](size_t i, std::vector<float>& out) { sd_formula_values(specs[i], seed, out); });

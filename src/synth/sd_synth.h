@@ -18,7 +18,8 @@ void sd_formula_values(const SdTensorSpec& spec, uint64_t seed, std::vector<floa
 // The checkpoint's tensors in memory (f32); the VAE encoder, which txt2img never runs, only when asked.
 TensorMap sd_formula_weights(const SdConfig& config, uint64_t seed, bool with_encoder);
 
-// Writes a single-file safetensors checkpoint (F32 or F16) of the named shape (sd_config_names()).
+// Writes a single-file checkpoint of the named shape (sd_config_names()): safetensors (F32 or F16), or GGUF when
+// `output` ends in .gguf (F32, F16, or Q8_0 linear weights with F16 convolutions as stable-diffusion.cpp converts).
 void synthesize_sd_checkpoint(const std::string& shape, TensorType type, uint64_t seed, const std::string& output);
 
 }  // namespace fm

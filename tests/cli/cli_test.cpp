@@ -388,7 +388,16 @@ TEST(Cli, ImagineMatchesStableDiffusionCppOnAnSd2Checkpoint) {
   CliResult eps = imagine("-W 64 -H 64 --steps 3 --cfg 5 --sampler euler --seed 3 --prediction eps");
   ASSERT_EQ(eps.exit_code, 0) << eps.err;
   EXPECT_LT(share_within_2_levels(png, test::test_data_path(std::string("diffusion/goldens/") + cases[2].golden)), 0.5);
-  for (const std::string& p : {ckpt, png, tokens}) std::remove(p.c_str());
+
+  // The same checkpoint as GGUF with Q8_0 linear weights (activations quantized to Q8_0 in their products).
+  const std::string q8 = temp_path("sd2_small_q8.gguf");
+  synth = run_cli("model synth --shape sd2-small --type Q8_0 -o " + q8);
+  ASSERT_EQ(synth.exit_code, 0) << synth.err;
+  CliResult r = run_cli("imagine -m " + q8 + " --tokens-file " + tokens +
+                        " -W 64 -H 64 --steps 3 --cfg 1 --sampler euler_a --seed 42 --progress none -o " + png);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(share_within_2_levels(png, test::test_data_path("diffusion/goldens/sd2-small-q8_0_euler_a_64x64_s42.png")), 0.99);
+  for (const std::string& p : {ckpt, q8, png, tokens}) std::remove(p.c_str());
 }
 
 }  // namespace
