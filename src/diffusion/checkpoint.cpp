@@ -29,6 +29,7 @@ class GgufTensors : public TensorSource {
     const auto it = refs_.find(name);
     return it == refs_.end() ? nullptr : &it->second;
   }
+  bool maps_file() const override { return file_->is_file_mapping(); }
 
  private:
   std::unique_ptr<GgufFile> file_;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "diffusion/tensor_source.h"
+#include "gguf/mapped_file.h"
 #include "model/blocks.h"
 #include "tensor/fp16.h"
 #include "tensor/kernels/kernel_table.h"
@@ -109,6 +110,13 @@ const uint16_t* DiffusionWeights::pack_panels(const MatrixView& w) {
   return panels.data();
 }
 
+void DiffusionWeights::release_packed(const std::string& name, const MatrixView& w) {
+  const TensorRef* t = source_.find(name);
+  // Only the file's own bytes (not an aligned or converted copy) of a mapped file.
+  if (!source_.maps_file() || !t || t->data != w.data) return;
+  release_file_pages(w.data, w.row_bytes * static_cast<size_t>(w.n_rows));
+}
+
 Linear DiffusionWeights::linear(const std::string& prefix, int64_t n_out, int64_t n_in, bool bias) {
   return linear_named(prefix + ".weight", bias ? prefix + ".bias" : std::string(), n_out, n_in);
 }
@@ -118,7 +126,10 @@ Linear DiffusionWeights::linear_named(const std::string& weight, const std::stri
   l.w = matrix(weight, {n_out, n_in});
   if (!bias.empty()) l.b = vector(bias, n_out);
   // F32 and Q8_0 stay as stored (the shared matmul; Q8_0 products take activations quantized to Q8_0, as ggml's do).
-  if (l.w.type == TensorType::F16) l.panels = pack_panels(l.w);
+  if (l.w.type == TensorType::F16) {
+    l.panels = pack_panels(l.w);
+    release_packed(weight, l.w);  // the product reads only the panels
+  }
   return l;
 }
 
@@ -130,6 +141,7 @@ Conv2d DiffusionWeights::conv(const std::string& prefix, int64_t c_out, int64_t 
   // Kernels run in F16 (F32 ones are rounded), as stable-diffusion.cpp stores every Conv2d kernel, repacked into
   // panels of 16 output channels for the convolution GEMM.
   c.panels = pack_panels(w);
+  release_packed(prefix + ".weight", w);
   return c;
 }
 

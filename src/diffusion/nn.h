@@ -65,6 +65,8 @@ class DiffusionWeights {
  private:
   const TensorRef& require(const std::string& name, const std::vector<int64_t>& shape);
   const uint16_t* pack_panels(const MatrixView& w);  // F16 copy in panels of 16 rows, owned here
+  // Once panels replace a tensor the file's pages of it are dropped (RSS holds one copy of each kernel).
+  void release_packed(const std::string& name, const MatrixView& w);
   const TensorSource& source_;
   std::deque<std::vector<float>> owned_;
   std::deque<std::vector<uint16_t>> owned_half_;

@@ -39,6 +39,7 @@ class SafetensorsFile : public TensorSource {
   explicit SafetensorsFile(const std::string& path);  // throws SafetensorsError / std::runtime_error
   ~SafetensorsFile() override;
   const TensorRef* find(const std::string& name) const override { return index_->find(name); }
+  bool maps_file() const override { return true; }
   const SafetensorsIndex& index() const { return *index_; }
 
  private:

@@ -23,6 +23,9 @@ class TensorSource {
  public:
   virtual ~TensorSource() = default;
   virtual const TensorRef* find(const std::string& name) const = 0;
+  // True when the tensors' bytes are a read-only mapping of a file, whose pages may go back to the page cache once
+  // a repacked copy replaces them (release_file_pages).
+  virtual bool maps_file() const { return false; }
 };
 
 // Tensors owned in memory (f32).

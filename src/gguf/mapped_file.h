@@ -21,4 +21,8 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Hands the whole pages inside [data, data + bytes) of a read-only file mapping back to the page cache: they are
+// clean, so a later read just faults them in again. Only for memory a MappedFile maps (elsewhere it would zero it).
+void release_file_pages(const uint8_t* data, size_t bytes);
+
 }  // namespace fm

@@ -6,22 +6,10 @@
 #include <cstdint>
 
 #include "gguf/gguf_file.h"
+#include "gguf/mapped_file.h"
 #include "tensor/kernels/kernel_table.h"
 
 namespace fm {
-namespace {
-
-// The packed copy is what the kernels read; the file's pages of the matrix go back to the page cache (they are
-// clean, so a later read, e.g. an embedding row, just faults them in again).
-void release_pages(const uint8_t* data, size_t bytes) {
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(page - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-}
-
-}  // namespace
-
 void WeightBinder::attach_packed(MatrixView& m, bool release_file_pages) {
   if (!best_kernels().packed_matmul || !PackedMatrix::packable(m.type, m.n_cols)) return;
   // Tied matrices (the same tensor bound twice) share one packed copy; tensors of a hostile file may overlap
@@ -30,7 +18,9 @@ void WeightBinder::attach_packed(MatrixView& m, bool release_file_pages) {
   auto it = packed_.find(key);
   if (it == packed_.end()) {
     it = packed_.emplace(key, PackedMatrix::pack(m.type, m.n_cols, m.n_rows, m.data, m.row_bytes)).first;
-    if (release_file_pages && file_.is_file_mapping()) release_pages(m.data, m.row_bytes * static_cast<size_t>(m.n_rows));
+    // The packed copy is what the kernels read; the file's pages of the matrix go back to the page cache (a later
+    // read, e.g. an embedding row, faults them in again).
+    if (release_file_pages && file_.is_file_mapping()) fm::release_file_pages(m.data, m.row_bytes * static_cast<size_t>(m.n_rows));
   }
   m.packed = it->second.get();
 }
