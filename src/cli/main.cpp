@@ -219,8 +219,8 @@ int main(int argc, char** argv) {
   synth_cmd->add_option("--shape", synth.shape, "qwen2.5-0.5b, qwen2.5-1.5b, qwen3-0.6b, llama-3.2-1b, gemma3-1b, bge-small, tiny-qwen3, tiny-bert; "
                          "projectors: gemma3-siglip-896, qwen2.5-vl-7b-vit; diffusion checkpoints (safetensors): sd1.5, sd1-fixture, sd2.1, sd2-small")->required();
   synth_cmd->add_option("--text-width", synth.text_width, "Projectors: the text model's width they write (default: the real model's)");
-  synth_cmd->add_option("--type", synth.type, "F16, Q8_0, Q4_0, Q4_K_M, Q6_K (diffusion checkpoints: F32 or F16, default F32)");
-  synth_cmd->add_option("-o,--output", synth.output, "Output file (GGUF; .safetensors for diffusion checkpoints)")->required();
+  synth_cmd->add_option("--type", synth.type, "F16, Q8_0, Q4_0, Q4_K_M, Q6_K (diffusion checkpoints: F32 or F16, default F32; Q8_0 into a .gguf)");
+  synth_cmd->add_option("-o,--output", synth.output, "Output file (GGUF; diffusion checkpoints: .safetensors, or .gguf)")->required();
   auto* synth_seed = synth_cmd->add_option("--seed", synth.seed, "Random seed (diffusion checkpoints: of the weight formula, default 0)");
   synth_cmd->add_option("--classifier-labels", synth.classifier_labels, "Add a classification head with these labels")
       ->delimiter(',');
