@@ -59,25 +59,28 @@ int64_t count_layers(const TensorSource& t, const std::string& prefix, const std
   return n;
 }
 
+// Where each layout keeps the tensors whose shapes give the text encoder's sizes.
+struct TextEncoderNames {
+  std::string token_embedding, position_embedding, first_fc1, layer_prefix, layer_probe;
+};
+
 void infer_text_encoder(const TensorSource& t, ClipTextConfig& c) {
-  if (t.find(std::string(kOpenClipPrefix) + "token_embedding.weight")) {  // SD 2.x: open_clip's names
-    const std::string p = kOpenClipPrefix;
-    c.kind = TextEncoderKind::kOpenClip;
-    const TensorRef& tok = need(t, p + "token_embedding.weight", 2);
-    c.vocab = tok.shape[0];
-    c.width = tok.shape[1];
-    c.n_pos = need(t, p + "positional_embedding", 2).shape[0];
-    c.n_ff = need(t, p + "transformer.resblocks.0.mlp.c_fc.weight", 2).shape[0];
-    c.n_layer = count_layers(t, p + "transformer.resblocks.", ".attn.in_proj_weight");
-  } else {
-    const std::string p = kClipPrefix;
-    const TensorRef& tok = need(t, p + "embeddings.token_embedding.weight", 2);
-    c.vocab = tok.shape[0];
-    c.width = tok.shape[1];
-    c.n_pos = need(t, p + "embeddings.position_embedding.weight", 2).shape[0];
-    c.n_ff = need(t, p + "encoder.layers.0.mlp.fc1.weight", 2).shape[0];
-    c.n_layer = count_layers(t, p + "encoder.layers.", ".self_attn.q_proj.weight");
-  }
+  const std::string hf = kClipPrefix, oc = kOpenClipPrefix;
+  const bool open_clip = t.find(oc + "token_embedding.weight") != nullptr;  // SD 2.x: open_clip's names
+  const TextEncoderNames n =
+      open_clip ? TextEncoderNames{oc + "token_embedding.weight", oc + "positional_embedding",
+                                   oc + "transformer.resblocks.0.mlp.c_fc.weight", oc + "transformer.resblocks.",
+                                   ".attn.in_proj_weight"}
+                : TextEncoderNames{hf + "embeddings.token_embedding.weight", hf + "embeddings.position_embedding.weight",
+                                   hf + "encoder.layers.0.mlp.fc1.weight", hf + "encoder.layers.",
+                                   ".self_attn.q_proj.weight"};
+  c.kind = open_clip ? TextEncoderKind::kOpenClip : TextEncoderKind::kOpenAiClip;
+  const TensorRef& tok = need(t, n.token_embedding, 2);
+  c.vocab = tok.shape[0];
+  c.width = tok.shape[1];
+  c.n_pos = need(t, n.position_embedding, 2).shape[0];
+  c.n_ff = need(t, n.first_fc1, 2).shape[0];
+  c.n_layer = count_layers(t, n.layer_prefix, n.layer_probe);
   c.n_head = std::max<int64_t>(c.width / 64, 1);
   if (c.n_layer < (c.open_clip() ? 2 : 1))
     throw std::runtime_error("the text encoder has too few layers (" + std::to_string(c.n_layer) + ")");
