@@ -169,9 +169,11 @@ TEST_F(DiffusionGoldens, TextEncoderMatchesCondCrossattn) {
 }
 
 // At t = 999 the random UNet amplifies rounding: its convolutions take f16 inputs (as stable-diffusion.cpp's do),
-// and a different summation order flips some f16 roundings. Our own scalar and AVX2 kernels, which differ only in
-// summation order, give outputs 1.2e-3 apart (relative L2) on this stage, so that stage's limit is 1.5e-3; the
-// other step (t = 0) is held to 1e-3.
+// and a different summation order flips some f16 roundings. The README's 1e-3 is below what the oracle itself
+// reproduces there: stable-diffusion.cpp built for AVX2 (the goldens come from its AVX-512 build), fed this stage's
+// stored inputs, lands 1.11e-3 from them (2.7e-4 at t = 0). Our scalar and AVX2 kernels, which differ only in
+// summation order, are 1.2e-3 apart; mimicking ggml's lane order in the convolutions or the linears moves us
+// between 1.12e-3 and 1.32e-3, never below. So that stage's limit is 1.5e-3; the other step (t = 0) is held to 1e-3.
 TEST_F(DiffusionGoldens, UnetMatchesEachStep) {
   const std::vector<float> cond = stage("cond_crossattn.f32");
   for (int step = 0; step < 2; ++step) {
