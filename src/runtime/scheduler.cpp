@@ -47,6 +47,9 @@ struct Sequence {
   Sampler sampler;
   std::unordered_map<int32_t, int> counts;  // generated token counts for presence/frequency penalties
   std::unique_ptr<TokenConstraint> constraint;  // structured output, when the request has one
+  // This step's choice, made in parallel with the other sequences' and delivered afterwards in order. A token of -1
+  // means the grammar allowed none. Reused every step (its `top` keeps its capacity).
+  TokenEvent picked;
   Sequence(std::shared_ptr<Group> g, int c)
       : group(std::move(g)), choice(c), sampler([&] {
           SamplingParams p = group->req->sampling;
@@ -63,9 +66,12 @@ struct Scheduler::Impl {
   const Model& model;
   SchedulerOptions opt;
   ForwardContext ctx;
-  std::vector<float> logits;     // [max_batch_tokens, n_vocab]
-  std::vector<float> penalized;  // [n_vocab]
+  std::vector<float> logits;                  // [max_batch_tokens, n_vocab]
+  std::vector<std::vector<float>> penalized;  // [threads][n_vocab]: each thread's copy of a row it adjusts
   Batch batch;
+  // One step's sequences in batch order, and the rows they choose a token from (forks share their parent's row).
+  std::vector<Sequence*> order;
+  std::vector<std::pair<Sequence*, const float*>> choosers;
 
   mutable std::mutex mutex;
   std::condition_variable wake;
@@ -82,7 +88,7 @@ struct Scheduler::Impl {
         opt(o),
         ctx(m, o.threads, o.max_batch_tokens + o.max_image_tokens, o.n_ctx),
         logits(static_cast<size_t>((o.max_batch_tokens + o.max_image_tokens) * m.hparams().n_vocab)),
-        penalized(static_cast<size_t>(m.hparams().n_vocab)) {
+        penalized(static_cast<size_t>(ctx.pool.size()), std::vector<float>(static_cast<size_t>(m.hparams().n_vocab))) {
     thread = std::thread([this] { loop(); });
   }
 
@@ -157,43 +163,64 @@ struct Scheduler::Impl {
     }
   }
 
-  // Picks the next token of `seq` from its logits and delivers it; finishes the sequence when it ends.
-  void advance(Sequence& seq, const float* row) {
+  // Chooses seq's next token from its row of logits into seq.picked: penalties and the grammar's mask on a copy
+  // (`scratch`, [n_vocab]) when the request has them, then the sampler, then the log-probabilities asked for.
+  // Touches only seq's own state, so the sequences of a step choose in parallel.
+  void choose(Sequence& seq, const float* row, float* scratch) const {
     const SchedulerRequest& req = *seq.group->req;
     const int64_t n_vocab = model.hparams().n_vocab;
-    std::copy(row, row + n_vocab, penalized.begin());
-    for (const auto& [token, count] : seq.counts)
-      penalized[static_cast<size_t>(token)] -= req.presence_penalty + req.frequency_penalty * static_cast<float>(count);
-    if (seq.constraint && !seq.constraint->mask(penalized.data(), n_vocab, req.stop_tokens)) {
+    TokenEvent& ev = seq.picked;
+    ev.choice = seq.choice;
+    ev.token = -1;
+    ev.top.clear();
+    const bool penalties = !seq.counts.empty() && (req.presence_penalty != 0.f || req.frequency_penalty != 0.f);
+    const float* adjusted = row;
+    if (penalties || seq.constraint) {
+      std::copy(row, row + n_vocab, scratch);
+      if (penalties)
+        for (const auto& [token, count] : seq.counts)
+          scratch[token] -= req.presence_penalty + req.frequency_penalty * static_cast<float>(count);
+      if (seq.constraint && !seq.constraint->mask(scratch, n_vocab, req.stop_tokens)) return;
+      adjusted = scratch;
+    }
+    ev.token = seq.sampler.sample(adjusted, n_vocab);
+    if (req.top_logprobs >= 0) log_probabilities(row, n_vocab, req.top_logprobs, ev);
+  }
+
+  // ev.logprob of ev.token and the `k` most likely tokens (the lower id first among equals), from the raw logits.
+  static void log_probabilities(const float* row, int64_t n_vocab, int k, TokenEvent& ev) {
+    float max_logit = row[0];
+    for (int64_t i = 1; i < n_vocab; ++i) max_logit = std::max(max_logit, row[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(row[i] - max_logit));
+    const float log_z = max_logit + static_cast<float>(std::log(sum));
+    ev.logprob = row[ev.token] - log_z;
+    // One pass keeping the best k in order: a logit enters only if strictly above the k-th kept.
+    const size_t keep = static_cast<size_t>(std::min<int64_t>(k, n_vocab));
+    for (int64_t i = 0; i < n_vocab && keep > 0; ++i) {
+      if (ev.top.size() == keep && !(row[i] > ev.top.back().logprob)) continue;
+      if (ev.top.size() == keep) ev.top.pop_back();
+      size_t at = ev.top.size();
+      while (at > 0 && row[i] > ev.top[at - 1].logprob) --at;
+      ev.top.insert(ev.top.begin() + static_cast<std::ptrdiff_t>(at), TopLogprob{static_cast<int32_t>(i), row[i]});
+    }
+    for (auto& t : ev.top) t.logprob -= log_z;
+  }
+
+  // Delivers the token choose() picked; finishes the sequence when it ends.
+  void deliver(Sequence& seq) {
+    const SchedulerRequest& req = *seq.group->req;
+    const TokenEvent& ev = seq.picked;
+    const int32_t token = ev.token;
+    if (token < 0) {
       finish(seq, FinishReason::kError);  // the grammar allows nothing: cannot happen for a well-formed grammar
       return;
     }
-    const int32_t token = seq.sampler.sample(penalized.data(), n_vocab);
     if (std::find(req.stop_tokens.begin(), req.stop_tokens.end(), token) != req.stop_tokens.end()) {
       finish(seq, FinishReason::kStop);
       return;
     }
     if (seq.constraint) seq.constraint->accept(token);
-    TokenEvent ev;
-    ev.choice = seq.choice;
-    ev.token = token;
-    if (req.top_logprobs >= 0) {
-      float max_logit = row[0];
-      for (int64_t i = 1; i < n_vocab; ++i) max_logit = std::max(max_logit, row[i]);
-      double sum = 0;
-      for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(row[i] - max_logit));
-      const float log_z = max_logit + static_cast<float>(std::log(sum));
-      ev.logprob = row[token] - log_z;
-      for (int k = 0; k < req.top_logprobs && k < n_vocab; ++k) {
-        int32_t best = -1;
-        for (int64_t i = 0; i < n_vocab; ++i) {
-          bool taken = false;
-          for (const auto& t : ev.top) taken |= t.token == i;
-          if (!taken && (best < 0 || row[i] > row[best])) best = static_cast<int32_t>(i);
-        }
-        ev.top.push_back({best, row[best] - log_z});
-      }
-    }
     ++seq.generated;
     ++seq.counts[token];
     {
@@ -245,7 +272,7 @@ struct Scheduler::Impl {
 
     batch.clear();
     int64_t budget = opt.max_batch_tokens;
-    std::vector<Sequence*> order;
+    order.clear();
     const auto background = [](const Sequence& s) { return s.group->req->priority == Priority::kBackground; };
     // An interactive prompt being read takes the step to itself (with the other interactive decodes): its first
     // token waits for no background work.
@@ -286,6 +313,7 @@ struct Scheduler::Impl {
     const int64_t n_vocab = model.hparams().n_vocab;
     size_t row = 0;
     std::vector<std::unique_ptr<Sequence>> forks;
+    choosers.clear();
     for (size_t i = 0; i < order.size(); ++i) {
       Sequence& seq = *order[i];
       const SequenceSlice& slice = batch.seqs[i];
@@ -306,14 +334,23 @@ struct Scheduler::Impl {
           fork->cache->copy_prefix(*seq.cache, seq.cache->n_used());
           fork->prefilled = seq.prefilled;
           fork->decoding = true;
-          advance(*fork, r);
+          choosers.emplace_back(fork.get(), r);
           forks.push_back(std::move(fork));
         }
-        advance(seq, r);
+        choosers.emplace_back(&seq, r);
       } else {
-        advance(seq, logits.data() + static_cast<int64_t>(row++) * n_vocab);
+        choosers.emplace_back(&seq, logits.data() + static_cast<int64_t>(row++) * n_vocab);
       }
     }
+    // Sampling (a pass or two over the vocabulary per sequence) runs on every thread; delivery stays in order here.
+    ctx.pool.parallel_for(static_cast<int64_t>(choosers.size()), 1, [&](int64_t b, int64_t e) {
+      float* scratch = penalized[static_cast<size_t>(ThreadPool::current_thread_index())].data();
+      for (int64_t i = b; i < e; ++i) {
+        const auto& [seq, r] = choosers[static_cast<size_t>(i)];
+        choose(*seq, r, scratch);
+      }
+    });
+    for (const auto& [seq, r] : choosers) deliver(*seq);
     for (auto& f : forks) {
       if (!f->cache) continue;  // finished on its first token
       running.push_back(std::move(f));

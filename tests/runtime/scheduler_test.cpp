@@ -2,7 +2,9 @@
 // freeing the KV cache, admission limits. Every wait is bounded in time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 
@@ -98,6 +100,78 @@ TEST_F(SchedulerTest, ThirtyTwoConcurrentGreedyRequestsMatchSerialRuns) {
   EXPECT_EQ(stats.kv_bytes_in_use, 0u);
   EXPECT_EQ(stats.tokens_generated, 32 * 24);
   EXPECT_LT(stats.steps, 32 * 24) << "sequences must advance together";
+}
+
+// Sampling runs on the pool, one sequence per task: eight seeded requests at temperature 1 with penalties give the
+// tokens each gives alone, and every reported log-probability is the log-softmax of the model's logits with the
+// alternatives in order.
+TEST_F(SchedulerTest, SampledConcurrentRequestsMatchTheirRunsAloneWithLogprobs) {
+  SchedulerOptions opt;
+  opt.n_ctx = 64;
+  opt.threads = 2;
+  Scheduler scheduler(*model_, opt);
+  struct Run {
+    std::vector<int32_t> tokens;
+    std::vector<TokenEvent> events;
+  };
+  auto request = [&](int i, Run& out, Collector& c) {
+    auto r = c.request(prompt(i), 16);
+    r->sampling = {1.0f, 0, 1.f, 0.f, 100u + static_cast<uint64_t>(i)};
+    r->presence_penalty = 0.5f;
+    r->frequency_penalty = 0.25f;
+    r->top_logprobs = 3;
+    r->on_token = [&out](const TokenEvent& e) {
+      out.tokens.push_back(e.token);
+      out.events.push_back(e);
+      return true;
+    };
+    return r;
+  };
+  constexpr int kRequests = 8;
+  std::vector<Run> alone(kRequests), together(kRequests);
+  for (int i = 0; i < kRequests; ++i) {
+    Collector c;
+    ASSERT_EQ(scheduler.submit(request(i, alone[static_cast<size_t>(i)], c)), Scheduler::Admission::kQueued);
+    ASSERT_TRUE(c.wait());
+  }
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (int i = 0; i < kRequests; ++i) {
+    collectors.push_back(std::make_unique<Collector>());
+    ASSERT_EQ(scheduler.submit(request(i, together[static_cast<size_t>(i)], *collectors.back())),
+              Scheduler::Admission::kQueued);
+  }
+  for (auto& c : collectors) ASSERT_TRUE(c->wait());
+
+  ThreadPool pool(2);
+  for (int i = 0; i < kRequests; ++i) {
+    const Run& got = together[static_cast<size_t>(i)];
+    ASSERT_EQ(got.tokens.size(), 16u);
+    EXPECT_EQ(got.tokens, alone[static_cast<size_t>(i)].tokens) << "request " << i;
+    // The log-probabilities against the model's own logits, token by token.
+    const std::vector<int32_t> p = prompt(i);
+    Session s(*model_, static_cast<int64_t>(p.size()) + 16, 64, pool);
+    const float* logits = s.eval(p.data(), static_cast<int64_t>(p.size()));
+    for (size_t t = 0; t < got.events.size(); ++t) {
+      const int64_t n = s.n_vocab();
+      double z = 0;
+      const float m = *std::max_element(logits, logits + n);
+      for (int64_t k = 0; k < n; ++k) z += std::exp(static_cast<double>(logits[k] - m));
+      const double log_z = m + std::log(z);
+      std::vector<int32_t> ids(static_cast<size_t>(n));
+      for (int64_t k = 0; k < n; ++k) ids[static_cast<size_t>(k)] = static_cast<int32_t>(k);
+      std::partial_sort(ids.begin(), ids.begin() + 3, ids.end(), [&](int32_t a, int32_t b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+      });
+      const TokenEvent& e = got.events[t];
+      EXPECT_NEAR(e.logprob, logits[e.token] - log_z, 1e-4) << "request " << i << " token " << t;
+      ASSERT_EQ(e.top.size(), 3u);
+      for (size_t k = 0; k < 3; ++k) {
+        EXPECT_EQ(e.top[k].token, ids[k]) << "request " << i << " token " << t;
+        EXPECT_NEAR(e.top[k].logprob, logits[ids[k]] - log_z, 1e-4);
+      }
+      if (t + 1 < got.events.size()) logits = s.decode(e.token);
+    }
+  }
 }
 
 TEST_F(SchedulerTest, ChoicesShareThePromptAndSeedsReproduce) {
