@@ -141,6 +141,7 @@ struct BenchOptions {
   std::string model;
   int threads = 0, pp = 512, tg = 128, concurrency = 0;
   bool json = false;
+  bool profile = false;  // where a decode step's and a prompt pass's time goes, stage by stage
   std::string embed_texts;   // embedding throughput over these texts (one per line) instead of pp/tg
   int64_t embed_batch = 2048;  // tokens per embedding pass
   std::string mmproj, image;   // image encode and image-token prefill speed instead of pp/tg

@@ -184,6 +184,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--tg", bench.tg, "Generated tokens (default 128)");
   bench_cmd->add_option("--concurrency", bench.concurrency, "Concurrent sequences through the scheduler");
   bench_cmd->add_flag("--json", bench.json, "Only the JSON line");
+  bench_cmd->add_flag("--profile", bench.profile,
+                      "Also time each stage of the layers (matmuls by tensor, attention, norms, rope, activations, "
+                      "logits), the thread pool's barriers and sampling, per decode token and per prompt pass");
   bench_cmd->add_option("--embed", bench.embed_texts, "Embedding throughput over these texts (one per line)");
   bench_cmd->add_option("--batch", bench.embed_batch, "With --embed: tokens per forward pass (default 2048)");
   bench_cmd->add_option("--mmproj", bench.mmproj, "Image encode speed with this projector (needs --image)");

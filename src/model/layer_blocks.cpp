@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -41,6 +42,7 @@ void embed_tokens(const Compute& c, const HParams& hp, const MatrixView& tok_emb
 
 void embed_batch(const Compute& c, const HParams& hp, const MatrixView& tok_embd, const Batch& batch, float scale,
                  ForwardState& st) {
+  const StageTimer timer(c.profile, Stage::kEmbed);
   embed_tokens(c, hp, tok_embd, batch.tokens.data(), batch.n_tokens(), scale, st);
   for (const SequenceSlice& s : batch.seqs)
     if (s.embd) std::memcpy(st.x.data() + s.begin * hp.n_embd, s.embd, sizeof(float) * static_cast<size_t>(s.n * hp.n_embd));
@@ -51,7 +53,11 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
   const int64_t n = batch.n_tokens();
   const int64_t E = hp.n_embd, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), v_dim = hp.v_dim();
   float *x = st.x.data(), *h = st.h.data(), *q = st.q.data(), *k = st.k.data(), *v = st.v.data();
-  rms_norm(x, w.norm, n, E, hp.rms_eps, h);
+  {
+    const StageTimer timer(c.profile, Stage::kNorm);
+    rms_norm(x, w.norm, n, E, hp.rms_eps, h);
+  }
+  std::optional<StageTimer> timer(std::in_place, c.profile, Stage::kQkv);
   if (w.wqkv) {
     const int64_t width = q_dim + kv_dim + v_dim;
     matmul(c, *w.wqkv, h, n, st.qkv.data());
@@ -64,9 +70,11 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
   } else {
     matmul_shared_input(c, {&w.wq, &w.wk, &w.wv}, {q, k, v}, h, n);
   }
+  if (w.bq || w.bk || w.bv) timer.emplace(c.profile, Stage::kResidual);
   if (w.bq) add_bias(q, w.bq, n, q_dim);
   if (w.bk) add_bias(k, w.bk, n, kv_dim);
   if (w.bv) add_bias(v, w.bv, n, v_dim);
+  if (w.q_norm || w.k_norm) timer.emplace(c.profile, Stage::kNorm);
   if (w.q_norm) rms_norm_rows(q, w.q_norm, n * hp.n_head, hp.head_dim, hp.rms_eps);
   if (w.k_norm) rms_norm_rows(k, w.k_norm, n * hp.n_head_kv, hp.head_dim, hp.rms_eps);
   AttentionShape shape{hp.n_head, hp.n_head_kv, hp.head_dim, hp.head_dim_v, opt.kq_scale, opt.window};
@@ -75,6 +83,7 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
     float* qs = q + s.begin * q_dim;
     float* ks = k + s.begin * kv_dim;
     const int64_t p0 = s.pos0 + s.cache->pos_shift();
+    timer.emplace(c.profile, Stage::kRope);
     if (s.grid_nx > 0) {
       opt.rope->apply_grid(qs, s.n, hp.n_head, p0, s.grid_nx);
       opt.rope->apply_grid(ks, s.n, hp.n_head_kv, p0, s.grid_nx);
@@ -83,12 +92,18 @@ void attention_block(const Compute& c, const HParams& hp, const AttentionWeights
       opt.rope->apply(ks, s.n, hp.n_head_kv, p0);
     }
     if (opt.q_scale != 1.f) scale_inplace(qs, opt.q_scale, s.n * q_dim);
+    timer.emplace(c.profile, Stage::kAttention);
     for (int64_t t = 0; t < s.n; ++t) s.cache->store(layer, s.pos0 + t, ks + t * kv_dim, v + (s.begin + t) * v_dim);
     attention(c, shape, qs, *s.cache, layer, s.pos0, s.n, st.scores.data(),
               st.att.data() + s.begin * hp.n_head * hp.head_dim_v);
   }
+  timer.emplace(c.profile, Stage::kAttnOutput);
   matmul(c, w.wo, st.att.data(), n, h);
-  if (w.post_norm) rms_norm(h, w.post_norm, n, E, hp.rms_eps, h);
+  if (w.post_norm) {
+    timer.emplace(c.profile, Stage::kNorm);
+    rms_norm(h, w.post_norm, n, E, hp.rms_eps, h);
+  }
+  timer.emplace(c.profile, Stage::kResidual);
   add_inplace(x, h, n * E);
 }
 
@@ -106,28 +121,40 @@ void swiglu_rows(const Compute& c, const float* gate, const float* up, int64_t n
 void ffn_block(const Compute& c, const HParams& hp, const FfnWeights& w, FfnActivation act, ForwardState& st, int64_t n) {
   const int64_t E = hp.n_embd, F = hp.n_ff;
   float *x = st.x.data(), *h = st.h.data(), *a = st.ffn_a.data(), *b = st.ffn_b.data();
+  std::optional<StageTimer> timer(std::in_place, c.profile, Stage::kNorm);
   rms_norm(x, w.norm, n, E, hp.rms_eps, h);
   if (w.gate_up) {
+    timer.emplace(c.profile, Stage::kFfnGateUp);
     matmul(c, *w.gate_up, h, n, b);  // rows [gate | up] per token: [n, 2F]
+    timer.emplace(c.profile, Stage::kFfnActivation);
     for (int64_t t = 0; t < n; ++t) {
       const float* row = b + t * 2 * F;
       if (act == FfnActivation::kSilu) c.kernels->swiglu(row, row + F, F, a + t * F);
       else geglu(row, row + F, F, a + t * F);
     }
   } else {
+    timer.emplace(c.profile, Stage::kFfnGateUp);
     matmul_shared_input(c, {&w.gate, &w.up}, {a, b}, h, n);
+    timer.emplace(c.profile, Stage::kFfnActivation);
     if (act == FfnActivation::kSilu) swiglu_rows(c, a, b, n, F, a);
     else geglu(a, b, n * F, a);
   }
+  timer.emplace(c.profile, Stage::kFfnDown);
   matmul(c, w.down, a, n, h);
-  if (w.post_norm) rms_norm(h, w.post_norm, n, E, hp.rms_eps, h);
+  if (w.post_norm) {
+    timer.emplace(c.profile, Stage::kNorm);
+    rms_norm(h, w.post_norm, n, E, hp.rms_eps, h);
+  }
+  timer.emplace(c.profile, Stage::kResidual);
   add_inplace(x, h, n * E);
 }
 
 void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, ForwardState& st, int64_t n) {
   const int64_t E = hp.n_embd, F = hp.n_ff_exp, n_expert = hp.n_expert, n_used = hp.n_expert_used;
   float *x = st.x.data(), *h = st.h.data();
+  std::optional<StageTimer> timer(std::in_place, c.profile, Stage::kNorm);
   rms_norm(x, w.norm, n, E, hp.rms_eps, h);
+  timer.emplace(c.profile, Stage::kMoeRouting);
   matmul(c, w.router, h, n, st.router.data());  // [n, n_expert]
 
   // Route: softmax over experts, keep the top n_used (lowest id first on ties), renormalise their weights.
@@ -166,14 +193,18 @@ void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, Forward
           ++m;
         }
     if (m == 0) continue;
+    timer.emplace(c.profile, Stage::kFfnGateUp);
     // Members are in token order, so the expert's decode rows lead as they do in the batch.
     Compute ce = c;
     ce.n_decode_rows = 0;
     while (ce.n_decode_rows < m && members[ce.n_decode_rows] / n_used < c.n_decode_rows) ++ce.n_decode_rows;
     float *a = st.ffn_a.data(), *b = st.ffn_b.data();
     matmul_shared_input(ce, {&w.gate[e], &w.up[e]}, {a, b}, st.moe_in.data(), m);
+    timer.emplace(c.profile, Stage::kFfnActivation);
     swiglu_rows(ce, a, b, m, F, a);
+    timer.emplace(c.profile, Stage::kFfnDown);
     matmul(ce, w.down[e], a, m, st.moe_in.data());
+    timer.emplace(c.profile, Stage::kMoeRouting);
     for (int64_t i = 0; i < m; ++i) {
       const int64_t t = members[i] / n_used;
       const float wt = weights[members[i]];
@@ -182,6 +213,7 @@ void moe_block(const Compute& c, const HParams& hp, const MoeWeights& w, Forward
       for (int64_t d = 0; d < E; ++d) out[d] += wt * y[d];
     }
   }
+  timer.emplace(c.profile, Stage::kResidual);
   add_inplace(x, st.moe_out.data(), n * E);
 }
 
@@ -189,6 +221,7 @@ void output_logits(const Compute& c, const HParams& hp, const float* norm, const
                    const Batch& batch, float* logits) {
   const int64_t rows = static_cast<int64_t>(batch.logit_rows.size());
   if (rows == 0) return;
+  const StageTimer timer(c.profile, Stage::kLogits);
   // Every logit row takes the decode kernels: a prompt usually needs one row, for which splitting the large output
   // matrix into AMX tiles costs more than streaming it (and the route stays independent of the batch).
   // Hidden states (embeddings) go straight to the output: [rows, n_embd].

@@ -36,6 +36,8 @@ class Session {
   int64_t n_vocab() const { return model_.hparams().n_vocab; }
   void reset() { cache_.clear(); }
   size_t kv_cache_bytes() const { return cache_.bytes(); }
+  // Stage timings of the following passes go to `profile` (null: none); `fmserve bench --profile`.
+  void set_profile(StageProfile* profile) { compute_.profile = profile; }
 
  private:
   const Model& model_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gguf/tensor_type.h"
+#include "tensor/stage_profile.h"
 
 namespace fm {
 
@@ -46,6 +47,7 @@ struct Compute {
   // weights, prompts through the fastest batched ones. Each route is exact to f32 rounding but the two are not
   // bit-identical, so a token's route depends only on its kind, never on the batch it shares.
   int64_t n_decode_rows = 0;
+  StageProfile* profile = nullptr;  // `fmserve bench --profile`: the layers time their stages into it
 };
 
 // y[t, r] = sum_k W[r, k] * x[t, k]   x: [n_tok, n_cols] f32, y: [n_tok, n_rows] f32.

@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include <chrono>
+
 namespace fm {
 namespace {
 constexpr int kSpinIterations = 4096;
@@ -65,6 +67,7 @@ void ThreadPool::run(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   work_on_current_job();
+  const auto wait_start = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   int busy = busy_.load(std::memory_order_acquire);
   for (int spin = 0; busy != 0; ++spin) {
     if (spin < kSpinIterations) {
@@ -73,6 +76,10 @@ void ThreadPool::run(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
       busy_.wait(busy, std::memory_order_acquire);
     }
     busy = busy_.load(std::memory_order_acquire);
+  }
+  if (profiling_) {
+    ++loops_;
+    barrier_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
   }
 }
 

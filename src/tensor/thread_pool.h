@@ -19,6 +19,13 @@ class ThreadPool {
   // Index of the calling thread inside the pool's loops: 0 for the caller, 1..size()-1 for workers.
   static int current_thread_index();
 
+  // Profiling (`fmserve bench --profile`): the loops run and the time the calling thread waited for the workers at
+  // their ends (load imbalance and wake-up latency). Off, no clock is read.
+  void set_profiling(bool on) { profiling_ = on; }
+  int64_t profiled_loops() const { return loops_; }
+  double barrier_seconds() const { return barrier_seconds_; }
+  void clear_profile() { loops_ = 0, barrier_seconds_ = 0; }
+
   // Calls fn(begin, end) over disjoint ranges of at most `grain` covering [0, n), on every thread; returns
   // when all ranges are done. Allocates nothing. Not reentrant: fn must not call parallel_for.
   template <typename F>
@@ -48,6 +55,9 @@ class ThreadPool {
   alignas(64) std::atomic<int64_t> next_{0};
   alignas(64) std::atomic<int> busy_{0};
   std::atomic<bool> stop_{false};
+  bool profiling_ = false;  // the rest is touched by the calling thread only
+  int64_t loops_ = 0;
+  double barrier_seconds_ = 0;
 };
 
 }  // namespace fm

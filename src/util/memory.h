@@ -1,5 +1,6 @@
 #pragma once
-// Returning freed heap memory to the system.
+// Returning freed heap memory to the system; the process's resident size.
+#include <cstddef>
 
 namespace fm {
 
@@ -11,5 +12,9 @@ void release_free_memory();
 // arena per thread, that memory fragments across arenas and stays resident after bursts. The inference loop does
 // not allocate, so the shared arena's lock costs nothing measurable there.
 void limit_allocator_arenas(int arenas);
+
+// The process's resident memory now (anonymous + file pages) and its peak so far, in bytes (0 if unknown).
+size_t resident_bytes();
+size_t peak_resident_bytes();
 
 }  // namespace fm

@@ -50,6 +50,31 @@ TEST(Cli, RunPrintsTheGoldenGreedyText) {
   EXPECT_EQ(r.out, golden["greedy_text"].get<std::string>() + "\n");
 }
 
+// `bench --profile --json`: the speeds, the resident memory beside them, and the stage breakdown of a decode token
+// and of a prompt pass, whose matmul stages are where a dense model's time goes.
+TEST(Cli, BenchProfileReportsStagesMemoryAndSampling) {
+  CliResult r = run_cli("bench -m " + quoted(test::fixture_path("models/synthetic/syn-llama-Q4_K_M.gguf")) +
+                        " --pp 16 --tg 8 -t 2 --profile --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_GT(json["tg_tokens_per_s"].get<double>(), 0);
+  EXPECT_GT(json["resident_bytes"].get<size_t>(), 0u);
+  EXPECT_GE(json["peak_resident_bytes"].get<size_t>(), json["resident_bytes"].get<size_t>());
+  const auto& decode = json["profile"]["decode"];
+  EXPECT_EQ(decode["tokens"], 8);
+  double shares = 0;
+  for (const auto& [name, stage] : decode["stages"].items()) shares += stage["share"].get<double>();
+  EXPECT_GT(shares, 0.3);
+  EXPECT_LE(shares, 1.0);
+  for (const char* stage : {"matmul_qkv", "attention", "matmul_ffn_gate_up", "matmul_ffn_down", "logits"})
+    EXPECT_GT(decode["stages"][stage]["ms_per_token"].get<double>(), 0) << stage;
+  EXPECT_GT(decode["thread_pool"]["loops_per_token"].get<double>(), 0);
+  EXPECT_GT(decode["sampling_ms_per_token"].get<double>(), 0);
+  const auto& prefill = json["profile"]["prefill"];
+  EXPECT_EQ(prefill["tokens_per_pass"], 16);
+  EXPECT_GT(prefill["stages"]["matmul_ffn_gate_up"]["ms_per_pass"].get<double>(), 0);
+}
+
 TEST(Cli, LogitsWritesTheFixtureLayoutAndGreedyIds) {
   const auto& golden = test::manifest()["aidreams260K"]["goldens"][2];
   std::string ids;
