@@ -3,6 +3,7 @@
 // fill whole SIMD registers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -95,6 +96,34 @@ TEST(ActivationKernels, SwigluOfEveryTableMatchesScalar) {
       table->swiglu(g.data(), u.data(), n, got.data());
       for (int64_t i = 0; i < n; ++i)
         ASSERT_NEAR(got[i], ref[i], 2e-6f * std::fabs(ref[i]) + 1e-30f) << table->name << " i=" << i;
+    }
+  }
+}
+
+// The sampler's weights: every target within float rounding of exp, masked logits (-inf) and NaN exactly 0, the sum
+// that of the weights, over a vocabulary-sized row at two temperatures.
+TEST(SamplingKernels, ExpWeightsOfEveryTableMatchExp) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.f, 3.f);
+  for (int64_t n : {1, 7, 8, 4095, 4097, 151936}) {
+    std::vector<float> x(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+    for (auto& v : x) v = dist(rng);
+    if (n > 3) x[1] = -INFINITY, x[2] = std::nanf(""), x[3] = -200.f;
+    float max = -INFINITY;
+    for (float v : x) max = v > max ? v : max;  // NaN never wins
+    for (float scale : {1.f, 1.f / 0.7f}) {
+      for (const KernelTable* table : available_kernels()) {
+        const double sum = table->exp_weights(x.data(), n, max, scale, got.data());
+        double want_sum = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const float z = (x[static_cast<size_t>(i)] - max) * scale;
+          const double want = std::isnan(z) || z < -87.3f ? 0.0 : std::exp(static_cast<double>(z));
+          want_sum += want;
+          if (want == 0.0) ASSERT_EQ(got[static_cast<size_t>(i)], 0.f) << table->name << " i=" << i;
+          else ASSERT_NEAR(got[static_cast<size_t>(i)], want, 4e-7 * want) << table->name << " i=" << i;
+        }
+        EXPECT_NEAR(sum, want_sum, 1e-6 * want_sum) << table->name << " n=" << n;
+      }
     }
   }
 }

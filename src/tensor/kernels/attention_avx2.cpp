@@ -202,7 +202,32 @@ void softmax(float* x, int64_t n, bool round_to_f16) {
   }
 }
 
+// The vector sum is flushed into a double every 4096 elements, so a vocabulary of weights near 1 sums accurately.
+double exp_weights(const float* x, int64_t n, float shift, float scale, float* out) {
+  const int64_t n8 = n & ~int64_t{7};
+  const __m256 vshift = _mm256_set1_ps(shift), vscale = _mm256_set1_ps(scale), floor = _mm256_set1_ps(-87.3f);
+  double sum = 0;
+  for (int64_t b = 0; b < n8; b += 4096) {
+    __m256 vsum = _mm256_setzero_ps();
+    for (int64_t i = b; i < std::min(n8, b + 4096); i += 8) {
+      const __m256 z = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vshift), vscale);
+      const __m256 e = _mm256_and_ps(exp_avx2(z), _mm256_cmp_ps(z, floor, _CMP_GE_OQ));  // NaN, tiny: 0
+      _mm256_storeu_ps(out + i, e);
+      vsum = _mm256_add_ps(vsum, e);
+    }
+    sum += hsum(vsum);
+  }
+  for (int64_t i = n8; i < n; ++i) {
+    const float z = (x[i] - shift) * scale;
+    out[i] = z >= -87.3f ? std::exp(std::fmin(z, 88.f)) : 0.f;
+    sum += out[i];
+  }
+  return sum;
+}
+
 }  // namespace
+
+void set_exp_weights_avx2(KernelTable& t) { t.exp_weights = exp_weights; }
 
 void set_attention_avx2(KernelTable& t) {
   t.key_scores_f32 = key_scores<false>;
@@ -210,6 +235,7 @@ void set_attention_avx2(KernelTable& t) {
   t.value_sum_f32 = value_sum<false>;
   t.value_sum_f16 = value_sum<true>;
   t.softmax = softmax;
+  t.exp_weights = exp_weights;
 }
 
 }  // namespace fm

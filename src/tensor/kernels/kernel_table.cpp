@@ -39,6 +39,7 @@ KernelTable make_scalar_table() {
   t.value_sum_f32 = value_sum_f32;
   t.value_sum_f16 = value_sum_f16;
   t.softmax = softmax;
+  t.exp_weights = exp_weights;
   t.swiglu = swiglu;
   t.gelu = gelu;
   t.f16_panel_gemm = f16_panel_gemm;
@@ -114,6 +115,7 @@ void fill_missing_from_scalar(KernelTable& t) {
   if (!t.value_sum_f32) t.value_sum_f32 = s.value_sum_f32;
   if (!t.value_sum_f16) t.value_sum_f16 = s.value_sum_f16;
   if (!t.softmax) t.softmax = s.softmax;
+  if (!t.exp_weights) t.exp_weights = s.exp_weights;
   if (!t.swiglu) t.swiglu = s.swiglu;
   if (!t.gelu) t.gelu = s.gelu;
   if (!t.f16_panel_gemm) t.f16_panel_gemm = s.f16_panel_gemm;

@@ -35,6 +35,9 @@ using ValueSumFn = void (*)(const float* w, int64_t n_q, int64_t ld, const void*
                             int64_t n_keys, int64_t dim, float* out, int64_t out_stride);
 // x = softmax(x), then optionally rounded to f16 (ggml's f16 V product takes the weights as f16).
 using SoftmaxFn = void (*)(float* x, int64_t n, bool round_to_f16);
+// out[i] = exp((x[i] - shift) * scale), exactly 0 where that is below e^-87 or x[i] is NaN (masked logits); returns
+// the sum. The sampler's pass over the vocabulary.
+using ExpWeightsFn = double (*)(const float* x, int64_t n, float shift, float scale, float* out);
 // out[i] = silu(gate[i]) * up[i]; out may alias gate.
 using SwigluFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 // out[i] = gelu_tanh(x[i]) as ggml-cpu evaluates it: x rounded to f16, looked up in a table of f16 results
@@ -74,6 +77,7 @@ struct KernelTable {
   KeyScoresFn key_scores_f32 = nullptr, key_scores_f16 = nullptr;
   ValueSumFn value_sum_f32 = nullptr, value_sum_f16 = nullptr;
   SoftmaxFn softmax = nullptr;
+  ExpWeightsFn exp_weights = nullptr;
   SwigluFn swiglu = nullptr;
   GeluFn gelu = nullptr;
 

@@ -74,6 +74,16 @@ void softmax(float* x, int64_t n, bool round_to_f16) {
   }
 }
 
+double exp_weights(const float* x, int64_t n, float shift, float scale, float* out) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = (x[i] - shift) * scale;
+    out[i] = z >= -87.3f ? std::exp(std::fmin(z, 88.f)) : 0.f;  // NaN compares false: 0
+    sum += out[i];
+  }
+  return sum;
+}
+
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];

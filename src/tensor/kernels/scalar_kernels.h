@@ -51,6 +51,7 @@ void value_sum_f32(const float* w, int64_t n_q, int64_t ld, const void* values, 
 void value_sum_f16(const float* w, int64_t n_q, int64_t ld, const void* values, size_t stride, int64_t n_keys,
                    int64_t dim, float* out, int64_t out_stride);
 void softmax(float* x, int64_t n, bool round_to_f16);
+double exp_weights(const float* x, int64_t n, float shift, float scale, float* out);
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 void gelu(const float* x, int64_t n, float* out);
 void f16_panel_gemm(const uint16_t* panel, int64_t n_cols, int n_rows, const float* x, int64_t ldx, int64_t n_tok,

@@ -9,6 +9,7 @@ void packed_matmul_avx512(const Compute& c, const PackedMatrix* const* w, float*
                           int64_t n_tok);
 void set_attention_avx512(KernelTable& t);
 void set_activations_avx512(KernelTable& t);
+void set_exp_weights_avx2(KernelTable& t);  // AVX2 + FMA: the sampler's pass is memory-bound either way
 
 const KernelTable& avx512_kernels() {
   static const KernelTable table = [] {
@@ -17,6 +18,7 @@ const KernelTable& avx512_kernels() {
     set_attention_avx512(t);
     set_activations_avx512(t);
     set_f16_panel_gemm_avx2(t);
+    set_exp_weights_avx2(t);
     return t;
   }();
   return table;
