@@ -66,7 +66,9 @@ struct Scheduler::Impl {
   const Model& model;
   SchedulerOptions opt;
   ForwardContext ctx;
-  std::vector<float> logits;                  // [max_batch_tokens, n_vocab]
+  // [rows, n_vocab]: one row per sequence of a step at most, grown to the most rows a step has needed (sized for
+  // every batch token up front, a 152k vocabulary held 155 MB of pages that were never read).
+  std::vector<float> logits;
   std::vector<std::vector<float>> penalized;  // [threads][n_vocab]: each thread's copy of a row it adjusts
   Batch batch;
   // One step's sequences in batch order, and the rows they choose a token from (forks share their parent's row).
@@ -87,7 +89,6 @@ struct Scheduler::Impl {
       : model(m),
         opt(o),
         ctx(m, o.threads, o.max_batch_tokens + o.max_image_tokens, o.n_ctx),
-        logits(static_cast<size_t>((o.max_batch_tokens + o.max_image_tokens) * m.hparams().n_vocab)),
         penalized(static_cast<size_t>(ctx.pool.size()), std::vector<float>(static_cast<size_t>(m.hparams().n_vocab))) {
     thread = std::thread([this] { loop(); });
   }
@@ -300,6 +301,8 @@ struct Scheduler::Impl {
     }
     if (order.empty()) return;
     try {
+      const size_t floats = batch.logit_rows.size() * static_cast<size_t>(model.hparams().n_vocab);
+      if (logits.size() < floats) logits.resize(floats);
       model.forward(ctx.compute, ctx.state, batch, logits.data());
     } catch (const std::exception&) {
       for (auto& seq : running) finish(*seq, FinishReason::kError);
