@@ -452,18 +452,33 @@ test("a crash right after a task reserves its result dataset leaves no second re
   const source = await readyDataset("batch-crash-point", rows(3));
   await stopServer(server.process);
   server = await startServer({ FMSERVE_CRASH_POINT: "batch.result_reserved" });
-  const op = await call("/foundationModels/v1/completionBatch", batchRequest(source));
-  assert.equal(op.status, 200, op.text);
-  const exited = await new Promise((resolve) => {
+  // The task starts as soon as it is stored, so the crash may come before the reply is written: the client then sees
+  // the connection fail, and finds its task by the source dataset once the server is back.
+  let op = null;
+  try {
+    op = await call("/foundationModels/v1/completionBatch", batchRequest(source));
+    assert.equal(op.status, 200, op.text);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;  // fetch failed
+  }
+  const dead = server.process;
+  const exited = dead.exitCode !== null || dead.signalCode !== null ? dead.signalCode : await new Promise((resolve) => {
     const timer = setTimeout(() => resolve(null), 30000);
-    server.process.on("exit", (code, signal) => { clearTimeout(timer); resolve(signal); });
+    dead.on("exit", (code, signal) => { clearTimeout(timer); resolve(signal); });
   });
   assert.equal(exited, "SIGKILL", "the server died at the crash point");
   server = await startServer();
-  const done = await waitTask(op.json.id);
+  let operationId = op?.json.id, taskId = op?.json.metadata.taskId;
+  for (let i = 0; !operationId && i < 300; i++) {
+    const task = (await get("/batchInference/v1/tasks?folderId=b1gfold&pageSize=1000")).json.tasks.find((t) => t.sourceDatasetId === source);
+    if (task?.operationId) ({ operationId, taskId } = task);
+    else await sleep(100);
+  }
+  assert.ok(operationId, "the task was stored before the crash");
+  const done = await waitTask(operationId);
   assert.equal(done.response.taskStatus, "COMPLETED", JSON.stringify(done));
-  const listed = (await get(`/datasets/v1/datasets?folderId=b1gfold&datasetNamePattern=batch-${op.json.metadata.taskId}&pageSize=100`)).json;
-  const named = listed.datasets.filter((d) => d.name === `batch-${op.json.metadata.taskId}`);
+  const listed = (await get(`/datasets/v1/datasets?folderId=b1gfold&datasetNamePattern=batch-${taskId}&pageSize=100`)).json;
+  const named = listed.datasets.filter((d) => d.name === `batch-${taskId}`);
   assert.deepEqual(named.map((d) => d.datasetId), [done.response.resultDatasetId]);
   assert.equal(named[0].status, "READY");
   assert.equal((await download(done.response.resultDatasetId)).trimEnd().split("\n").length, 3);
